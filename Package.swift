@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// autosam-swift: AutoSAM (frozen SAM encoder + small prompt-free heads) on CPUs, distributed with MPI.
+import PackageDescription
+
+/// Release builds: optimise for the build machine's vector units where we know the ISA
+/// (the encoder's element-wise kernels rely on AVX2/FMA auto-vectorisation; PLATFORM.md).
+#if arch(x86_64)
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "x86-64-v3"], .when(configuration: .release))]
+#else
+let fastMath: [SwiftSetting] = []
+#endif
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "autosam-swift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "autosam", targets: ["autosam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Thin system-library wrappers, found through pkg-config.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: v5 + fastMath),
+        .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
+        .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
+        .target(name: "TestSupport", dependencies: ["Tensors", "Checkpoints"],
+                resources: [.copy("Fixtures")], swiftSettings: v5),
+        .target(name: "AutoSAMCLI",
+                dependencies: ["Tensors", "Layers", "Checkpoints", "CMPI", "CPNG", "CZlib",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: v5 + fastMath),
+        .executableTarget(name: "autosam", dependencies: ["AutoSAMCLI"], swiftSettings: v5),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
+                    swiftSettings: v5),
+    ]
+)

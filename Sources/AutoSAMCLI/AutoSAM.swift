@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `autosam` command: subcommands only; each lives in its own file.
+public struct AutoSAM: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "autosam",
+        abstract: "AutoSAM on CPUs: a frozen SAM encoder with small trained segmentation heads.",
+        subcommands: [Bench.self, Info.self]
+    )
+    public init() {}
+}

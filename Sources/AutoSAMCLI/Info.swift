@@ -1,0 +1,28 @@
+import ArgumentParser
+import CMPI
+import CPNG
+import CZlib
+import Tensors
+
+/// `autosam info`: the native libraries this build runs on.
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the OpenBLAS kernels and threads, MPI, libpng and zlib versions in use."
+    )
+
+    func run() throws {
+        print("OpenBLAS core:    \(BLASRuntime.selection)")
+        print("OpenBLAS threads: \(BLASRuntime.threads)")
+        print("MPI library:      \(mpiLibraryVersion())")
+        print("libpng:           \(String(cString: png_get_libpng_ver(nil)))")
+        print("zlib:             \(String(cString: zlibVersion()))")
+    }
+
+    private func mpiLibraryVersion() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(MPI_MAX_LIBRARY_VERSION_STRING))
+        var length: Int32 = 0
+        guard MPI_Get_library_version(&buffer, &length) == autosam_mpi_success() else { return "unknown" }
+        let text = String(cString: buffer)
+        return text.split(separator: "\n").first.map(String.init) ?? text
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Tensors
+
+/// Errors from reading or writing tensor files. Each names the file and what was wrong.
+public struct CheckpointError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let message: String
+    public init(file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+/// Element types that appear in safetensors files.
+public enum DType: String, Sendable, CaseIterable {
+    case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16"
+    case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+
+    public var byteSize: Int {
+        switch self {
+        case .f64, .i64: return 8
+        case .f32, .i32: return 4
+        case .f16, .bf16, .i16: return 2
+        case .i8, .u8, .bool: return 1
+        }
+    }
+}
+
+/// A safetensors file held in memory: 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets}}` (plus optional `__metadata__`), then raw data.
+public struct SafeTensorsFile {
+    public struct Entry: Sendable {
+        public let dtype: DType
+        public let shape: [Int]
+        public let range: Range<Int>   // byte range inside `payload`
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+    /// Tensor names in file order (by data offset).
+    public let names: [String]
+    private let payload: Data
+
+    public init(contentsOf url: URL) throws {
+        let path = url.path
+        let bytes: Data
+        do { bytes = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw CheckpointError(file: path, "cannot read file (\(error.localizedDescription))")
+        }
+        try self.init(bytes: bytes, path: path)
+    }
+
+    public init(bytes: Data, path: String) throws {
+        self.path = path
+        guard bytes.count >= 8 else { throw CheckpointError(file: path, "too short for a safetensors header (\(bytes.count) bytes)") }
+        let headerLength = bytes.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
+            throw CheckpointError(file: path, "header length \(headerLength) exceeds file size \(bytes.count)")
+        }
+        let headerStart = bytes.startIndex + 8
+        let headerData = bytes[headerStart ..< headerStart + Int(headerLength)]
+        guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw CheckpointError(file: path, "header is not a JSON object")
+        }
+        let payloadStart = headerStart + Int(headerLength)
+        payload = bytes[payloadStart...]
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in json {
+            if name == "__metadata__" {
+                for (k, v) in (value as? [String: Any]) ?? [:] { metadata[k] = "\(v)" }
+                continue
+            }
+            guard let info = value as? [String: Any],
+                  let dtypeName = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int],
+                  let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw CheckpointError(file: path, "tensor '\(name)': malformed header entry")
+            }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw CheckpointError(file: path, "tensor '\(name)': unsupported dtype \(dtypeName)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
+                  offsets[1] <= payload.count else {
+                throw CheckpointError(file: path, "tensor '\(name)': data offsets \(offsets) outside the \(payload.count)-byte payload")
+            }
+            let entry = Entry(dtype: dtype, shape: shape, range: offsets[0] ..< offsets[1])
+            guard entry.count * dtype.byteSize == entry.range.count else {
+                throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) needs \(entry.count * dtype.byteSize) bytes, has \(entry.range.count)")
+            }
+            entries[name] = entry
+        }
+        self.entries = entries
+        self.metadata = metadata
+        self.names = entries.keys.sorted { entries[$0]!.range.lowerBound < entries[$1]!.range.lowerBound || (entries[$0]!.range.lowerBound == entries[$1]!.range.lowerBound && $0 < $1) }
+    }
+
+    public func entry(_ name: String) throws -> Entry {
+        guard let e = entries[name] else { throw CheckpointError(file: path, "no tensor named '\(name)'") }
+        return e
+    }
+
+    public func contains(_ name: String) -> Bool { entries[name] != nil }
+
+    /// Raw bytes of a tensor.
+    public func bytes(_ name: String) throws -> Data {
+        let e = try entry(name)
+        let start = payload.startIndex + e.range.lowerBound
+        return payload[start ..< start + e.range.count]
+    }
+
+    /// Any floating or integer tensor converted to float32.
+    public func tensor(_ name: String) throws -> Tensor {
+        let e = try entry(name)
+        let raw = try bytes(name)
+        return Tensor(shape: e.shape, data: DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count))
+    }
+
+    /// Integer tensor values (I64, I32, I16, I8, U8, BOOL).
+    public func integers(_ name: String) throws -> [Int] {
+        let e = try entry(name)
+        let raw = try bytes(name)
+        guard let values = DTypeConversion.integers(from: raw, dtype: e.dtype, count: e.count) else {
+            throw CheckpointError(file: path, "tensor '\(name)' is \(e.dtype.rawValue), expected an integer dtype")
+        }
+        return values
+    }
+
+    /// Float64 values (F64 exactly, other floats widened).
+    public func doubles(_ name: String) throws -> [Double] {
+        let e = try entry(name)
+        let raw = try bytes(name)
+        if e.dtype == .f64 {
+            return raw.withUnsafeBytes { buf in (0..<e.count).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) } }
+        }
+        return DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count).map(Double.init)
+    }
+
+    /// Writes tensors (float32) and metadata as a safetensors file, atomically (temporary file,
+    /// then rename), so a crash never leaves a half-written file under `url`.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
+        try write(tensors.map { ($0.0, DType.f32, $0.1.shape, DTypeConversion.bytes(of: $0.1.data)) }, metadata: metadata, to: url)
+    }
+
+    /// Writes raw tensors of any dtype.
+    public static func write(_ tensors: [(name: String, dtype: DType, shape: [Int], bytes: Data)],
+                             metadata: [String: String] = [:], to url: URL) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for t in tensors {
+            precondition(t.shape.reduce(1, *) * t.dtype.byteSize == t.bytes.count, "tensor \(t.name): byte count mismatch")
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
+            offset += t.bytes.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        out.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for t in tensors { out.append(t.bytes) }
+        try AtomicFile.write(out, to: url)
+    }
+}
+
+/// Writes a file so that readers see either the old contents or the complete new ones.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try data.write(to: tmp)
+            let fd = open(tmp.path, O_RDONLY)
+            if fd >= 0 { fsync(fd); close(fd) }
+            if rename(tmp.path, url.path) != 0 {
+                throw CheckpointError(file: url.path, "cannot rename temporary file into place (errno \(errno))")
+            }
+        } catch let e as CheckpointError {
+            try? FileManager.default.removeItem(at: tmp)
+            throw e
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw CheckpointError(file: url.path, "cannot write (\(error.localizedDescription))")
+        }
+    }
+}

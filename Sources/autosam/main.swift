@@ -1,0 +1,3 @@
+import AutoSAMCLI
+
+AutoSAM.main()
