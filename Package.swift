@@ -34,10 +34,11 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: v5 + fastMath),
         .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
+        .target(name: "Datasets", dependencies: ["Tensors", "CPNG", "CZlib"], swiftSettings: v5 + fastMath),
         .target(name: "TestSupport", dependencies: ["Tensors", "Checkpoints"],
                 resources: [.copy("Fixtures")], swiftSettings: v5),
         .target(name: "AutoSAMCLI",
-                dependencies: ["Tensors", "Layers", "Checkpoints", "CMPI", "CPNG", "CZlib",
+                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "CMPI", "CPNG", "CZlib",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: v5 + fastMath),
         .executableTarget(name: "autosam", dependencies: ["AutoSAMCLI"], swiftSettings: v5),
@@ -46,5 +47,6 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
                     swiftSettings: v5),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]
 )
