@@ -5,7 +5,7 @@ import PackageDescription
 /// Release builds: optimise for the build machine's vector units where we know the ISA
 /// (the encoder's element-wise kernels rely on AVX2/FMA auto-vectorisation; PLATFORM.md).
 #if arch(x86_64)
-let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "x86-64-v3"], .when(configuration: .release))]
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
 #else
 let fastMath: [SwiftSetting] = []
 #endif
