@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: v5 + fastMath),
         .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
+        .target(name: "Collectives", dependencies: ["CMPI"], swiftSettings: v5),
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Datasets", dependencies: ["Tensors", "CPNG", "CZlib"], swiftSettings: v5 + fastMath),
         .target(name: "TestSupport", dependencies: ["Tensors", "Checkpoints"],
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
                     swiftSettings: v5),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Several ranks as threads of one process, for unit tests of distributed logic (the NIOEmbedded
+/// idea): `LocalGroup.run(size:) { comm in ... }` runs the body once per rank concurrently and
+/// returns the per-rank results in rank order. Collectives rendezvous through a shared hub; sums
+/// are taken in rank order, so results are deterministic.
+public enum LocalGroup {
+    public static func run<R>(size: Int, _ body: @escaping (Communicator) throws -> R) throws -> [R] {
+        precondition(size >= 1)
+        let hub = Hub(size: size)
+        let results = ResultSlots<R>(size)
+        // One real thread per rank: ranks block on each other inside collectives, so a pool
+        // bounded by the core count (concurrentPerform) would deadlock with more ranks than cores.
+        let done = DispatchGroup()
+        for r in 0..<size {
+            done.enter()
+            let thread = Thread {
+                results.set(r, Result { try body(LocalCommunicator(rank: r, hub: hub)) })
+                done.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        done.wait()
+        return try results.values.map { try $0!.get() }
+    }
+}
+
+private final class ResultSlots<R>: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [Result<R, Error>?]
+    init(_ n: Int) { values = Array(repeating: nil, count: n) }
+    func set(_ i: Int, _ r: Result<R, Error>) { lock.lock(); values[i] = r; lock.unlock() }
+}
+
+/// The meeting point of one communicator's ranks: an all-gather of byte payloads, from which
+/// every other collective is built.
+final class Hub: @unchecked Sendable {
+    let size: Int
+    private let condition = NSCondition()
+    private var slots: [[UInt8]?]
+    private var arrived = 0
+    private var generation = 0
+    private var result: [[UInt8]] = []
+    private var children: [String: Hub] = [:]
+
+    init(size: Int) {
+        self.size = size
+        self.slots = Array(repeating: nil, count: size)
+    }
+
+    func exchange(rank: Int, _ bytes: [UInt8]) -> [[UInt8]] {
+        condition.lock()
+        defer { condition.unlock() }
+        let myGeneration = generation
+        slots[rank] = bytes
+        arrived += 1
+        if arrived == size {
+            result = slots.map { $0! }
+            slots = Array(repeating: nil, count: size)
+            arrived = 0
+            generation += 1
+            condition.broadcast()
+        } else {
+            while generation == myGeneration { condition.wait() }
+        }
+        return result
+    }
+
+    /// The hub shared by all ranks that asked for `name` (created by the first one).
+    func child(_ name: String, size: Int) -> Hub {
+        condition.lock()
+        defer { condition.unlock() }
+        if let h = children[name] { return h }
+        let h = Hub(size: size)
+        children[name] = h
+        return h
+    }
+}
+
+final class LocalCommunicator: Communicator {
+    let rank: Int
+    let hub: Hub
+    private var splits = 0
+    var size: Int { hub.size }
+
+    init(rank: Int, hub: Hub) {
+        self.rank = rank
+        self.hub = hub
+    }
+
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try reduce(buffer, +) }
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try reduce(buffer, +) }
+    func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try reduce(buffer, Swift.max) }
+
+    private func reduce<T: BinaryFloatingPoint>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: (T, T) -> T) throws {
+        let all = hub.exchange(rank: rank, Array(UnsafeRawBufferPointer(buffer)))
+        for bytes in all where bytes.count != all[0].count {
+            throw CollectiveError(rank: rank, operation: "allReduce", detail: "buffer lengths differ across ranks (\(bytes.count) vs \(all[0].count) bytes)")
+        }
+        for (r, bytes) in all.enumerated() {
+            bytes.withUnsafeBytes { raw in
+                let values = raw.bindMemory(to: T.self)
+                for i in 0..<buffer.count { buffer[i] = r == 0 ? values[i] : op(buffer[i], values[i]) }
+            }
+        }
+    }
+
+    func broadcast(_ bytes: inout [UInt8], root: Int) throws {
+        guard root >= 0 && root < size else {
+            throw CollectiveError(rank: rank, operation: "broadcast", detail: "root \(root) outside 0..<\(size)")
+        }
+        bytes = hub.exchange(rank: rank, bytes)[root]
+    }
+
+    func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] { hub.exchange(rank: rank, bytes) }
+
+    func barrier() throws { _ = hub.exchange(rank: rank, []) }
+
+    func split(color: Int, key: Int) throws -> Communicator {
+        var mine = [Int64(color), Int64(key), Int64(rank)]
+        let all = hub.exchange(rank: rank, mine.withUnsafeBytes { Array($0) }).map { bytes in
+            bytes.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
+        }
+        mine = [Int64(color), Int64(key), Int64(rank)]
+        let members = all.filter { $0[0] == mine[0] }.sorted { ($0[1], $0[2]) < ($1[1], $1[2]) }
+        let newRank = members.firstIndex { $0[2] == Int64(rank) }!
+        splits += 1
+        let child = hub.child("\(splits)/\(color)", size: members.count)
+        return LocalCommunicator(rank: newRank, hub: child)
+    }
+
+    func abort(_ message: String) -> Never {
+        fatalError("rank \(rank): \(message)")
+    }
+}

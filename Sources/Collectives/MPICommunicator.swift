@@ -1,0 +1,135 @@
+import CMPI
+import Foundation
+
+/// The MPI communicator for jobs under `mpirun`. Every call's return code is checked (the error
+/// handler is MPI_ERRORS_RETURN) and turned into a `CollectiveError` naming the rank and call.
+/// Buffers above 2^30 elements are split, since MPI counts are Int32.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    private let comm: MPI_Comm
+    private static let chunk = 1 << 30
+
+    /// Initialises MPI once (thread level FUNNELED) and returns MPI_COMM_WORLD.
+    public static func world() throws -> MPICommunicator {
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 {
+            var provided: Int32 = 0
+            let rc = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+            guard rc == autosam_mpi_success() else {
+                throw CollectiveError(rank: -1, operation: "MPI_Init_thread", detail: "return code \(rc)")
+            }
+        }
+        return try MPICommunicator(autosam_mpi_comm_world())
+    }
+
+    /// Finalises MPI at the end of a successful run (all ranks must call it).
+    public static func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+
+    private init(_ comm: MPI_Comm) throws {
+        self.comm = comm
+        MPI_Comm_set_errhandler(comm, autosam_mpi_errors_return())
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(comm, &r)
+        MPI_Comm_size(comm, &s)
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    private func check(_ rc: Int32, _ operation: String) throws {
+        guard rc != autosam_mpi_success() else { return }
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING))
+        var length: Int32 = 0
+        MPI_Error_string(rc, &text, &length)
+        throw CollectiveError(rank: rank, operation: operation, detail: String(cString: text))
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try allReduce(buffer, autosam_mpi_float(), autosam_mpi_sum(), "MPI_Allreduce(sum, float)")
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        try allReduce(buffer, autosam_mpi_double(), autosam_mpi_sum(), "MPI_Allreduce(sum, double)")
+    }
+
+    public func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        try allReduce(buffer, autosam_mpi_double(), autosam_mpi_max(), "MPI_Allreduce(max, double)")
+    }
+
+    private func allReduce<T>(_ buffer: UnsafeMutableBufferPointer<T>, _ type: MPI_Datatype, _ op: MPI_Op, _ name: String) throws {
+        guard let base = buffer.baseAddress else { return }
+        var start = 0
+        while start < buffer.count {
+            let n = min(Self.chunk, buffer.count - start)
+            try check(MPI_Allreduce(autosam_mpi_in_place(), base + start, Int32(n), type, op, comm), name)
+            start += n
+        }
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
+        var length = [Int64(bytes.count)]
+        try check(MPI_Bcast(&length, 1, autosam_mpi_int64(), Int32(root), comm), "MPI_Bcast(length)")
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length[0])) }
+        try bytes.withUnsafeMutableBytes { raw in
+            var start = 0
+            while start < raw.count {
+                let n = min(Self.chunk, raw.count - start)
+                try check(MPI_Bcast(raw.baseAddress! + start, Int32(n), autosam_mpi_uint8(), Int32(root), comm), "MPI_Bcast")
+                start += n
+            }
+        }
+    }
+
+    public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        var mine = [Int64(bytes.count)]
+        var counts = [Int64](repeating: 0, count: size)
+        try check(MPI_Allgather(&mine, 1, autosam_mpi_int64(), &counts, 1, autosam_mpi_int64(), comm), "MPI_Allgather(counts)")
+        let total = counts.reduce(0, +)
+        guard total < Int64(Int32.max) else {
+            throw CollectiveError(rank: rank, operation: "allGather", detail: "\(total) bytes exceed one MPI message")
+        }
+        var displacements = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) where r < size { displacements[r] = displacements[r - 1] + Int32(counts[r - 1]) }
+        var received = [UInt8](repeating: 0, count: Int(total))
+        var counts32 = counts.map { Int32($0) }
+        var send = bytes
+        try check(MPI_Allgatherv(&send, Int32(bytes.count), autosam_mpi_uint8(), &received, &counts32, &displacements,
+                                 autosam_mpi_uint8(), comm), "MPI_Allgatherv")
+        return (0..<size).map { r in Array(received[Int(displacements[r]) ..< Int(displacements[r]) + Int(counts[r])]) }
+    }
+
+    public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
+
+    public func split(color: Int, key: Int) throws -> Communicator {
+        var newComm: MPI_Comm? = autosam_mpi_comm_null()
+        try check(MPI_Comm_split(comm, Int32(color), Int32(key), &newComm), "MPI_Comm_split")
+        guard let created = newComm else {
+            throw CollectiveError(rank: rank, operation: "MPI_Comm_split", detail: "no communicator returned")
+        }
+        return try MPICommunicator(created)
+    }
+
+    public func abort(_ message: String) -> Never {
+        var worldRank: Int32 = 0
+        MPI_Comm_rank(autosam_mpi_comm_world(), &worldRank)
+        FileHandleOutput.standardError("autosam: rank \(worldRank) failed: \(message)\n")
+        MPI_Abort(autosam_mpi_comm_world(), 1)
+        exit(1)
+    }
+}
+
+/// The communicator for this process: MPI when launched by mpirun (OpenMPI sets
+/// OMPI_COMM_WORLD_SIZE), otherwise a single rank with no MPI initialisation at all.
+public enum Communicators {
+    public static func forThisProcess() throws -> Communicator {
+        if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
+            return try MPICommunicator.world()
+        }
+        return SingleProcessCommunicator()
+    }
+}
