@@ -1,0 +1,28 @@
+/// GELU, exact (erf) form, PyTorch `nn.GELU()` (approximate="none"):
+/// `y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2`, `dy/dx = Phi(x) + x phi(x)` with
+/// `phi(x) = exp(-x^2 / 2) / sqrt(2 pi)`. Phi comes from `FastMath.normalCDF` (vectorised, a few
+/// 1e-7 relative error, accurate in the lower tail).
+///
+/// Shapes: any, flattened to n elements.
+public enum GELU {
+    /// y (n) <- x (n). `y` may alias `x`.
+    public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let v = x[i]
+            y[i] = v * FastMath.normalCDF(v)
+        }
+    }
+
+    /// Accumulates `dx += dy (Phi(x) + x phi(x))`. dy (n), x (n) the forward input.
+    public static func backward(
+        dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, count n: Int
+    ) {
+        let inverseSqrtTwoPi: Float = 0.398_942_28
+        for i in 0..<n {
+            let v = x[i]
+            let gaussian = FastMath.gaussianKernel(v)
+            let derivative = FastMath.normalCDF(v, gaussian: gaussian) + v * (gaussian * inverseSqrtTwoPi)
+            dx[i] += dy[i] * derivative
+        }
+    }
+}

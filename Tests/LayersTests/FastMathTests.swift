@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+import Layers
+import TestSupport
+
+/// Dense sweeps of the polynomial approximations against Foundation's libm in double precision.
+final class FastMathTests: XCTestCase {
+    /// Evaluates `f` at `count` evenly spaced floats in [lo, hi] and returns the worst relative
+    /// error against `reference` (skipping references below `floor` in magnitude) and where.
+    func worstRelativeError(_ lo: Double, _ hi: Double, count: Int, floor: Double = 0,
+                            _ f: (Float) -> Float, _ reference: (Double) -> Double) -> (Double, Float, Double) {
+        var worst = 0.0, at: Float = 0, worstAbs = 0.0
+        for i in 0...count {
+            let x = Float(lo + (hi - lo) * Double(i) / Double(count))
+            let e = reference(Double(x)), a = Double(f(x))
+            worstAbs = max(worstAbs, abs(a - e))
+            guard abs(e) > floor else { continue }
+            let r = abs(a - e) / abs(e)
+            if !(r <= worst) { worst = r; at = x }
+        }
+        return (worst, at, worstAbs)
+    }
+
+    func testExpAgainstFoundation() {
+        let (rel, at, _) = worstRelativeError(-87.33, 88.3, count: 1_000_000, FastMath.exp, Foundation.exp)
+        print("FastMath.exp on [-87.33, 88.3]: max relative error \(rel) at \(at)")
+        XCTAssertLessThan(rel, 3e-7, "exp worst at \(at)")
+        XCTAssertEqual(FastMath.exp(0), 1)
+        XCTAssertEqual(FastMath.exp(-100), 0)
+        XCTAssertEqual(FastMath.exp(-.infinity), 0)
+        XCTAssertEqual(FastMath.exp(100), .infinity)
+        XCTAssertTrue(FastMath.exp(.nan).isNaN)
+    }
+
+    func testErfAgainstFoundationDenseSweep() {
+        let (rel, at, abs) = worstRelativeError(-10, 10, count: 2_000_000, FastMath.erf, Foundation.erf)
+        print("FastMath.erf on [-10, 10] (2e6 points): max relative error \(rel) at \(at), max abs error \(abs)")
+        XCTAssertLessThan(rel, 1e-6, "erf worst at \(at)")
+        let (tiny, tinyAt, _) = worstRelativeError(-1e-3, 1e-3, count: 20_000, FastMath.erf, Foundation.erf)
+        XCTAssertLessThan(tiny, 1e-6, "erf near 0, worst at \(tinyAt)")
+        XCTAssertEqual(FastMath.erf(0), 0)
+        XCTAssertEqual(FastMath.erf(20), 1)
+        XCTAssertEqual(FastMath.erf(-.infinity), -1)
+    }
+
+    /// The lower tail of Phi is the GELU's lower tail: it must stay relatively accurate where
+    /// `1 + erf` would cancel, down to the smallest normal floats.
+    func testNormalCDFLowerTailIsRelativelyAccurate() {
+        let phi = { (x: Double) in 0.5 * Foundation.erfc(-x / 2.0.squareRoot()) }
+        let (rel, at, _) = worstRelativeError(-13, 8, count: 1_000_000, floor: 1e-37, FastMath.normalCDF, phi)
+        print("FastMath.normalCDF on [-13, 8]: max relative error \(rel) at \(at)")
+        XCTAssertLessThan(rel, 1e-6, "Phi worst at \(at)")
+    }
+}
