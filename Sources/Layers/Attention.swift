@@ -16,12 +16,15 @@ import Tensors
 public enum Attention {
     public struct Shape: Equatable, Sendable {
         public var batch, queries, keys, embeddingDim, internalDim, heads: Int
+        /// Elements of the per-head score block (memory of the attention scratch vs. GEMM size).
+        public var scoreBudget: Int
 
-        public init(batch: Int, queries: Int, keys: Int, embeddingDim: Int, heads: Int, downsampleRate: Int = 1) {
+        public init(batch: Int, queries: Int, keys: Int, embeddingDim: Int, heads: Int, downsampleRate: Int = 1,
+                    scoreBudget: Int = AttentionHead.defaultScoreBudget) {
             let internalDim = embeddingDim / downsampleRate
             precondition(heads > 0 && internalDim % heads == 0, "heads \(heads) must divide the internal dim \(internalDim)")
             (self.batch, self.queries, self.keys) = (batch, queries, keys)
-            (self.embeddingDim, self.internalDim, self.heads) = (embeddingDim, internalDim, heads)
+            (self.embeddingDim, self.internalDim, self.heads, self.scoreBudget) = (embeddingDim, internalDim, heads, scoreBudget)
         }
 
         public var headDim: Int { internalDim / heads }
@@ -77,18 +80,19 @@ public enum Attention {
         Linear.forward(y: saved.q, x: q, weight: p.qWeight, bias: p.qBias, rows: qRows, inFeatures: d, outFeatures: di)
         Linear.forward(y: saved.k, x: k, weight: p.kWeight, bias: p.kBias, rows: kRows, inFeatures: d, outFeatures: di)
         Linear.forward(y: saved.v, x: v, weight: p.vWeight, bias: p.vBias, rows: kRows, inFeatures: d, outFeatures: di)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: s.queries * s.keys)
-        defer { scores.deallocate() }
         let head = core(s)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
+        defer { scratch.deallocate() }
         forEachHead(s) { qOff, kOff in
-            head.forward(o: saved.context + qOff, p: scores, q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
+            head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
         }
         Linear.forward(y: y, x: saved.context, weight: p.outWeight, bias: p.outBias, rows: qRows, inFeatures: di, outFeatures: d)
     }
 
     /// Accumulates dq, dk, dv (inputs, each skipped when nil) and the parameter gradients from
-    /// dy (B, Nq, D), the inputs and the activations forward saved.
-    /// Scratch: dq', dctx (B*Nq, Di), dk', dv' (B*Nk, Di), two (Nq, Nk) buffers.
+    /// dy (B, Nq, D), the inputs and the activations forward saved. dq, dk and dv may be the same
+    /// buffer (self-attention with q = k): they are accumulated one after another.
+    /// Scratch: dq', dctx (B*Nq, Di), dk', dv' (B*Nk, Di), two score blocks.
     public static func backward(
         dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?,
         gradients g: Gradients, dy: UnsafePointer<Float>,
@@ -98,16 +102,15 @@ public enum Attention {
         let (d, di) = (s.embeddingDim, s.internalDim)
         let qRows = s.batch * s.queries, kRows = s.batch * s.keys
         let qCount = qRows * di, kCount = kRows * di
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * qCount + 2 * kCount + 2 * s.queries * s.keys)
+        let head = core(s)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * qCount + 2 * kCount + head.backwardScratchCount)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0, count: 2 * qCount + 2 * kCount)
         let dContext = buffer, dqp = buffer + qCount, dkp = dqp + qCount, dvp = dkp + kCount, scratch = dvp + kCount
         Linear.backward(dx: dContext, dWeight: g.outWeight, dBias: g.outBias, dy: dy, x: saved.context,
                         weight: p.outWeight, rows: qRows, inFeatures: di, outFeatures: d)
-        let head = core(s)
         forEachHead(s) { qOff, kOff in
-            head.backward(dq: dqp + qOff, dk: dkp + kOff, dv: dvp + kOff, dBias: nil, dO: dContext + qOff,
-                          p: scratch, dp: scratch + s.queries * s.keys,
+            head.backward(dq: dqp + qOff, dk: dkp + kOff, dv: dvp + kOff, dBias: nil, dO: dContext + qOff, scratch: scratch,
                           q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
         }
         Linear.backward(dx: dq, dWeight: g.qWeight, dBias: g.qBias, dy: dqp, x: q, weight: p.qWeight,
@@ -120,7 +123,7 @@ public enum Attention {
 
     private static func core(_ s: Shape) -> AttentionHead {
         AttentionHead(queries: s.queries, keys: s.keys, headDim: s.headDim,
-                      scale: 1 / Float(s.headDim).squareRoot(),
+                      scale: 1 / Float(s.headDim).squareRoot(), scoreBudget: s.scoreBudget,
                       ldq: s.internalDim, ldk: s.internalDim, ldv: s.internalDim, ldo: s.internalDim)
     }
 

@@ -9,8 +9,9 @@ import Tensors
 /// lines 223-239; the relative position term is `RelativePosition` (add_decomposed_rel_pos).
 ///
 /// Memory: the qkv GEMM and the projection run over all B * H * W tokens at once; the attention
-/// itself runs one (grid, head) at a time through one (N, N) score buffer, so a global block at
-/// 64 x 64 tokens needs one 4096 x 4096 buffer, not one per head. Forward writes q/k/v and the
+/// itself runs one (grid, head) at a time, block of queries by block of queries, through one
+/// score buffer of 4 MB by default (`AttentionHead`), so a global block at 64 x 64 tokens never holds
+/// its 4096 x 4096 logits. Forward writes q/k/v and the
 /// merged context into the caller's `Saved` buffers: inference reuses them across blocks, training
 /// keeps them for `backward`, which recomputes the probabilities head by head.
 ///
@@ -22,11 +23,14 @@ public enum MultiHeadAttention {
     public struct Shape: Equatable, Sendable {
         public var batch, height, width, channels, heads: Int
         public var useRelativePosition: Bool
+        /// Elements of the per-head score block (memory of the attention scratch vs. GEMM size).
+        public var scoreBudget: Int
 
-        public init(batch: Int, height: Int, width: Int, channels: Int, heads: Int, useRelativePosition: Bool) {
+        public init(batch: Int, height: Int, width: Int, channels: Int, heads: Int, useRelativePosition: Bool,
+                    scoreBudget: Int = AttentionHead.defaultScoreBudget) {
             precondition(heads > 0 && channels % heads == 0, "heads \(heads) must divide channels \(channels)")
             (self.batch, self.height, self.width, self.channels, self.heads) = (batch, height, width, channels, heads)
-            self.useRelativePosition = useRelativePosition
+            (self.useRelativePosition, self.scoreBudget) = (useRelativePosition, scoreBudget)
         }
 
         public var headDim: Int { channels / heads }
@@ -80,16 +84,16 @@ public enum MultiHeadAttention {
     ) {
         let c = s.channels
         Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bias: p.qkvBias, rows: s.rows, inFeatures: c, outFeatures: 3 * c)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: s.tokens * s.tokens)
-        let rel = RelativeTerms(s, withGradients: false)
-        defer { scores.deallocate(); rel?.deallocate() }
         let head = core(s)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
+        let rel = RelativeTerms(s, withGradients: false)
+        defer { scratch.deallocate(); rel?.deallocate() }
         for h in 0..<s.heads {
             let q = UnsafePointer(saved.qkv) + h * s.headDim
             rel?.compute(q: q, parameters: p, shape: s)
             for b in 0..<s.batch {
                 let base = q + b * s.tokens * 3 * c
-                head.forward(o: saved.context + b * s.tokens * c + h * s.headDim, p: scores,
+                head.forward(o: saved.context + b * s.tokens * c + h * s.headDim, scratch: scratch,
                              q: base, k: base + c, v: base + 2 * c, bias: rel?.bias(grid: b, shape: s))
             }
         }
@@ -97,7 +101,7 @@ public enum MultiHeadAttention {
     }
 
     /// Accumulates dx (B, H, W, C) and the parameter gradients from dy (B, H, W, C), the input x and
-    /// the activations forward saved. Scratch: dqkv (rows, 3C), dcontext (rows, C), two (N, N) buffers.
+    /// the activations forward saved. Scratch: dqkv (rows, 3C), dcontext (rows, C), two score blocks.
     public static func backward(
         dx: UnsafeMutablePointer<Float>?, gradients g: Gradients,
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, saved: Saved,
@@ -112,12 +116,12 @@ public enum MultiHeadAttention {
         let tablesNeeded = s.useRelativePosition && (g.relPosH != nil || g.relPosW != nil)
         guard dx != nil || g.qkvWeight != nil || g.qkvBias != nil || tablesNeeded else { return }
 
+        let head = core(s)
         let dqkv = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * 3 * c)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * s.tokens * s.tokens)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.backwardScratchCount)
         let rel = RelativeTerms(s, withGradients: true)
         defer { dqkv.deallocate(); scratch.deallocate(); rel?.deallocate() }
         dqkv.initialize(repeating: 0, count: s.rows * 3 * c)
-        let head = core(s)
         for h in 0..<s.heads {
             let q = UnsafePointer(saved.qkv) + h * s.headDim, dq = dqkv + h * s.headDim
             rel?.compute(q: q, parameters: p, shape: s)
@@ -126,8 +130,7 @@ public enum MultiHeadAttention {
                 let offset = b * s.tokens * 3 * c
                 head.backward(dq: dq + offset, dk: dq + offset + c, dv: dq + offset + 2 * c,
                               dBias: rel?.biasGradient(grid: b, shape: s),
-                              dO: dContext + b * s.tokens * c + h * s.headDim,
-                              p: scratch, dp: scratch + s.tokens * s.tokens,
+                              dO: dContext + b * s.tokens * c + h * s.headDim, scratch: scratch,
                               q: q + offset, k: q + offset + c, v: q + offset + 2 * c, bias: rel?.bias(grid: b, shape: s))
             }
             rel?.backward(dq: dq, gradients: g, q: q, parameters: p, shape: s)
@@ -138,7 +141,7 @@ public enum MultiHeadAttention {
 
     private static func core(_ s: Shape) -> AttentionHead {
         AttentionHead(queries: s.tokens, keys: s.tokens, headDim: s.headDim,
-                      scale: 1 / Float(s.headDim).squareRoot(),
+                      scale: 1 / Float(s.headDim).squareRoot(), scoreBudget: s.scoreBudget,
                       ldq: 3 * s.channels, ldk: 3 * s.channels, ldv: 3 * s.channels, ldo: s.channels)
     }
 

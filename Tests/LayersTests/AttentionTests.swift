@@ -6,12 +6,14 @@ import Layers
 final class AttentionTests: XCTestCase {
     // MARK: MultiHeadAttention (SAM ViT)
 
-    /// Grids with 1x1 tokens, odd non-square sizes, head dim 1, and with/without relative positions.
+    /// Grids with 1x1 tokens, odd non-square sizes, head dim 1, with/without relative positions,
+    /// and score budgets that split the queries into blocks (with a ragged last block).
     let vitShapes: [MultiHeadAttention.Shape] = [
         .init(batch: 2, height: 3, width: 5, channels: 8, heads: 2, useRelativePosition: true),
         .init(batch: 1, height: 1, width: 1, channels: 3, heads: 1, useRelativePosition: true),
-        .init(batch: 3, height: 4, width: 4, channels: 6, heads: 3, useRelativePosition: false),
-        .init(batch: 1, height: 7, width: 2, channels: 4, heads: 4, useRelativePosition: true),
+        .init(batch: 3, height: 4, width: 4, channels: 6, heads: 3, useRelativePosition: false, scoreBudget: 40),
+        .init(batch: 1, height: 7, width: 2, channels: 4, heads: 4, useRelativePosition: true, scoreBudget: 1),
+        .init(batch: 2, height: 3, width: 5, channels: 4, heads: 2, useRelativePosition: true, scoreBudget: 60),
     ]
 
     /// [x, qkvWeight, qkvBias, projWeight, projBias, relPosH, relPosW] (tables only with rel pos).
@@ -124,7 +126,7 @@ final class AttentionTests: XCTestCase {
     let decoderShapes: [Attention.Shape] = [
         .init(batch: 2, queries: 3, keys: 5, embeddingDim: 8, heads: 2, downsampleRate: 2),
         .init(batch: 1, queries: 1, keys: 1, embeddingDim: 4, heads: 1),
-        .init(batch: 2, queries: 6, keys: 3, embeddingDim: 6, heads: 3),
+        .init(batch: 2, queries: 7, keys: 3, embeddingDim: 6, heads: 3, scoreBudget: 6),
     ]
 
     /// [q, k, v, qW, qB, kW, kB, vW, vB, outW, outB].
@@ -181,5 +183,22 @@ final class AttentionTests: XCTestCase {
                 forward: { [decoderForward(s, $0)[0]] },
                 backward: { xs, dys in decoderBackward(s, xs, dys[0]) })
         }
+    }
+
+    /// Self-attention passes the same tensor as q and k; their gradients may share one buffer.
+    func testAttentionAliasedInputGradientsAccumulate() {
+        let s = Attention.Shape(batch: 2, queries: 4, keys: 4, embeddingDim: 6, heads: 2)
+        var xs = decoderInputs(s, seed: 220)
+        xs[1] = xs[0]
+        let separate = decoderBackward(s, xs, randomTensor(xs[0].shape, seed: 221))
+        let saved = Array(decoderForward(s, xs).dropFirst())
+        let aliased = runKernel(xs + saved + [randomTensor(xs[0].shape, seed: 221)], outputs: [Tensor(zeros: xs[0].shape)]) { i, o in
+            let n = xs.count
+            let m = (n..<n + 4).map { UnsafeMutablePointer(mutating: i[$0]) }
+            Attention.backward(dq: o[0], dk: o[0], dv: nil, gradients: .init(), dy: i[n + 4], q: i[0], k: i[0], v: i[2],
+                               saved: .init(q: m[0], k: m[1], v: m[2], context: m[3]),
+                               parameters: decoderParameters(i), shape: s)
+        }[0]
+        assertClose(aliased.data, zip(separate[0].data, separate[1].data).map { $0 + $1 }, atol: 1e-5, "dq + dk")
     }
 }
