@@ -41,4 +41,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     public var count: Int { bytes.count }
+
+    /// The mapping as `Data` without copying; the `Data` keeps the mapping alive.
+    public var data: Data {
+        guard let base = bytes.baseAddress else { return Data() }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count,
+                     deallocator: .custom { _, _ in withExtendedLifetime(self) {} })
+    }
 }

@@ -139,9 +139,17 @@ public struct PthTensorLayout: Sendable, Equatable {
 /// Bounds that keep a hostile pickle from exhausting memory. Work is linear in the pickle size
 /// (every opcode consumes at least one byte and containers are shared), so these are the only
 /// limits needed on top of "every length must fit in the remaining bytes".
-struct PickleLimits {
-    var maxStackDepth = 1 << 20
-    var maxMarkDepth = 1 << 16
-    var maxMemoEntries = 1 << 22
-    var maxTensorRank = 32
+public struct PickleLimits: Sendable {
+    public var maxStackDepth: Int
+    public var maxMarkDepth: Int
+    public var maxMemoEntries: Int
+    public var maxTensorRank: Int
+
+    public init(maxStackDepth: Int = 1 << 20, maxMarkDepth: Int = 1 << 16, maxMemoEntries: Int = 1 << 22,
+                maxTensorRank: Int = 32) {
+        self.maxStackDepth = maxStackDepth
+        self.maxMarkDepth = maxMarkDepth
+        self.maxMemoEntries = maxMemoEntries
+        self.maxTensorRank = maxTensorRank
+    }
 }

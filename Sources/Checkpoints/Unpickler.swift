@@ -72,11 +72,11 @@ struct Unpickler {
         case 0x74: try push(.tuple(popMark("TUPLE")))                             // TUPLE
         case 0x85, 0x86, 0x87: try push(.tuple(pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)")))
         case 0x5D: let l = PickleList(); containers.append(l); try push(.list(l))  // EMPTY_LIST
-        case 0x61: try append(pop(1, "APPEND"))                                   // APPEND
-        case 0x65: try append(popMark("APPENDS"))                                 // APPENDS
+        case 0x61: let values = try pop(1, "APPEND"); try append(values)          // APPEND
+        case 0x65: let values = try popMark("APPENDS"); try append(values)        // APPENDS
         case 0x7D: let d = PickleDict(); containers.append(d); try push(.dict(d))  // EMPTY_DICT
-        case 0x73: try setItems(pop(2, "SETITEM"), "SETITEM")                     // SETITEM
-        case 0x75: try setItems(popMark("SETITEMS"), "SETITEMS")                  // SETITEMS
+        case 0x73: let pair = try pop(2, "SETITEM"); try setItems(pair, "SETITEM") // SETITEM
+        case 0x75: let items = try popMark("SETITEMS"); try setItems(items, "SETITEMS")
         case 0x4E: try push(.none)                                                // NONE
         case 0x88, 0x89: try push(.bool(op == 0x88))                              // NEWTRUE, NEWFALSE
         case 0x4A: try push(.int(Int(try integer(Int32.self, "BININT"))))
