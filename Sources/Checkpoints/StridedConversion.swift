@@ -1,3 +1,5 @@
+import Foundation
+
 /// Bulk conversion of (possibly strided) little-endian storages into contiguous `Float` or `Int`
 /// arrays: the view is split into runs along its innermost dimension after merging dimensions
 /// that are contiguous with each other, and each run is one tight loop per dtype (a contiguous
@@ -122,5 +124,25 @@ public enum StridedConversion {
         let special = Float(bitPattern: 0x7F80_0000 | ((magnitude & 0x3FF) << 13))
         let value = magnitude >= 0x7C00 ? special : finite
         return Float(bitPattern: value.bitPattern | sign)
+    }
+}
+
+/// Obviously-correct twin of `StridedConversion` for tests: converts the whole storage element by
+/// element, then gathers each multi-index through the strides.
+public enum NaiveStridedConversion {
+    public static func floats(_ storage: Data, dtype: DType, shape: [Int], strides: [Int], offset: Int) -> [Float] {
+        let all = DTypeConversion.floats(from: storage, dtype: dtype, count: storage.count / dtype.byteSize)
+        let count = shape.reduce(1, *)
+        var out: [Float] = []
+        for flat in 0..<count {
+            var rest = flat
+            var element = offset
+            for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                element += (rest % shape[d]) * strides[d]
+                rest /= shape[d]
+            }
+            out.append(all[element])
+        }
+        return out
     }
 }
