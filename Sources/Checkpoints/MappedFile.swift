@@ -7,7 +7,8 @@ import Darwin
 
 /// A whole file mapped read-only into memory (`mmap`), so multi-gigabyte checkpoints are paged in
 /// on demand instead of copied. The mapping lives as long as the object; `bytes` must not be used
-/// after the last reference is gone.
+/// after the last reference is gone. (As with any mapping, truncating the file while it is mapped
+/// makes later reads fault; checkpoints are not modified while being read.)
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     /// The file's bytes (empty for an empty file).
@@ -15,7 +16,7 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // O_NONBLOCK: a FIFO must not hang us
         guard fd >= 0 else { throw CheckpointError(file: path, "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var info = stat()

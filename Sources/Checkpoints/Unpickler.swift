@@ -162,17 +162,21 @@ struct Unpickler {
         try push(value)
     }
 
+    /// The value on top of the stack, above the innermost mark (APPEND and SETITEM targets).
+    func top(_ what: String) throws -> PickleValue {
+        guard stack.count > (marks.last ?? 0), let value = stack.last else { throw PickleFailure("\(what) with no target on the stack") }
+        return value
+    }
+
     func append(_ values: [PickleValue]) throws {
-        guard case .list(let list)? = stack.last else {
-            throw PickleFailure("APPEND(S) target is \(stack.last?.kind ?? "missing"), not a list")
-        }
+        let target = try top("APPEND(S)")
+        guard case .list(let list) = target else { throw PickleFailure("APPEND(S) target is \(target.kind), not a list") }
         list.items.append(contentsOf: values)
     }
 
     func setItems(_ values: [PickleValue], _ what: String) throws {
-        guard case .dict(let dict)? = stack.last else {
-            throw PickleFailure("\(what) target is \(stack.last?.kind ?? "missing"), not a dict")
-        }
+        let target = try top(what)
+        guard case .dict(let dict) = target else { throw PickleFailure("\(what) target is \(target.kind), not a dict") }
         guard values.count % 2 == 0 else { throw PickleFailure("\(what) with an odd number (\(values.count)) of keys and values") }
         for i in stride(from: 0, to: values.count, by: 2) { dict.set(values[i], values[i + 1]) }
     }

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// ref: PKWARE APPNOTE.TXT 6.3.10, §4.3.7 (local header), §4.3.12 (central directory header),
 /// §4.3.14-16 (Zip64 end record, locator, end of central directory), §4.5.3 (Zip64 extra field).
-public struct ZipArchive: @unchecked Sendable {
+public struct ZipArchive: Sendable {
     public struct Entry: Sendable, Equatable {
         public let name: String
         /// Compression method (0 = stored, 8 = deflate, ...).

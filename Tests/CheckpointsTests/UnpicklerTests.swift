@@ -71,6 +71,7 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         assertFails(["SETITEMS with an odd number (1)"]) { try unpickle([0x80, 2, 0x7D, 0x28, 0x4E, 0x75]) }
         assertFails(["APPEND(S) target is None, not a list"]) { try unpickle([0x80, 2, 0x4E, 0x4E, 0x61]) }
         assertFails(["STOP with an empty stack"]) { try unpickle([0x80, 2, 0x2E]) }
+        assertFails(["byte 5: APPEND(S) with no target on the stack"]) { try unpickle([0x80, 2, 0x5D, 0x28, 0x4E, 0x61]) }
     }
 
     func testLimitsBoundStackMarksAndMemo() {
