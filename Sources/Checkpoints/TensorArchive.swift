@@ -44,18 +44,19 @@ public enum TensorArchiveFormat: String, Sendable {
     case pth, safetensors
 
     /// Detects the format from the first bytes: a ZIP local header or end record (`PK\3\4`,
-    /// `PK\5\6`) is a torch `.pth`; an 8-byte length followed by `{` is safetensors.
+    /// `PK\5\6`) is a torch `.pth`; an 8-byte length followed by `{` is safetensors (checked
+    /// before the legacy-pickle test, since a length such as 640 also starts with `80 02`).
     public static func detect(_ bytes: UnsafeRawBufferPointer, path: String) throws -> TensorArchiveFormat {
         let head = Array(bytes.prefix(16))
         if head.count >= 4, head[0] == 0x50, head[1] == 0x4B, (head[2], head[3]) == (3, 4) || (head[2], head[3]) == (5, 6) {
             return .pth
         }
-        if head.count >= 2, head[0] == 0x80, head[1] <= 5 {
-            throw CheckpointError(file: path, "a bare pickle: legacy (pre-1.6) torch.save format, which is not supported; re-save it with a recent torch")
-        }
         if head.count >= 9, head[8] == UInt8(ascii: "{") {
             let length = bytes.loadUnaligned(as: UInt64.self).littleEndian
             if length <= UInt64(bytes.count - 8) { return .safetensors }
+        }
+        if head.count >= 2, head[0] == 0x80, head[1] <= 5 {
+            throw CheckpointError(file: path, "a bare pickle: legacy (pre-1.6) torch.save format, which is not supported; re-save it with a recent torch")
         }
         let shown = head.prefix(8).map { hex($0) }.joined(separator: " ")
         throw CheckpointError(file: path, "not a checkpoint: neither a ZIP archive (.pth) nor a safetensors file (first bytes \(shown))")

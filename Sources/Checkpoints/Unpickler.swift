@@ -60,6 +60,10 @@ struct Unpickler {
     }
 
     private mutating func execute(_ op: UInt8) throws {
+        if let literal = try literal(op) {
+            try push(literal)
+            return
+        }
         switch op {
         case 0x80: // PROTO
             let version = try take(1, "PROTO")[0]
@@ -68,34 +72,22 @@ struct Unpickler {
         case 0x28: // MARK
             guard marks.count < limits.maxMarkDepth else { throw PickleFailure("more than \(limits.maxMarkDepth) nested MARKs") }
             marks.append(stack.count)
-        case 0x29: try push(.tuple([]))                                           // EMPTY_TUPLE
-        case 0x74: try push(.tuple(popMark("TUPLE")))                             // TUPLE
-        case 0x85, 0x86, 0x87: try push(.tuple(pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)")))
+        case 0x74: let items = try popMark("TUPLE"); try push(.tuple(items))
+        case 0x85, 0x86, 0x87: let items = try pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)"); try push(.tuple(items))
         case 0x5D: let l = PickleList(); containers.append(l); try push(.list(l))  // EMPTY_LIST
         case 0x61: let values = try pop(1, "APPEND"); try append(values)          // APPEND
         case 0x65: let values = try popMark("APPENDS"); try append(values)        // APPENDS
         case 0x7D: let d = PickleDict(); containers.append(d); try push(.dict(d))  // EMPTY_DICT
         case 0x73: let pair = try pop(2, "SETITEM"); try setItems(pair, "SETITEM") // SETITEM
         case 0x75: let items = try popMark("SETITEMS"); try setItems(items, "SETITEMS")
-        case 0x4E: try push(.none)                                                // NONE
-        case 0x88, 0x89: try push(.bool(op == 0x88))                              // NEWTRUE, NEWFALSE
-        case 0x4A: try push(.int(Int(try integer(Int32.self, "BININT"))))
-        case 0x4B: try push(.int(Int(try integer(UInt8.self, "BININT1"))))
-        case 0x4D: try push(.int(Int(try integer(UInt16.self, "BININT2"))))
-        case 0x8A: try push(.int(try long1()))                                    // LONG1
-        case 0x47: // BINFLOAT (big-endian)
-            try push(.float(Double(bitPattern: UInt64(bigEndian: try raw(UInt64.self, "BINFLOAT")))))
-        case 0x58: try push(.string(try text(Int(try integer(UInt32.self, "BINUNICODE")), "BINUNICODE")))
-        case 0x8C: try push(.string(try text(Int(try integer(UInt8.self, "SHORT_BINUNICODE")), "SHORT_BINUNICODE")))
-        case 0x8D: try push(.string(try text(try length(UInt64.self, "BINUNICODE8"), "BINUNICODE8")))
-        case 0x55: try push(.string(try text(Int(try integer(UInt8.self, "SHORT_BINSTRING")), "SHORT_BINSTRING")))
-        case 0x54: try push(.string(try text(try length(Int32.self, "BINSTRING"), "BINSTRING")))
         case 0x71: try put(Int(try integer(UInt8.self, "BINPUT")))
         case 0x72: try put(Int(try integer(UInt32.self, "LONG_BINPUT")))
         case 0x94: try put(memo.count)                                             // MEMOIZE
         case 0x68: try get(Int(try integer(UInt8.self, "BINGET")))
         case 0x6A: try get(Int(try integer(UInt32.self, "LONG_BINGET")))
-        case 0x63: try push(try global(module: try line("GLOBAL"), name: try line("GLOBAL")))
+        case 0x63: // GLOBAL
+            let module = try line("GLOBAL"), name = try line("GLOBAL")
+            try push(try global(module: module, name: name))
         case 0x93: // STACK_GLOBAL
             let names = try pop(2, "STACK_GLOBAL")
             guard case .string(let module) = names[0], case .string(let name) = names[1] else {
@@ -104,16 +96,41 @@ struct Unpickler {
             try push(try global(module: module, name: name))
         case 0x52: // REDUCE
             let parts = try pop(2, "REDUCE")
-            try push(try reduce(parts[0], parts[1]))
+            let value = try reduce(parts[0], parts[1])
+            try push(value)
         case 0x62: // BUILD
             let parts = try pop(2, "BUILD")
             try push(try build(parts[0], state: parts[1]))
-        case 0x51: try push(try persistentLoad(try pop(1, "BINPERSID")[0]))     // BINPERSID
+        case 0x51: // BINPERSID
+            let pid = try pop(1, "BINPERSID")[0]
+            let storage = try persistentLoad(pid)
+            try push(storage)
         default:
             if let name = Unpickler.rejectedOpcodes[op] {
                 throw PickleFailure("pickle opcode \(name) (0x\(hex(op))) is not allowed in a checkpoint")
             }
             throw PickleFailure("unknown pickle opcode 0x\(hex(op))")
+        }
+    }
+
+    /// The value of an opcode that pushes a constant (None, bools, ints, floats, strings, the
+    /// empty tuple), or nil for any other opcode.
+    private mutating func literal(_ op: UInt8) throws -> PickleValue? {
+        switch op {
+        case 0x4E: return PickleValue.none                                       // NONE
+        case 0x88, 0x89: return .bool(op == 0x88)                                // NEWTRUE, NEWFALSE
+        case 0x29: return .tuple([])                                             // EMPTY_TUPLE
+        case 0x4A: return .int(Int(try integer(Int32.self, "BININT")))
+        case 0x4B: return .int(Int(try integer(UInt8.self, "BININT1")))
+        case 0x4D: return .int(Int(try integer(UInt16.self, "BININT2")))
+        case 0x8A: return .int(try long1())                                      // LONG1
+        case 0x47: return .float(Double(bitPattern: UInt64(bigEndian: try raw(UInt64.self, "BINFLOAT"))))
+        case 0x58: return .string(try text(Int(try integer(UInt32.self, "BINUNICODE")), "BINUNICODE"))
+        case 0x8C: return .string(try text(Int(try integer(UInt8.self, "SHORT_BINUNICODE")), "SHORT_BINUNICODE"))
+        case 0x8D: return .string(try text(try length(UInt64.self, "BINUNICODE8"), "BINUNICODE8"))
+        case 0x55: return .string(try text(Int(try integer(UInt8.self, "SHORT_BINSTRING")), "SHORT_BINSTRING"))
+        case 0x54: return .string(try text(try length(Int32.self, "BINSTRING"), "BINSTRING"))
+        default: return nil
         }
     }
 

@@ -36,6 +36,16 @@ final class SafeTensorsTests: TemporaryDirectoryTestCase {
         assertFails(["tensor 'f16' is F16, expected an integer dtype"]) { try archive.integers("f16") }
     }
 
+    /// A header length of 640 starts with the bytes of a pickle's PROTO 2 (`80 02`).
+    func testHeaderLengthThatLooksLikeAPickleIsStillSafetensors() throws {
+        var header = Array("{\"t\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}".utf8)
+        header += [UInt8](repeating: 0x20, count: 640 - header.count)
+        let url = try write(littleEndianBytes([UInt64(640)]) + header + [9], "pickle-like.safetensors")
+        let archive = try TensorArchives.open(url)
+        XCTAssertTrue(archive is SafeTensorsFile)
+        XCTAssertEqual(try archive.integers("t"), [9])
+    }
+
     /// A safetensors file from a header string and payload bytes.
     func file(header: String, payload: [UInt8] = []) throws -> SafeTensorsFile {
         var bytes: [UInt8] = []
