@@ -87,6 +87,9 @@ public struct SafeTensorsFile {
                   offsets[1] <= payload.count else {
                 throw CheckpointError(file: path, "tensor '\(name)': data offsets \(offsets) outside the \(payload.count)-byte payload")
             }
+            guard SafeTensorsFile.byteCount(shape, dtype) != nil else {
+                throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) overflows")
+            }
             let entry = Entry(dtype: dtype, shape: shape, range: offsets[0] ..< offsets[1])
             guard entry.count * dtype.byteSize == entry.range.count else {
                 throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) needs \(entry.count * dtype.byteSize) bytes, has \(entry.range.count)")
@@ -96,6 +99,17 @@ public struct SafeTensorsFile {
         self.entries = entries
         self.metadata = metadata
         self.names = entries.keys.sorted { entries[$0]!.range.lowerBound < entries[$1]!.range.lowerBound || (entries[$0]!.range.lowerBound == entries[$1]!.range.lowerBound && $0 < $1) }
+    }
+
+    /// Bytes needed by `shape` elements of `dtype`, or nil on overflow.
+    static func byteCount(_ shape: [Int], _ dtype: DType) -> Int? {
+        var total = dtype.byteSize
+        for n in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: n)
+            if overflow { return nil }
+            total = product
+        }
+        return total
     }
 
     public func entry(_ name: String) throws -> Entry {

@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+import Tensors
+import TestSupport
+@testable import Checkpoints
+
+/// Damaged and malicious `.pth` files: each must fail with a specific error, never crash or hang.
+final class PthCorruptionTests: TemporaryDirectoryTestCase {
+    var tinySam: [UInt8] { get throws { try Array(Data(contentsOf: Fixtures.url("tiny_sam.pth"))) } }
+
+    /// Offset of the central-directory header of `name` (signature, then the name at +46).
+    func centralHeader(_ name: String, in bytes: [UInt8]) -> Int {
+        let target = Array(name.utf8)
+        for at in stride(from: bytes.count - 46 - target.count, through: 0, by: -1)
+        where bytes[at] == 0x50 && bytes[at + 1] == 0x4B && bytes[at + 2] == 1 && bytes[at + 3] == 2
+            && Int(bytes[at + 28]) | Int(bytes[at + 29]) << 8 == target.count
+            && Array(bytes[at + 46 ..< at + 46 + target.count]) == target {
+            return at
+        }
+        XCTFail("no central header for \(name)")
+        return 0
+    }
+
+    /// Offset of the pickle inside tiny_sam.pth.
+    func pickleOffset() throws -> Int {
+        try XCTUnwrap(PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth")).archive.entry("tiny_sam/data.pkl")).dataOffset
+    }
+
+    func testTruncatedArchivesFail() throws {
+        let bytes = try tinySam
+        for cut in [0, 1, 21] {
+            assertFails(["shorter than an end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth")) }
+        }
+        for cut in [22, 64, 1000, bytes.count / 2, bytes.count - 22, bytes.count - 1] {
+            assertFails(["no ZIP end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth")) }
+        }
+    }
+
+    /// A truncated archive whose end record survived (re-appended): offsets now point past the data.
+    func testTruncatedDataWithEndRecordIntact() throws {
+        let bytes = try tinySam
+        let endRecord = Array(bytes.suffix(22))
+        assertFails(["central directory", "overlaps the end record", "truncated or damaged"]) {
+            try PthCheckpoint(contentsOf: write(Array(bytes.prefix(bytes.count / 2)) + endRecord, "cut.pth"))
+        }
+    }
+
+    func testCentralDirectoryPointingOutsideTheFile() throws {
+        var sizes = try tinySam
+        let header = centralHeader("tiny_sam/data/1", in: sizes)
+        for i in 20..<28 { sizes[header + i] = 0x7F }   // compressed and uncompressed size
+        assertFails(["ZIP entry 'tiny_sam/data/1'", "run past the start of the central directory"]) { try PthCheckpoint(contentsOf: write(sizes, "sizes.pth")) }
+
+        var local = try tinySam
+        let header2 = centralHeader("tiny_sam/data/2", in: local)
+        local[header2 + 42] &+= 4                            // local header offset now misses the signature
+        assertFails(["ZIP entry 'tiny_sam/data/2'", "no local header at byte"]) { try PthCheckpoint(contentsOf: write(local, "local.pth")) }
+    }
+
+    func testMissingStorageEntry() throws {
+        let original = try PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth"))
+        let owner = try XCTUnwrap(original.names.first { original.layouts[$0]!.storage.key == "5" })
+        var bytes = try tinySam
+        let header = centralHeader("tiny_sam/data/5", in: bytes)
+        bytes[header + 46 + "tiny_sam/data/".utf8.count] = UInt8(ascii: "X")
+        assertFails(["storage '5' of tensor '\(owner)' is missing", "no ZIP entry 'tiny_sam/data/5'"]) {
+            try PthCheckpoint(contentsOf: write(bytes, "missing.pth"))
+        }
+    }
+
+    /// Pickle offsets from the fixture README's disassembly; the bytes are checked before patching.
+    func testWrongNumelSizeAndStrideInPickle() throws {
+        let pickle = try pickleOffset()
+        let original = try tinySam
+        XCTAssertEqual(Array(original[pickle + 155 ... pickle + 157]), [0x4D, 0x00, 0x19], "BININT2 6400 (storage numel)")
+        XCTAssertEqual(Array(original[pickle + 169 ... pickle + 170]), [0x4B, 10], "BININT1 10 (size[2])")
+        XCTAssertEqual(Array(original[pickle + 180 ... pickle + 182]), [0x4D, 0x80, 0x02], "BININT2 640 (stride[1])")
+        var numel = original
+        numel[pickle + 156] = 0x01                          // 6401
+        assertFails(["storage '0' of tensor 'image_encoder.pos_embed' claims 6401 F32 elements", "'tiny_sam/data/0' has 25600 bytes"]) {
+            try PthCheckpoint(contentsOf: write(numel, "numel.pth"))
+        }
+        var size = original
+        size[pickle + 170] = 11
+        assertFails(["byte 200", "size [1, 10, 11, 64] has 7040 elements, more than its storage '0' (6400)"]) {
+            try PthCheckpoint(contentsOf: write(size, "size.pth"))
+        }
+        var strides = original
+        strides[pickle + 181] = 0x81                        // 641
+        assertFails(["reads element 6408 of storage '0', which has 6400"]) { try PthCheckpoint(contentsOf: write(strides, "stride.pth")) }
+    }
+
+    func testUnexpectedGlobalInArchive() throws {
+        var w = PickleWriter()
+        w.global("os", "system"); w.string("echo pwned"); w.op(0x85, 0x52, 0x2E)
+        assertFails(["model.pth: archive/data.pkl: byte 2: global 'os system' is not allowed"]) {
+            try PthCheckpoint(contentsOf: writePth(w.bytes, storages: []))
+        }
+    }
+
+    func testDeflatedEntries() throws {
+        var bytes = try tinySam
+        bytes[centralHeader("tiny_sam/data.pkl", in: bytes) + 10] = 8
+        assertFails(["ZIP entry 'tiny_sam/data.pkl' is compressed (deflate)", "only stored"]) { try PthCheckpoint(contentsOf: write(bytes, "deflated.pth")) }
+
+        let spec = TensorSpec(key: "w", numel: 2, shape: [2], strides: [1])
+        let zip = TestZip.build([.init(name: "a/data.pkl", data: PickleWriter.stateDict([spec])),
+                                 .init(name: "a/data/0", data: floatBytes([1, 2]), method: 8)])
+        assertFails(["ZIP entry 'a/data/0' is compressed (deflate)"]) { try PthCheckpoint(contentsOf: write(zip, "deflated2.pth")) }
+    }
+
+    func testNotAZipFile() throws {
+        let text = Array(String(repeating: "not a checkpoint at all\n", count: 10).utf8)
+        assertFails(["no ZIP end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(text, "text.pth")) }
+        assertFails(["not a checkpoint: neither a ZIP archive (.pth) nor a safetensors file"]) { try TensorArchives.open(write(text, "text.bin")) }
+        assertFails(["legacy (pre-1.6) torch.save format"]) { try TensorArchives.open(write([0x80, 0x02, 0x8A, 0x0A] + text, "legacy.pth")) }
+        assertFails(["cannot open"]) { try TensorArchives.open(directory.appendingPathComponent("absent.pth")) }
+    }
+
+    func testUnknownOpcodeAndHugeLengths() throws {
+        assertFails(["archive/data.pkl: byte 2: unknown pickle opcode 0xFF"]) {
+            try PthCheckpoint(contentsOf: writePth([0x80, 2, 0xFF, 0x2E], storages: []))
+        }
+        var huge: [UInt8] = [0x80, 2, 0x58]
+        huge.le(UInt32(0xFFFF_FFF0))
+        assertFails(["byte 2: BINUNICODE length 4294967280 exceeds the 1 remaining bytes"]) {
+            try PthCheckpoint(contentsOf: writePth(huge + [0x2E], storages: []))
+        }
+        let bigStorage = TensorSpec(key: "w", numel: 1 << 62, shape: [1 << 62], strides: [1])
+        assertFails(["storage '0' of tensor 'w' claims 4611686018427387904 F32 elements", "has 16 bytes"]) {
+            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([bigStorage]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
+        }
+        let overflow = TensorSpec(key: "w", numel: 4, shape: [1 << 40, 1 << 40], strides: [1, 1])
+        assertFails(["tensor size [1099511627776, 1099511627776] overflows"]) {
+            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([overflow]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
+        }
+        let rank = TensorSpec(key: "w", numel: 4, shape: [Int](repeating: 1, count: 40), strides: [Int](repeating: 1, count: 40))
+        assertFails(["tensor size has 40 dimensions (at most 32 supported)"]) {
+            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([rank]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
+        }
+        let expanded = TensorSpec(key: "w", numel: 1, shape: [1_000_000_000], strides: [0])
+        assertFails(["1000000000 elements, more than its storage '0' (1)", "expanded or overlapping views are not supported"]) {
+            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([expanded]), storages: [("0", floatBytes([1]))]))
+        }
+    }
+
+    func testArchiveStructureErrors() throws {
+        let spec = TensorSpec(key: "w", numel: 1, shape: [1], strides: [1])
+        let dict = PickleWriter.stateDict([spec])
+        assertFails(["saved on a big-endian machine"]) { try PthCheckpoint(contentsOf: writePth(dict, storages: [("0", [0, 0, 0, 0])], byteorder: "big")) }
+        assertFails(["no data.pkl entry"]) { try PthCheckpoint(contentsOf: write(TestZip.build([.init(name: "x/data/0", data: [1])]), "none.pth")) }
+        assertFails(["data.pkl holds list of 0, expected a state dict"]) { try PthCheckpoint(contentsOf: writePth([0x80, 2, 0x5D, 0x2E], storages: [])) }
+        var nested = PickleWriter()
+        nested.op(0x7D); nested.string("epoch"); nested.int(3); nested.op(0x73, 0x2E)
+        assertFails(["state dict entry 'epoch' is int 3, not a tensor"]) { try PthCheckpoint(contentsOf: writePth(nested.bytes, storages: [])) }
+        let conflicting = [spec, TensorSpec(key: "v", storageClass: "DoubleStorage", numel: 1, shape: [1], strides: [1])]
+        assertFails(["storage '0' is 1 x F64 here but 1 x F32 earlier"]) {
+            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict(conflicting), storages: [("0", [0, 0, 0, 0])]))
+        }
+    }
+
+    /// Random byte corruptions of a small valid checkpoint: every outcome is a load or a
+    /// `CheckpointError` (a crash or a hang fails the whole run).
+    func testRandomCorruptionsNeverCrash() throws {
+        let original = try Array(Data(contentsOf: Fixtures.url("pth_variants.pth")))
+        let rng = CounterRNG(seed: 3, stream: 17)
+        var failures = 0
+        for trial in 0..<300 {
+            var bytes = original
+            for flip in 0..<1 + Int(rng.uniformInt(UInt64(trial * 8), below: 4)) {
+                let at = Int(rng.uniformInt(UInt64(trial * 8 + flip + 1), below: UInt64(bytes.count)))
+                bytes[at] = UInt8(truncatingIfNeeded: rng.bits(UInt64(trial * 8 + flip + 5)))
+            }
+            do {
+                let pth = try PthCheckpoint(contentsOf: write(bytes, "fuzz.pth"))
+                for name in pth.names { _ = try pth.tensor(name) }
+            } catch is CheckpointError {
+                failures += 1
+            }
+        }
+        XCTAssertGreaterThan(failures, 10, "most corruptions of structure should be detected")
+    }
+}
