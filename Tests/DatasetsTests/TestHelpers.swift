@@ -30,3 +30,29 @@ class TemporaryDirectoryTestCase: XCTestCase {
         }
     }
 }
+
+extension TemporaryDirectoryTestCase {
+    /// Writes a NIfTI volume (creating folders); values default to a ramp (labels: 0...3 pattern).
+    @discardableResult
+    func writeVolume(_ path: String, shape: [Int] = [6, 5, 3], spacing: [Double] = [1.5, 1.5, 10],
+                     values: [Float]? = nil, datatype: NIfTIDatatype = .int16) throws -> URL {
+        let url = tmp.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let count = shape.reduce(1, *)
+        let data = values ?? (0..<count).map { Float(datatype == .uint8 ? $0 % 4 : $0 * 3 - 20) }
+        try NIfTIImage(header: NIfTIHeader(shape: shape, spacing: spacing, datatype: datatype), data: data).write(to: url)
+        return url
+    }
+
+    /// An ACDC patient folder with frames 1 and 5 and their labels.
+    func writeACDCPatient(_ id: String, root: String = "acdc", info: Bool = true) throws {
+        for frame in ["01", "05"] {
+            try writeVolume("\(root)/\(id)/\(id)_frame\(frame).nii.gz")
+            try writeVolume("\(root)/\(id)/\(id)_frame\(frame)_gt.nii.gz", datatype: .uint8)
+        }
+        if info {
+            try "ED: 1\nES: 5\nGroup: NOR\nHeight: 180.0\nNbFrame: 20\nWeight: 80.0\n"
+                .write(to: tmp.appendingPathComponent("\(root)/\(id)/Info.cfg"), atomically: true, encoding: .utf8)
+        }
+    }
+}
