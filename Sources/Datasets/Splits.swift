@@ -21,7 +21,8 @@ public struct Split: Codable, Equatable, Sendable {
 
 /// The splits of a dataset (DESIGN §3.6): for each of `folds` folds the patients are shuffled by
 /// the seed (fold k uses the counter-based stream (seed, k)) and cut 70 / 15 / 15 % into train,
-/// val and test (floors; val and test get at least one patient each when there are 3 or more).
+/// val and test (train and val rounded down, test the rest, as the reference; with 3 or more
+/// patients val gets at least one).
 /// Stored as pretty-printed JSON and reused when present.
 public struct SplitPlan: Codable, Equatable, Sendable {
     public let seed: UInt64
@@ -31,13 +32,23 @@ public struct SplitPlan: Codable, Equatable, Sendable {
 
     public static let defaultFolds = 5
 
+    /// A plan from explicit folds (for example hand-made splits).
+    public init(seed: UInt64, patients: [String], folds: [Split]) {
+        self.seed = seed
+        self.patients = patients.sorted()
+        self.folds = folds
+    }
+
     public init(patients: [String], seed: UInt64, folds: Int = defaultFolds) {
         precondition(folds >= 1, "folds \(folds)")
         let sorted = Array(Set(patients)).sorted()
         let n = sorted.count
-        var nVal = n * 15 / 100, nTest = n - n * 70 / 100 - nVal
-        if n >= 3 { nVal = max(nVal, 1); nTest = max(nTest, 1) }
-        let nTrain = n - nVal - nTest
+        var nTrain = n * 70 / 100, nVal = n * 15 / 100
+        var nTest = n - nTrain - nVal
+        if n >= 3 && nVal == 0 {
+            nVal = 1
+            if nTest > 1 { nTest -= 1 } else { nTrain -= 1 }
+        }
         self.seed = seed
         self.patients = sorted
         self.folds = (0..<folds).map { k in
