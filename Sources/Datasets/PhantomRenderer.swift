@@ -21,16 +21,14 @@ struct PhantomSlice {
     let rvDepth: Float            // RV thickness beyond the epicardium (0: no RV)
     let rvReach: Float            // RV ellipse semi-axis along rvAxis
     let rvHalfSpan: Float
-    let papillary: [SIMD2<Float>]
-    let papillaryRadius: Float
+    let papillary: [PhantomEllipse]
+    let organs: PhantomOrgans
     let harmonics: SIMD4<Float>   // a2 cos, a2 sin, a3 cos, a3 sin of the boundary harmonics' phases
-    let level: Float              // base (0) to apex (1)
     let edge: Float               // width of the soft edges (one pixel)
 
     init(patient p: PhantomPatient, phase: CardiacPhase, z: Int) {
         self.p = p
         let t = p.depth > 1 ? Float(z) / Float(p.depth - 1) : 0.5
-        level = t
         edge = Float(p.pixelSpacing)
         func profile(_ end: Float) -> Float { t >= end ? 0 : (1 - pow(t / end, 2.5)).squareRoot() }
         let contracted = phase == .es
@@ -50,8 +48,11 @@ struct PhantomSlice {
         let hasPapillary = t > 0.2 && t < 0.75 && cavity > 8
         let lateral = p.rvAngle + Float.pi
         let reach = cavity * (contracted ? 0.45 : 0.62)
-        papillary = hasPapillary ? [lateral - 0.9, lateral + 0.9].map { lvCentre + reach * SIMD2(cos($0), sin($0)) } : []
-        papillaryRadius = contracted ? 3.5 : 2.5
+        let papillaryRadius: Float = contracted ? 3.5 : 2.5
+        papillary = hasPapillary ? [lateral - 0.9, lateral + 0.9].map {
+            PhantomEllipse(lvCentre + reach * SIMD2(cos($0), sin($0)), SIMD2(repeating: papillaryRadius))
+        } : []
+        organs = PhantomOrgans(patient: p, heart: lvCentre, level: t)
         let s = p.shape
         harmonics = SIMD4(s[0] * cos(s[1]), s[0] * sin(s[1]), s[2] * cos(s[3]), s[2] * sin(s[3]))
     }
@@ -60,39 +61,30 @@ struct PhantomSlice {
     @inline(__always)
     func inside(_ d: Float) -> Float { min(max(0.5 - d / edge, 0), 1) }
 
-    @inline(__always)
-    func ellipse(_ q: SIMD2<Float>, _ centre: SIMD2<Float>, _ axes: SIMD2<Float>) -> Float {
-        let r = (q - centre) / axes
-        return inside(((r * r).sum().squareRoot() - 1) * min(axes.x, axes.y))
-    }
-
-    /// Noise-free signal and label at `q` (mm from the image centre, breath-hold shift applied).
-    func shade(_ q: SIMD2<Float>, texture: Float) -> (Float, UInt8) {
+    /// Noise-free signal and label at (x, y) (mm from the image centre). Scalar arithmetic only.
+    func shade(x: Float, y: Float, texture: Float) -> (Float, UInt8) {
         let c = p.intensities
-        let body = ellipse(q, .zero, p.bodyAxes)
-        let inner = ellipse(q, .zero, p.bodyAxes - p.fatThickness)
+        let body = inside(organs.body.distance(x, y)), inner = inside(organs.innerBody.distance(x, y))
         var v = c.tissue * (1 + texture) * body
         v += (c.fat - v) * body * (1 - inner)
-        let lungs = max(ellipse(q, heart + SIMD2(-52, -28), SIMD2(30, 38)), ellipse(q, heart + SIMD2(48, -38), SIMD2(28, 34)))
+        let lungs = inside(min(organs.rightLung.distance(x, y), organs.leftLung.distance(x, y)))
         v += (c.lung - v) * lungs * inner
-        v += (c.liver * (1 + texture) - v) * ellipse(q, heart + SIMD2(-35, 70 - 25 * level), SIMD2(70, 40)) * inner
-        v += (c.blood - v) * ellipse(q, heart + SIMD2(28, 48), SIMD2(11, 11)) * inner
-        v += (0.25 - v) * ellipse(q, heart + SIMD2(5, 82), SIMD2(16, 14)) * inner
+        v += (c.liver * (1 + texture) - v) * inside(organs.liver.distance(x, y)) * inner
+        v += (c.blood - v) * inside(organs.aorta.distance(x, y)) * inner
+        v += (0.25 - v) * inside(organs.spine.distance(x, y)) * inner
         guard epicardium > 0 else { return (v, 0) }
-        let rel = q - heart
-        let rho = (rel * rel).sum().squareRoot()
-        let unit = rho > 1e-3 ? rel / rho : SIMD2(1, 0)
-        let cos2 = unit.x * unit.x - unit.y * unit.y, sin2 = 2 * unit.x * unit.y
-        let cos3 = unit.x * (4 * unit.x * unit.x - 3), sin3 = unit.y * (3 - 4 * unit.y * unit.y)
-        let h = (harmonics * SIMD4(cos2, sin2, cos3, sin3)).sum()
+        let dx = x - heart.x, dy = y - heart.y
+        let rho = (dx * dx + dy * dy).squareRoot()
+        let ux = rho > 1e-3 ? dx / rho : 1, uy = rho > 1e-3 ? dy / rho : 0
+        let h = harmonics[0] * (ux * ux - uy * uy) + harmonics[1] * (2 * ux * uy)
+            + harmonics[2] * (ux * (4 * ux * ux - 3)) + harmonics[3] * (uy * (3 - 4 * uy * uy))
         let epi = epicardium * (1 + 0.5 * h)
         v += (c.fat * 0.9 - v) * 0.7 * inside(rho - epi - 2.5)
         var label: UInt8 = 0
         if rvDepth > 0 {
-            let r = q - rvCentre
-            let along = (r * rvAxis).sum(), across = r.x * rvAxis.y - r.y * rvAxis.x
-            let e = SIMD2(along / rvReach, across / rvHalfSpan)
-            let rv = inside(((e * e).sum().squareRoot() - 1) * min(rvReach, rvHalfSpan)) * inside(epi + 0.5 - rho)
+            let rx = x - rvCentre.x, ry = y - rvCentre.y
+            let along = (rx * rvAxis.x + ry * rvAxis.y) / rvReach, across = (rx * rvAxis.y - ry * rvAxis.x) / rvHalfSpan
+            let rv = inside(((along * along + across * across).squareRoot() - 1) * min(rvReach, rvHalfSpan)) * inside(epi + 0.5 - rho)
             v += (c.blood * 0.95 - v) * rv
             if rv > 0.5 { label = 1 }
         }
@@ -104,10 +96,39 @@ struct PhantomSlice {
         v += (c.blood - v) * lv
         if lv > 0.5 { label = 3 }
         for m in papillary {
-            let d = m - q
-            v += (c.myocardium - v) * inside((d * d).sum().squareRoot() - papillaryRadius) * lv
+            v += (c.myocardium - v) * inside(m.distance(x, y)) * lv
         }
         return (v, label)
+    }
+}
+
+/// An axis-aligned ellipse with an approximate signed distance (mm, negative inside).
+struct PhantomEllipse {
+    let cx: Float, cy: Float, ax: Float, ay: Float
+
+    init(_ centre: SIMD2<Float>, _ axes: SIMD2<Float>) {
+        (cx, cy, ax, ay) = (centre.x, centre.y, axes.x, axes.y)
+    }
+
+    @inline(__always)
+    func distance(_ x: Float, _ y: Float) -> Float {
+        let u = (x - cx) / ax, v = (y - cy) / ay
+        return ((u * u + v * v).squareRoot() - 1) * min(ax, ay)
+    }
+}
+
+/// The non-cardiac structures of a slice.
+struct PhantomOrgans {
+    let body, innerBody, rightLung, leftLung, liver, aorta, spine: PhantomEllipse
+
+    init(patient p: PhantomPatient, heart: SIMD2<Float>, level: Float) {
+        body = PhantomEllipse(.zero, p.bodyAxes)
+        innerBody = PhantomEllipse(.zero, p.bodyAxes - p.fatThickness)
+        rightLung = PhantomEllipse(heart + SIMD2(-52, -28), SIMD2(30, 38))
+        leftLung = PhantomEllipse(heart + SIMD2(48, -38), SIMD2(28, 34))
+        liver = PhantomEllipse(heart + SIMD2(-35, 70 - 25 * level), SIMD2(70, 40))
+        aorta = PhantomEllipse(heart + SIMD2(28, 48), SIMD2(11, 11))
+        spine = PhantomEllipse(heart + SIMD2(5, 82), SIMD2(16, 14))
     }
 }
 
@@ -119,7 +140,7 @@ extension PhantomFrame {
         var labels = [UInt8](repeating: 0, count: plane * p.depth)
         let s = Float(p.pixelSpacing)
         let xs = (0..<w).map { (Float($0) - Float(w - 1) / 2) * s }, ys = (0..<h).map { (Float($0) - Float(h - 1) / 2) * s }
-        let fov = SIMD2(Float(w), Float(h)) * s
+        let fovX = Float(w) * s, fovY = Float(h) * s, bias = p.bias
         image.withUnsafeMutableBufferPointer { img in
             labels.withUnsafeMutableBufferPointer { lab in
                 for z in 0..<p.depth {
@@ -130,10 +151,10 @@ extension PhantomFrame {
                     for y in 0..<h {
                         for x in 0..<w {
                             var texture: Float = 0
-                            for k in 0..<tx.count { texture += (tx[k][x] * ty[k][y]).sum() }
-                            let (v, label) = slice.shade(SIMD2(xs[x], ys[y]), texture: texture)
-                            let b = SIMD2(xs[x], ys[y]) / fov
-                            let bias = exp((p.bias * SIMD4(2 * b.x, 2 * b.y, 4 * b.x * b.y, 4 * (b * b).sum())).sum())
+                            for k in 0..<tx.count { texture += tx[k][x].x * ty[k][y].x + tx[k][x].y * ty[k][y].y }
+                            let (v, label) = slice.shade(x: xs[x], y: ys[y], texture: texture)
+                            let bx = xs[x] / fovX, by = ys[y] / fovY
+                            let bias = exp(2 * bias.x * bx + 2 * bias.y * by + 4 * bias.z * bx * by + 4 * bias.w * (bx * bx + by * by))
                             let i = z &* plane &+ y &* w &+ x
                             img[i] = Self.rician(v * bias, sigma: p.noise, noise.philox(counter: UInt64(y &* w &+ x))) * p.scale
                             lab[i] = label
