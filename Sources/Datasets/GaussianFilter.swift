@@ -23,15 +23,15 @@ public enum GaussianFilter {
         let radius = w.count / 2
         w.withUnsafeBufferPointer { wb in
             let k = wb.baseAddress!
-            // Row pass: scratch[r][c] = sum_t k[t] field[r][c + t - radius] over columns inside the image.
+            // Row pass as shifted axpys: scratch[r][c] = sum_t k[t] field[r][c + t - radius], in-image taps only.
+            scratch.update(repeating: 0, count: height &* width)
+            let firstTap = max(0, radius &- width &+ 1), lastTap = min(2 &* radius, radius &+ width &- 1)
             for r in 0..<height {
                 let src = field + r &* width, dst = scratch + r &* width
-                for c in 0..<width {
-                    let lo = max(0, c &- radius), hi = min(width &- 1, c &+ radius)
-                    var acc: Float = 0
-                    let kOffset = radius &- c
-                    for j in lo...hi { acc += k[j &+ kOffset] * src[j] }
-                    dst[c] = acc
+                for t in firstTap...lastTap {
+                    let shift = t &- radius, weight = k[t]
+                    let lo = max(0, -shift), hi = min(width, width &- shift)
+                    for c in lo..<hi { dst[c] += weight * src[c &+ shift] }
                 }
             }
             // Column pass as row axpys: field[r] = sum_t k[t] scratch[r + t - radius].

@@ -123,22 +123,8 @@ extension NIfTIHeader {
         guard bytes.count >= size else {
             throw DatasetError(file: file, .truncated, "\(bytes.count) bytes, a NIfTI-1 header needs 348")
         }
-        let order: ByteOrder
-        if ByteReader(bytes: bytes, order: .little).i32(0) == 348 { order = .little }
-        else if ByteReader(bytes: bytes, order: .big).i32(0) == 348 { order = .big }
-        else {
-            let found = ByteReader(bytes: bytes, order: .little).i32(0)
-            let hint = found == 540 || found.byteSwapped == 540 ? " (this is NIfTI-2, which is not supported)" : ""
-            throw DatasetError(file: file, found == 540 ? .unsupported : .corrupt,
-                               "sizeof_hdr is \(found), expected 348\(hint)")
-        }
+        let order = try byteOrder(bytes, file: file)
         let r = ByteReader(bytes: bytes, order: order)
-        let magic = r.string(344, length: 4)
-        guard magic == "n+1" else {
-            let detail = magic == "ni1" ? "a separate .hdr/.img pair (magic ni1) is not supported; convert to .nii"
-                                        : "magic is \(String(reflecting: magic)), expected \"n+1\""
-            throw DatasetError(file: file, magic == "ni1" ? .unsupported : .corrupt, detail)
-        }
         var h = NIfTIHeader(shape: [1], spacing: [1], datatype: .float32)
         h.dimInfo = r.u8(39)
         h.dim = (0..<8).map { r.i16(40 + 2 * $0) }
@@ -180,6 +166,27 @@ extension NIfTIHeader {
             throw DatasetError(file: file, .corrupt, "vox_offset \(h.voxOffset) is below 352 (single-file NIfTI-1)")
         }
         return (h, order)
+    }
+
+    /// The byte order in which sizeof_hdr reads 348; the magic must be "n+1".
+    private static func byteOrder(_ bytes: UnsafeRawBufferPointer, file: String) throws -> ByteOrder {
+        let order: ByteOrder
+        if ByteReader(bytes: bytes, order: .little).i32(0) == 348 { order = .little }
+        else if ByteReader(bytes: bytes, order: .big).i32(0) == 348 { order = .big }
+        else {
+            let found = ByteReader(bytes: bytes, order: .little).i32(0)
+            let hint = found == 540 || found.byteSwapped == 540 ? " (this is NIfTI-2, which is not supported)" : ""
+            throw DatasetError(file: file, found == 540 ? .unsupported : .corrupt,
+                               "sizeof_hdr is \(found), expected 348\(hint)")
+        }
+        let r = ByteReader(bytes: bytes, order: order)
+        let magic = r.string(344, length: 4)
+        guard magic == "n+1" else {
+            let detail = magic == "ni1" ? "a separate .hdr/.img pair (magic ni1) is not supported; convert to .nii"
+                                        : "magic is \(String(reflecting: magic)), expected \"n+1\""
+            throw DatasetError(file: file, magic == "ni1" ? .unsupported : .corrupt, detail)
+        }
+        return order
     }
 
     private static func validateDims(_ dim: [Int16], file: String) throws {

@@ -55,3 +55,14 @@ public struct SliceSet: Sendable {
         return volumes[s.volumeIndex].labels?[s.index * size ..< (s.index + 1) * size]
     }
 }
+
+extension DatasetIndex {
+    /// The train (first `trainSize` training patients, all when nil), val and test slice sets of one fold.
+    public func sliceSets(_ split: Split, trainSize: Int? = nil, classes: Int = 4,
+                          normalise: Bool = true) throws -> (train: SliceSet, val: SliceSet, test: SliceSet) {
+        let train = try split.trainPatients(trainSize: trainSize)
+        return (try SliceSet(index: self, patients: train, classes: classes, normalise: normalise),
+                try SliceSet(index: self, patients: split.val, classes: classes, normalise: normalise),
+                try SliceSet(index: self, patients: split.test, classes: classes, normalise: normalise))
+    }
+}

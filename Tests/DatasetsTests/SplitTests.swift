@@ -43,6 +43,10 @@ final class SplitTests: TemporaryDirectoryTestCase {
         let first = try split.trainPatients(trainSize: 1)
         let set = try SliceSet(index: index, patients: first)
         XCTAssertEqual(set.volumes.map(\.name), [first[0] + "_frame01", first[0] + "_frame05"])
+        let sets = try index.sliceSets(split, trainSize: 1)
+        XCTAssertEqual(sets.train.volumes.map(\.name), set.volumes.map(\.name))
+        XCTAssertEqual(sets.val.volumes.map(\.patient), [split.val[0], split.val[0]])
+        XCTAssertEqual(sets.test.volumes.map(\.patient), [split.test[0], split.test[0]])
     }
 
     func testWrittenAsReadableJSONAndReused() throws {
