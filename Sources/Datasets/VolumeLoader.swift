@@ -64,15 +64,9 @@ enum VolumeLoader {
     private static func describe(_ s: Spacing) -> String { "\(s.column) x \(s.row) x \(s.slice) mm" }
 
     private static func checkFinite(_ data: [Float], width: Int, height: Int, file: String) throws {
-        guard let i = data.withUnsafeBufferPointer({ firstNonFinite($0) }) else { return }
+        guard let i = data.firstIndex(where: { !$0.isFinite }) else { return }
         throw DatasetError(file: file, .nonFinite,
                            "voxel (x \(i % width), y \(i / width % height), z \(i / (width * height))) is \(data[i])")
-    }
-
-    private static func firstNonFinite(_ p: UnsafeBufferPointer<Float>) -> Int? {
-        var bad = false
-        for v in p { bad = bad || !v.isFinite }   // branch-free scan; locate only on failure
-        return bad ? p.firstIndex { !$0.isFinite } : nil
     }
 
     /// Label voxels as class indices; each must be an integer in 0..<classes.
