@@ -54,9 +54,6 @@ let package = Package(
                     swiftSettings: v5),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "SAMTests", dependencies: ["SAM", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Optim", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]
 )
