@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensors", "Checkpoints"],
                 resources: [.copy("Fixtures")], swiftSettings: v5),
         .target(name: "AutoSAMCLI",
-                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics", "CMPI", "CPNG", "CZlib",
+                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics", "Collectives", "CMPI", "CPNG", "CZlib",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: v5 + fastMath),
         .executableTarget(name: "autosam", dependencies: ["AutoSAMCLI"], swiftSettings: v5),
@@ -54,6 +54,7 @@ let package = Package(
                     swiftSettings: v5),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]
 )

@@ -107,7 +107,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func barrier() throws {}
     public func split(color: Int, key: Int) throws -> Communicator { SingleProcessCommunicator() }
     public func abort(_ message: String) -> Never {
-        FileHandleOutput.standardError("rank 0: \(message)\n")
+        FileHandleOutput.standardError("autosam: \(message)\n")
         exit(1)
     }
 }
