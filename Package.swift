@@ -40,10 +40,14 @@ let package = Package(
         .target(name: "SAM", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: v5 + fastMath),
         .target(name: "Heads", dependencies: ["Tensors", "Layers", "Checkpoints", "SAM"], swiftSettings: v5 + fastMath),
         .target(name: "Metrics", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
+        .target(name: "Training",
+                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics",
+                               "Optim", "Collectives"],
+                swiftSettings: v5 + fastMath),
         .target(name: "TestSupport", dependencies: ["Tensors", "Checkpoints"],
                 resources: [.copy("Fixtures")], swiftSettings: v5),
         .target(name: "AutoSAMCLI",
-                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics", "Collectives", "CMPI", "CPNG", "CZlib",
+                dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics", "Collectives", "Training", "CMPI", "CPNG", "CZlib",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: v5 + fastMath),
         .executableTarget(name: "autosam", dependencies: ["AutoSAMCLI"], swiftSettings: v5),
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]
 )

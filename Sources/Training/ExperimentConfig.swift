@@ -1,0 +1,104 @@
+/// The typed experiment configuration (DESIGN §6; STYLE 9): one Codable tree whose `init()`
+/// values are THE defaults. A config file or `--set` override only changes keys that exist here;
+/// `ConfigLoader` rejects anything else by name. Keys are snake_case in files.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+    public var name = "experiment"
+    public var data = DataConfig()
+    public var encoder = EncoderChoice()
+    public var head = HeadConfig()
+    public var optim = OptimConfig()
+    /// Seeds trained (and averaged over) by one run; the paper uses 4.
+    public var seeds: [Int] = [0, 1, 2, 3]
+    public var cache = CacheConfig()
+    public var output = OutputConfig()
+    public var run = RunConfig()
+
+    public init() {}
+
+    public struct DataConfig: Codable, Equatable, Sendable {
+        /// `auto`, `acdc`, `msd` or `png`.
+        public var layout = "auto"
+        /// Dataset folder (relative paths are relative to the working directory).
+        public var root = "data/acdc"
+        /// When > 0 and `root` holds no dataset, synthesise this many phantom patients there first.
+        public var synthesize_patients = 0
+        public var split_seed = 0
+        public var folds = 5
+        public var fold = 0
+        /// Labelled training patients used (both frames each); 0 means all.
+        public var train_size = 1
+        /// Classes including background (ACDC: 4).
+        public var classes = 4
+        /// Encoder input normalisation: `reference` (AutoSAM) or `sam` (SAM's own), DESIGN §3.1.
+        public var input_mode = "reference"
+        /// Slice size after the resize step of augmentation (the reference uses 224).
+        public var slice_size = 224
+        /// `reference` (augment every step), `bank` (K cached augmented views per slice) or `none`.
+        public var augmentation = "reference"
+        public var bank_views = 4
+        public init() {}
+    }
+
+    public struct EncoderChoice: Codable, Equatable, Sendable {
+        /// A SAM checkpoint (.pth or .safetensors); empty means use `preset` with random weights.
+        public var checkpoint = ""
+        /// `vit_b`, `vit_l`, `vit_h` or `demo_small`; checked against the checkpoint when both are given.
+        public var preset = "vit_b"
+        /// Seed of the random weights when no checkpoint is given (demo only; reported as such).
+        public var random_seed = 0
+        public init() {}
+    }
+
+    public struct HeadConfig: Codable, Equatable, Sendable {
+        /// `autosam`, `cnn` or `linear`.
+        public var kind = "autosam"
+        /// CNN head depth k (2...5).
+        public var depth = 4
+        /// CNN head top channel count t.
+        public var channels = 64
+        public init() {}
+    }
+
+    public struct OptimConfig: Codable, Equatable, Sendable {
+        public var epochs = 120
+        /// Global batch (the same whatever the number of ranks, DESIGN §2).
+        public var batch_size = 4
+        public var lr: Float = 5e-4
+        /// `plateau` (ReduceLROnPlateau, reference) or `none`.
+        public var scheduler = "plateau"
+        public var scheduler_start_epoch = 10
+        /// Model used for testing: `last` (reference) or `best` (lowest validation loss).
+        public var test_model = "last"
+        public init() {}
+    }
+
+    public struct CacheConfig: Codable, Equatable, Sendable {
+        public var enabled = true
+        /// Cache folder; empty means `<output.dir>/../cache`.
+        public var dir = ""
+        /// `fp16` or `fp32`.
+        public var dtype = "fp16"
+        public init() {}
+    }
+
+    public struct OutputConfig: Codable, Equatable, Sendable {
+        public var dir = "runs/experiment"
+        /// Complete checkpoints kept besides the best one.
+        public var keep_checkpoints = 3
+        /// Checkpoint every N epochs.
+        public var checkpoint_every = 1
+        public init() {}
+    }
+
+    public struct RunConfig: Codable, Equatable, Sendable {
+        /// BLAS threads per rank; 0 means cores / local ranks.
+        public var threads = 0
+        /// Single-node debug checks: NaN/Inf detection and verbose per-phase timing.
+        public var debug_checks = false
+        /// Verify after every step that parameters are bit-identical across ranks.
+        public var verify_ranks = false
+        /// Print progress every N steps.
+        public var progress_every = 10
+        public init() {}
+    }
+}
