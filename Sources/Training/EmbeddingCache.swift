@@ -1,0 +1,124 @@
+import Checkpoints
+import Foundation
+import Tensors
+
+/// On-disk cache of frozen-encoder embeddings (DESIGN §5), one file per entry:
+///
+///     <directory>/<encoder key>/<entry key>.emb
+///     "ASEMB1\0\0" | u32 dtype (0 fp32, 1 fp16) | u32 rank | rank x u64 shape | u64 payload bytes
+///     | u64 FNV-1a of payload | payload
+///
+/// The encoder key names the encoder weights (checkpoint checksum or random preset and seed) and
+/// the preprocessing; the entry key names the slice (volume, index, content hash) and view. Entries
+/// are written to a temporary file and renamed into place, and every read verifies the header and
+/// the payload checksum, so a crash mid-write never leaves an entry that is read as valid: a
+/// damaged entry counts as a miss (and is recomputed and replaced). Reads map the file instead of
+/// copying it.
+public final class EmbeddingCache {
+    public enum Precision: String, Sendable { case fp32, fp16 }
+
+    public let directory: URL
+    public let precision: Precision
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+    public private(set) var rejected = 0
+    private static let magic: [UInt8] = Array("ASEMB1".utf8) + [0, 0]
+
+    public init(root: URL, encoderKey: String, precision: Precision) throws {
+        directory = root.appendingPathComponent(encoderKey, isDirectory: true)
+        self.precision = precision
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw CheckpointError(file: directory.path, "cannot create the embedding cache folder (\(error.localizedDescription))")
+        }
+    }
+
+    public func url(for key: String) -> URL { directory.appendingPathComponent(key + ".emb") }
+
+    /// The cached tensor for `key`, or nil when absent or invalid.
+    public func load(_ key: String) -> Tensor? {
+        guard let data = try? Data(contentsOf: url(for: key), options: .alwaysMapped),
+              let tensor = Self.decode(data) else {
+            if FileManager.default.fileExists(atPath: url(for: key).path) { rejected += 1 }
+            misses += 1
+            return nil
+        }
+        hits += 1
+        return tensor
+    }
+
+    /// Stores `tensor` under `key` atomically.
+    public func store(_ key: String, _ tensor: Tensor) throws {
+        try AtomicFile.write(Self.encode(tensor, precision), to: url(for: key))
+    }
+
+    /// Returns the cached tensor or computes, stores and returns it.
+    public func value(_ key: String, compute: () throws -> Tensor) throws -> Tensor {
+        if let cached = load(key) { return cached }
+        let fresh = try compute()
+        try store(key, fresh)
+        return precision == .fp16 ? Self.decode(Self.encode(fresh, precision))! : fresh
+    }
+
+    static func encode(_ tensor: Tensor, _ precision: Precision) -> Data {
+        var payload: Data
+        switch precision {
+        case .fp32: payload = DTypeConversion.bytes(of: tensor.data)
+        case .fp16:
+            payload = Data(count: tensor.count * 2)
+            payload.withUnsafeMutableBytes { raw in
+                let out = raw.bindMemory(to: UInt16.self)
+                for (i, v) in tensor.data.enumerated() { out[i] = Float16(v).bitPattern.littleEndian }
+            }
+        }
+        var header = Data(magic)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        put(UInt32(precision == .fp32 ? 0 : 1))
+        put(UInt32(tensor.rank))
+        for d in tensor.shape { put(UInt64(d)) }
+        put(UInt64(payload.count))
+        put(fnv1a(payload))
+        return header + payload
+    }
+
+    static func decode(_ data: Data) -> Tensor? {
+        var offset = 0
+        func take<T: FixedWidthInteger>(_: T.Type) -> T? {
+            guard offset + MemoryLayout<T>.size <= data.count else { return nil }
+            let v = data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+            offset += MemoryLayout<T>.size
+            return v
+        }
+        guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else { return nil }
+        offset = magic.count
+        guard let dtype = take(UInt32.self), dtype <= 1, let rank = take(UInt32.self), rank <= 8 else { return nil }
+        var shape: [Int] = []
+        for _ in 0..<rank {
+            guard let d = take(UInt64.self), d < 1 << 32 else { return nil }
+            shape.append(Int(d))
+        }
+        let count = shape.reduce(1, *), itemSize = dtype == 0 ? 4 : 2
+        guard let bytes = take(UInt64.self), bytes == UInt64(count * itemSize),
+              let checksum = take(UInt64.self), offset + Int(bytes) == data.count else { return nil }
+        let payload = data[data.startIndex + offset ..< data.endIndex]
+        guard fnv1a(payload) == checksum else { return nil }
+        let values = DTypeConversion.floats(from: payload, dtype: dtype == 0 ? .f32 : .f16, count: count)
+        return Tensor(shape: shape, data: values)
+    }
+
+    static func fnv1a(_ data: Data) -> UInt64 {
+        data.withUnsafeBytes { raw in
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            let words = raw.count / 8
+            for i in 0..<words { h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+            for i in (words * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+            return h
+        }
+    }
+
+    /// A stable key for a slice's content: volume name, slice index, view and a hash of its pixels.
+    public static func entryKey(volume: String, slice: Int, view: Int, pixels: ArraySlice<Float>) -> String {
+        let hash = pixels.withUnsafeBytes { fnv1a(Data($0)) }
+        let safeName = volume.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }
+        return "\(String(safeName))_z\(slice)_v\(view)_\(String(hash, radix: 16))"
+    }
+}
