@@ -1,0 +1,92 @@
+import Collectives
+import Datasets
+import Foundation
+import Heads
+import Tensors
+
+/// How `train` treats existing checkpoints.
+public enum ResumeMode: Equatable {
+    case none
+    case auto                 // the newest complete, verified checkpoint of each seed, if any
+    case path(URL)            // this checkpoint folder (one seed)
+}
+
+/// A whole experiment on the ranks of `world` (DESIGN §2): data, split, cache build sharded over
+/// the world, seeds trained in parallel groups or one after another, test inference sharded by
+/// volume, seed-averaged results written by the coordinator.
+public final class Experiment {
+    public let config: ExperimentConfig
+    public let world: Communicator
+    public let log: RunLog
+    public let outputDir: URL
+    public let encoderFactory: (ExperimentConfig) throws -> SliceEncoder
+
+    public init(config: ExperimentConfig, world: Communicator, encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder) {
+        self.config = config
+        self.world = world
+        self.outputDir = URL(fileURLWithPath: config.output.dir)
+        self.log = RunLog(rank: world.rank, metricsFile: nil, verbose: config.run.debug_checks)
+        self.encoderFactory = encoderFactory
+    }
+
+    /// The prepared data of a run.
+    public struct Data {
+        public let split: Split
+        public let train: SliceSet
+        public let validation: SliceSet
+        public let test: SliceSet
+    }
+
+    /// Synthesises phantom data when asked and absent (coordinator), scans the dataset, makes or
+    /// reuses the split file and loads the slice sets.
+    public func prepareData() throws -> Data {
+        let root = URL(fileURLWithPath: config.data.root)
+        if world.isCoordinator {
+            try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
+            if config.data.synthesize_patients > 0 && (try? DatasetIndex.scan(root)) == nil {
+                log.info("synthesising \(config.data.synthesize_patients) phantom patients in \(root.path)")
+                try Phantom.writeDataset(to: root, patients: config.data.synthesize_patients, seed: UInt64(config.data.split_seed))
+            }
+        }
+        try world.barrier()
+        let layout = config.data.layout == "auto" ? nil : DatasetLayout(rawValue: config.data.layout)
+        let index = try DatasetIndex.scan(root, layout: layout)
+        let splitFile = outputDir.appendingPathComponent("split.json")
+        if world.isCoordinator {
+            _ = try SplitPlan.loadOrCreate(at: splitFile, patients: index.patients, seed: UInt64(config.data.split_seed),
+                                           folds: config.data.folds)
+        }
+        try world.barrier()
+        let split = try SplitPlan.read(splitFile).fold(config.data.fold)
+        let sets = try index.sliceSets(split, trainSize: config.data.train_size == 0 ? nil : config.data.train_size,
+                                       classes: config.data.classes)
+        log.info("data: \(index.layout.rawValue) at \(root.path); train \(sets.train.count) slices of \(sets.train.volumes.count) volumes, val \(sets.val.count), test \(sets.test.count)")
+        return Data(split: split, train: sets.train, validation: sets.val, test: sets.test)
+    }
+
+    /// The embedding provider of this run (cache under `cache.dir`).
+    public func makeProvider() throws -> EmbeddingProvider {
+        let encoder = try encoderFactory(config)
+        var cache: EmbeddingCache? = nil
+        if config.cache.enabled {
+            let dir = config.cache.dir.isEmpty ? outputDir.appendingPathComponent("cache") : URL(fileURLWithPath: config.cache.dir)
+            cache = try EmbeddingCache(root: dir, encoderKey: encoder.cacheKey,
+                                       precision: config.cache.dtype == "fp16" ? .fp16 : .fp32)
+        }
+        var augmentation = AugmentationConfig.reference
+        augmentation.outputSize = config.data.slice_size
+        return EmbeddingProvider(encoder: encoder, cache: cache, augmentation: augmentation,
+                                 bankSeed: UInt64(config.data.split_seed), mode: EmbeddingProvider.Mode(rawValue: config.data.augmentation)!,
+                                 views: config.data.bank_views)
+    }
+
+    /// The seeds this rank trains and the communicator it trains them in: with at least as many
+    /// ranks as seeds the world splits into one group per seed (MPI_Comm_split), otherwise every
+    /// rank trains every seed in turn.
+    public func seedGroups() throws -> (seeds: [Int], comm: Communicator) {
+        let seeds = config.seeds
+        guard seeds.count > 1, world.size >= seeds.count else { return (seeds, world) }
+        let color = world.rank % seeds.count
+        return ([seeds[color]], try world.split(color: color, key: world.rank))
+    }
+}

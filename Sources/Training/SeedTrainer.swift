@@ -1,0 +1,221 @@
+import Collectives
+import Datasets
+import Foundation
+import Heads
+import Optim
+import Tensors
+
+/// One line of the per-epoch metrics log (JSON lines, `metrics.jsonl`).
+public struct EpochRecord: Codable, Equatable {
+    public let seed: Int
+    public let epoch: Int
+    public let step: Int
+    public let trainLoss: Double
+    public let trainCE: Double
+    public let trainDice: Double
+    public let validationDice: Double
+    public let lr: Float
+    public let seconds: Double
+}
+
+/// Trains one head for one seed on the ranks of `comm` with the reference semantics (DESIGN
+/// §3.5): CE + batch soft-Dice, Adam, ReduceLROnPlateau stepped with the last training loss from
+/// `scheduler_start_epoch` on, validation Dice loss every epoch, checkpoints by the coordinator.
+/// Every rank runs the same loop on its share of each global batch; parameters stay identical.
+public final class SeedTrainer<Head: SegmentationHead> {
+    public let config: ExperimentConfig
+    public let seed: Int
+    public let comm: Communicator
+    public let provider: EmbeddingProvider
+    public let store: CheckpointStore?
+    public let log: RunLog
+    public let worldSize: Int
+    var step: HeadStep<Head>
+    public private(set) var state: TrainableState
+    public private(set) var frozen: FrozenState
+    var scheduler = ReduceLROnPlateau()
+    var epochsDone = 0
+    var stepsDone = 0
+    var bestValidation = Double.infinity
+    var bestEpoch = 0
+    var bestParams: [Float]
+    var lastTrainingLoss = Double.nan
+    public private(set) var records: [EpochRecord] = []
+
+    public init(head: Head, config: ExperimentConfig, seed: Int, comm: Communicator, worldSize: Int,
+                provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog) throws {
+        self.config = config
+        self.seed = seed
+        self.comm = comm
+        self.worldSize = worldSize
+        self.provider = provider
+        self.store = store
+        self.log = log
+        self.step = HeadStep(head: head)
+        var (trainable, frozen) = head.initialState(seed: UInt64(seed), lr: config.optim.lr)
+        // The coordinator's initial parameters and random buffers are the ones every rank uses.
+        try comm.broadcast(&trainable.params, root: 0)
+        var frozenValues = frozen.values
+        try comm.broadcast(&frozenValues, root: 0)
+        frozen = FrozenState(layout: frozen.layout, values: frozenValues)
+        self.state = trainable
+        self.frozen = frozen
+        self.bestParams = trainable.params
+    }
+
+    /// Continues from `checkpoint` (same seed; the caller checked the config).
+    public func restore(_ checkpoint: TrainingCheckpoint) throws {
+        let s = checkpoint.state
+        var params = [Float](repeating: 0, count: state.layout.totalCount)
+        for (name, t) in checkpoint.params {
+            guard let e = state.layout.entry(name), e.shape == t.shape else {
+                throw CheckpointStoreError(path: name, message: "checkpoint tensor does not fit this head")
+            }
+            params.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
+        }
+        var frozenValues = frozen.values
+        for (name, t) in checkpoint.frozen {
+            guard let e = frozen.layout.entry(name), e.shape == t.shape else {
+                throw CheckpointStoreError(path: name, message: "checkpoint buffer does not fit this head")
+            }
+            frozenValues.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
+        }
+        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps,
+                        m: checkpoint.adamM, v: checkpoint.adamV, step: s.adamStep)
+        state = TrainableState(layout: state.layout, params: params, adam: adam)
+        frozen = FrozenState(layout: frozen.layout, values: frozenValues)
+        scheduler = s.scheduler
+        epochsDone = s.epoch
+        stepsDone = s.step
+        bestValidation = s.bestValidationLoss
+        bestEpoch = s.bestEpoch
+        lastTrainingLoss = s.lastTrainingLoss
+        bestParams = params
+    }
+
+    /// Trains the remaining epochs (stopping early after `stopAfter` epochs of this call when given).
+    public func train(train: SliceSet, validation: SliceSet, split: Split, stopAfter: Int? = nil) throws {
+        let batch = config.optim.batch_size
+        let perEpoch = (train.count + batch - 1) / batch
+        var epochsThisCall = 0
+        while epochsDone < config.optim.epochs {
+            if let stopAfter, epochsThisCall >= stopAfter { return }
+            let started = Date()
+            let epoch = epochsDone
+            let order = CounterRNG(seed: UInt64(seed), stream: 0x5EED).substream(UInt64(epoch)).permutation(train.count)
+            var sums = (loss: 0.0, ce: 0.0, dice: 0.0)
+            for s in 0..<perEpoch {
+                let global = Array(order[(s * batch)..<min(order.count, (s + 1) * batch)])
+                let parts = try trainStep(global, set: train, epoch: epoch)
+                sums.loss += parts.total
+                sums.ce += parts.crossEntropy
+                sums.dice += parts.dice.loss
+                lastTrainingLoss = parts.total
+                stepsDone += 1
+                if comm.isCoordinator && (s + 1) % config.run.progress_every == 0 {
+                    log.progress(seed: seed, epoch: epoch, step: s + 1, of: perEpoch, loss: parts.total, since: started)
+                }
+            }
+            let validationLoss = try self.validationLoss(validation)
+            if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == "plateau" {
+                state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
+            }
+            let improved = validationLoss < bestValidation
+            if improved {
+                bestValidation = validationLoss
+                bestEpoch = epoch + 1
+                bestParams = state.params
+            }
+            epochsDone += 1
+            epochsThisCall += 1
+            let n = Double(perEpoch)
+            let record = EpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, trainLoss: sums.loss / n, trainCE: sums.ce / n,
+                                     trainDice: sums.dice / n, validationDice: validationLoss, lr: state.adam.lr,
+                                     seconds: Date().timeIntervalSince(started))
+            records.append(record)
+            if comm.isCoordinator {
+                log.epoch(record, of: config.optim.epochs)
+                if let store, improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
+                    try store.write(checkpoint(split: split))
+                }
+            }
+            try comm.barrier()
+        }
+    }
+
+    /// Parameters used for testing: last epoch (reference) or best validation loss.
+    public var testParameters: [Float] { config.optim.test_model == "best" ? bestParams : state.params }
+
+    private func trainStep(_ global: [Int], set: SliceSet, epoch: Int) throws -> SegmentationLossParts {
+        let mine = BatchSharding.share(global, rank: comm.rank, size: comm.size)
+        let batch = try makeBatch(mine.map { try provider.training(set, $0, epoch: epoch, seed: UInt64(seed)) })
+        let parts = try step.run(batch, globalCount: global.count, state: &state, frozen: frozen, comm: comm, backward: true)
+        if config.run.debug_checks {
+            guard state.grads.allSatisfy(\.isFinite) else {
+                throw TrainingError.nonFinite("gradient at epoch \(epoch + 1), step \(stepsDone + 1)")
+            }
+        }
+        state.step()
+        if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {
+            throw TrainingError.diverged("parameters differ across ranks after step \(stepsDone + 1)")
+        }
+        return parts
+    }
+
+    /// Dice loss of the whole validation set as one batch (statistics summed over every slice and
+    /// every rank, so it does not depend on the rank count); volumes are sharded over ranks.
+    func validationLoss(_ set: SliceSet) throws -> Double {
+        guard set.count > 0 else { return .nan }
+        let mine = BatchSharding.share(Array(0..<set.count), rank: comm.rank, size: comm.size)
+        var total = Layers.SoftDiceLoss.Statistics(classes: step.head.classes)
+        for chunk in stride(from: 0, to: mine.count, by: config.optim.batch_size) {
+            let ids = Array(mine[chunk..<min(mine.count, chunk + config.optim.batch_size)])
+            let batch = try makeBatch(ids.map { try provider.clean(set, $0) })
+            total.add(step.statistics(batch, state: state, frozen: frozen))
+        }
+        try comm.allReduceSum(&total.values)
+        return Layers.SoftDiceLoss.loss(total).loss
+    }
+
+    func makeBatch(_ samples: [EmbeddingProvider.Sample]) throws -> LocalBatch {
+        let s = config.data.slice_size
+        guard let first = samples.first else {
+            return LocalBatch(embeddings: Tensor(zeros: [0]), labels: [], labelSize: s)
+        }
+        var data: [Float] = []
+        data.reserveCapacity(samples.count * first.embedding.count)
+        var labels: [Int32] = []
+        for sample in samples {
+            data += sample.embedding.data
+            labels += sample.labels
+        }
+        return LocalBatch(embeddings: Tensor(shape: [samples.count] + first.embedding.shape, data: data), labels: labels, labelSize: s)
+    }
+
+    func checkpoint(split: Split) -> TrainingCheckpoint {
+        let a = state.adam
+        let st = TrainingCheckpoint.State(
+            epoch: epochsDone, step: stepsDone, lr: a.lr, scheduler: scheduler, bestValidationLoss: bestValidation,
+            bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss, seed: seed, worldSize: worldSize, config: config,
+            splitPatients: ["train": split.train, "val": split.val, "test": split.test], adamStep: a.step,
+            adam: .init(lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps))
+        return TrainingCheckpoint(state: st, params: state.layout.names.map { ($0, state.parameter($0)) },
+                                  frozen: frozen.layout.names.map { ($0, frozen.tensor($0)) }, adamM: a.m, adamV: a.v)
+    }
+}
+
+public typealias SegmentationLossParts = Layers.SegmentationLoss.Parts
+
+/// Training failures found by the debug checks.
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFinite(String)
+    case diverged(String)
+    case resume(String)
+    public var description: String {
+        switch self {
+        case .nonFinite(let what): return "NaN or Inf in the \(what)"
+        case .diverged(let what): return what
+        case .resume(let what): return "cannot resume: \(what)"
+        }
+    }
+}

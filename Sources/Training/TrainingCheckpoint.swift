@@ -1,0 +1,151 @@
+import Checkpoints
+import Foundation
+import Optim
+import Tensors
+
+/// Everything needed to continue a seed's training exactly (DESIGN §4.7): head parameters and
+/// frozen buffers, Adam moments and step, counters, scheduler, best validation loss, and the
+/// identity of the run (resolved config, split, seed, world size).
+public struct TrainingCheckpoint {
+    public struct State: Codable, Equatable {
+        public var epoch: Int          // epochs completed
+        public var step: Int           // optimiser steps completed
+        public var lr: Float
+        public var scheduler: ReduceLROnPlateau
+        public var bestValidationLoss: Double
+        public var bestEpoch: Int
+        public var lastTrainingLoss: Double
+        public var seed: Int
+        public var worldSize: Int
+        public var config: ExperimentConfig
+        public var splitPatients: [String: [String]]
+        public var adamStep: Int
+        public var adam: AdamSettings
+        /// SHA-256 of each tensor file of the checkpoint.
+        public var checksums: [String: String] = [:]
+    }
+
+    public struct AdamSettings: Codable, Equatable {
+        public var lr: Float, beta1: Float, beta2: Float, eps: Float
+    }
+
+    public var state: State
+    public var params: [(String, Tensor)]      // trainable, by state-dict name
+    public var frozen: [(String, Tensor)]      // frozen parameters and buffers
+    public var adamM: [Float]
+    public var adamV: [Float]
+
+    public init(state: State, params: [(String, Tensor)], frozen: [(String, Tensor)], adamM: [Float], adamV: [Float]) {
+        self.state = state
+        self.params = params
+        self.frozen = frozen
+        self.adamM = adamM
+        self.adamV = adamV
+    }
+}
+
+/// A checkpoint problem, naming the checkpoint folder.
+public struct CheckpointStoreError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// The coordinator's checkpoint folder of one seed:
+///
+///     <root>/epoch_0007/{head.safetensors, optimizer.safetensors, state.json, COMPLETE}
+///
+/// A checkpoint is written into a hidden temporary folder, each file flushed, the folder renamed
+/// into place, and only then the `COMPLETE` marker written, so a folder without the marker (or with
+/// files whose checksums disagree with `state.json`) is never used. The last `keep` complete
+/// checkpoints and the best one are kept; older ones are deleted.
+public struct CheckpointStore {
+    public let root: URL
+    public let keep: Int
+    static let marker = "COMPLETE"
+
+    public init(root: URL, keep: Int) {
+        self.root = root
+        self.keep = keep
+    }
+
+    public func folder(epoch: Int) -> URL { root.appendingPathComponent(String(format: "epoch_%04d", epoch)) }
+
+    public func write(_ checkpoint: TrainingCheckpoint) throws {
+        let fm = FileManager.default
+        let final = folder(epoch: checkpoint.state.epoch)
+        let tmp = root.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let head = tmp.appendingPathComponent("head.safetensors"), optimizer = tmp.appendingPathComponent("optimizer.safetensors")
+        try SafeTensorsFile.write(checkpoint.params.map { ("params/" + $0.0, $0.1) } + checkpoint.frozen.map { ("frozen/" + $0.0, $0.1) },
+                                  to: head)
+        try SafeTensorsFile.write([("exp_avg", Tensor(shape: [checkpoint.adamM.count], data: checkpoint.adamM)),
+                                   ("exp_avg_sq", Tensor(shape: [checkpoint.adamV.count], data: checkpoint.adamV))], to: optimizer)
+        var state = checkpoint.state
+        state.checksums = ["head.safetensors": try SHA256.hexDigest(ofFile: head.path),
+                           "optimizer.safetensors": try SHA256.hexDigest(ofFile: optimizer.path)]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
+        try? fm.removeItem(at: final)
+        guard rename(tmp.path, final.path) == 0 else {
+            throw CheckpointStoreError(path: final.path, message: "cannot move the checkpoint into place (errno \(errno))")
+        }
+        try AtomicFile.write(Data("ok\n".utf8), to: final.appendingPathComponent(Self.marker))
+        try prune(best: state.bestEpoch)
+    }
+
+    /// Complete checkpoint folders, oldest first.
+    public func completeEpochs() -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.compactMap { name -> Int? in
+            guard name.hasPrefix("epoch_"), let e = Int(name.dropFirst(6)),
+                  FileManager.default.fileExists(atPath: folder(epoch: e).appendingPathComponent(Self.marker).path) else { return nil }
+            return e
+        }.sorted()
+    }
+
+    /// Reads and verifies the checkpoint of `epoch` (marker, checksums, tensor files).
+    public func read(epoch: Int) throws -> TrainingCheckpoint {
+        let dir = folder(epoch: epoch)
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Self.marker).path) else {
+            throw CheckpointStoreError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
+        }
+        let state: TrainingCheckpoint.State
+        do {
+            state = try JSONDecoder().decode(TrainingCheckpoint.State.self, from: Data(contentsOf: dir.appendingPathComponent("state.json")))
+        } catch {
+            throw CheckpointStoreError(path: dir.appendingPathComponent("state.json").path, message: "unreadable training state (\(error))")
+        }
+        for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
+            let path = dir.appendingPathComponent(file).path
+            let actual = (try? SHA256.hexDigest(ofFile: path)) ?? "missing"
+            guard actual == expected else {
+                throw CheckpointStoreError(path: path, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
+            }
+        }
+        let head = try SafeTensorsFile(contentsOf: dir.appendingPathComponent("head.safetensors"))
+        let optimizer = try SafeTensorsFile(contentsOf: dir.appendingPathComponent("optimizer.safetensors"))
+        let params = try head.names.filter { $0.hasPrefix("params/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        let frozen = try head.names.filter { $0.hasPrefix("frozen/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        return TrainingCheckpoint(state: state, params: params, frozen: frozen,
+                                  adamM: try optimizer.tensor("exp_avg").data, adamV: try optimizer.tensor("exp_avg_sq").data)
+    }
+
+    /// The newest checkpoint that reads and verifies; damaged ones are reported in `skipped`.
+    public func latestValid() -> (checkpoint: TrainingCheckpoint?, skipped: [String]) {
+        var skipped: [String] = []
+        for epoch in completeEpochs().reversed() {
+            do { return (try read(epoch: epoch), skipped) } catch { skipped.append("\(error)") }
+        }
+        return (nil, skipped)
+    }
+
+    private func prune(best: Int) throws {
+        let epochs = completeEpochs()
+        for e in epochs.dropLast(keep) where e != best {
+            try FileManager.default.removeItem(at: folder(epoch: e))
+        }
+    }
+}
