@@ -22,8 +22,8 @@ public struct WeightAndBias {
 /// (hypernetworks and IoU head, `layers.0` ... `layers.{L-1}`), which compute the same thing.
 /// `h_0 = x`, `h_i = relu(h_{i-1} W_i^T + b_i)` for i < L, `y = h_{L-1} W_L^T + b_L`.
 ///
-/// ref: segment_anything/modeling/common.py @ dca509f `MLPBlock` (lines 13-27) and
-/// segment_anything/modeling/mask_decoder.py @ dca509f `MLP` (lines 154-176).
+/// ref: segment_anything/modeling/common.py @ dca509f `MLPBlock` and
+/// segment_anything/modeling/mask_decoder.py @ dca509f `MLP`.
 ///
 /// Shapes: R rows, I input, H hidden, O output features, L layers (L >= 1). x (R, I), y (R, O),
 /// layer 0 weight (H, I) (or (O, I) when L = 1), middle layers (H, H), last (O, H).

@@ -3,7 +3,8 @@ import Tensors
 extension MaskDecoder {
     /// The hypernetwork product `masks = hyper_in @ upscaled.view(B, C, Q)`: every mask is the
     /// dot product of its hypernetwork output with each upscaled pixel.
-    /// ref: segment_anything/modeling/mask_decoder.py @ dca509f, line 143.
+    /// ref: segment_anything/modeling/mask_decoder.py @ dca509f, `MaskDecoder.predict_masks`
+    /// (`masks = (hyper_in @ upscaled_embedding.view(b, c, h * w))`).
     ///
     /// Shapes: B batch, M masks, C upscaled channels (D/8), Q = 4h * 4w pixels.
     /// hyper (B, M, C), upscaled (B, C, Q), masks (B, M, Q).

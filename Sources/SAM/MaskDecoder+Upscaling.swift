@@ -4,7 +4,7 @@ import Tensors
 extension MaskDecoder {
     /// SAM's `output_upscaling`: `ConvTranspose2d(D, D/4, 2, 2)` -> `LayerNorm2d(D/4)` (eps 1e-6)
     /// -> GELU -> `ConvTranspose2d(D/4, D/8, 2, 2)` -> GELU, with its backward.
-    /// ref: segment_anything/modeling/mask_decoder.py @ dca509f, lines 50-56.
+    /// ref: segment_anything/modeling/mask_decoder.py @ dca509f, `self.output_upscaling`.
     ///
     /// Shapes: B batch, D channels in, C1 = D/4, C2 = D/8, h x w input grid.
     /// x (B, D, h, w), y (B, C2, 4h, 4w). Parameter names (prefix + `0.weight` (D, C1, 2, 2),
@@ -37,9 +37,9 @@ extension MaskDecoder {
 
         /// Views of the parameters (or their gradients) in a flat buffer.
         public struct Weights {
-            public var conv1: WeightAndBias    // (D, C1, 2, 2), (C1)
-            public var norm: WeightAndBias  // (C1), (C1)
-            public var conv2: WeightAndBias    // (C1, C2, 2, 2), (C2)
+            public var conv1: WeightAndBias   // (D, C1, 2, 2), (C1)
+            public var norm: WeightAndBias    // (C1), (C1)
+            public var conv2: WeightAndBias   // (C1, C2, 2, 2), (C2)
 
             /// `prefix` e.g. `mask_decoder.output_upscaling.`.
             public init(layout: ParameterLayout, prefix: String, base: UnsafeMutablePointer<Float>) {

@@ -6,7 +6,7 @@ import Tensors
 /// Tokens per prompt are [iou_token, mask_tokens (M), sparse prompts]; src = image embedding +
 /// dense prompt embedding; the two-way transformer; output upscaling of src; mask i =
 /// hypernetwork MLP i (mask token i) . every upscaled pixel; IoU = MLP(iou token).
-/// ref: segment_anything/modeling/mask_decoder.py @ dca509f, `MaskDecoder` (lines 16-150).
+/// ref: segment_anything/modeling/mask_decoder.py @ dca509f, `MaskDecoder`.
 ///
 /// The pieces the AutoSAM head trains are separate, with backward passes: `TwoWayTransformer`,
 /// `MaskDecoder.Upscaling`, `MLPBlock` (hypernetworks), `MaskDecoder.MaskProduct`.
@@ -61,8 +61,9 @@ public struct MaskDecoder {
         let (h, w) = (imageEmbedding.shape[2], imageEmbedding.shape[3]), p = h * w
         let shape = TwoWayTransformer.Shape(batch: b, tokens: 1 + m + sparse.shape[1], imageTokens: p, peRepeats: b)
         let buffers = DecoderBuffers()
-        let tokens = buffers.take(b * shape.tokens * d), src = buffers.take(b * p * d)
-        let image = buffers.take(p * d), pe = buffers.take(p * d)
+        let tokens = buffers.take(b * shape.tokens * d)                  // (B, N, D)
+        let src = buffers.take(b * p * d)                                // (B, P, D) image + dense prompt
+        let image = buffers.take(p * d), pe = buffers.take(p * d)        // (1, P, D) each
         fillTokens(tokens, sparse: sparse, base: base)
         imageEmbedding.withPointer { TwoWayTransformer.channelsToTokens(y: image, x: $0, batch: 1, channels: d, pixels: p) }
         imagePE.withPointer { TwoWayTransformer.channelsToTokens(y: pe, x: $0, batch: 1, channels: d, pixels: p) }
@@ -74,7 +75,8 @@ public struct MaskDecoder {
                                   weights: .init(layout: layout, prefix: Self.prefix + "transformer.", config: c.transformer, base: base),
                                   activations: activations)
         let upscaledShape = Upscaling.Shape(batch: b, channels: d, height: h, width: w)
-        let upscaled = buffers.take(upscaledShape.outputCount), srcChannels = buffers.take(b * p * d)
+        let srcChannels = buffers.take(b * p * d)                        // (B, D, h, w)
+        let upscaled = buffers.take(upscaledShape.outputCount)           // (B, C, 4h, 4w)
         TwoWayTransformer.tokensToChannels(y: srcChannels, x: activations.keys, batch: b, channels: d, pixels: p)
         Upscaling.forward(y: upscaled, x: srcChannels, weights: .init(layout: layout, prefix: Self.prefix + "output_upscaling.", base: base),
                           activations: .init(shape: upscaledShape))

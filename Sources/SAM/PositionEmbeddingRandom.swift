@@ -4,8 +4,8 @@ import Tensors
 /// SAM's random-Fourier positional encoding (DESIGN §3.2): for a point with coordinates
 /// (x, y) in [0, 1], `t = 2 pi ((2x - 1) G[0, :] + (2y - 1) G[1, :])` and the embedding is
 /// `[sin(t), cos(t)]` (sin first), D = 2F channels for the gaussian matrix G (2, F).
-/// ref: segment_anything/modeling/prompt_encoder.py @ dca509f, `PositionEmbeddingRandom`
-/// (lines 171-214). Computed in float32 like the reference (a few ulps from it).
+/// ref: segment_anything/modeling/prompt_encoder.py @ dca509f, `PositionEmbeddingRandom`.
+/// Computed in float32 like the reference (a few ulps from it).
 public struct PositionEmbeddingRandom: Sendable {
     /// G (2, F): `positional_encoding_gaussian_matrix`.
     public let gaussian: Tensor

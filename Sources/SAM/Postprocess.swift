@@ -4,8 +4,8 @@ import Tensors
 /// SAM's geometry around the model: `ResizeLongestSide` for prompt coordinates and
 /// `Sam.postprocess_masks` for the predicted masks.
 /// ref: segment_anything/utils/transforms.py @ dca509f (`apply_coords`, `apply_boxes`,
-/// `get_preprocess_shape`, lines 34-102) and segment_anything/modeling/sam.py @ dca509f
-/// (`postprocess_masks`, lines 133-162).
+/// `get_preprocess_shape`) and segment_anything/modeling/sam.py @ dca509f
+/// (`Sam.postprocess_masks`).
 public enum Postprocess {
     /// SAM's mask threshold on logits.
     public static let maskThreshold: Float = 0

@@ -7,7 +7,8 @@ extension PromptEncoder {
 
     /// `_embed_masks`: mask input (B, 1, 4h, 4w) -> (B, D, h, w) through `mask_downscaling`:
     /// Conv2d(1, C/4, k2 s2) -> LayerNorm2d -> GELU -> Conv2d(C/4, C, k2 s2) -> LayerNorm2d -> GELU
-    /// -> Conv2d(C, D, 1). ref: prompt_encoder.py @ dca509f, lines 54-62 and 94-97.
+    /// -> Conv2d(C, D, 1). ref: prompt_encoder.py @ dca509f,
+    /// `mask_downscaling` and `_embed_masks`.
     public func embedMasks(_ masks: Tensor) -> Tensor {
         let c = config, b = masks.shape[0]
         precondition(masks.shape == [b, 1, c.maskInputHeight, c.maskInputWidth],

@@ -21,7 +21,7 @@ public struct PointPrompts {
 /// SAM's `PromptEncoder` (forward only): sparse embeddings for points and boxes, dense
 /// embeddings for a mask input (or `no_mask_embed` everywhere), and the dense positional
 /// encoding of the image embedding grid.
-/// ref: segment_anything/modeling/prompt_encoder.py @ dca509f (lines 16-168).
+/// ref: segment_anything/modeling/prompt_encoder.py @ dca509f, `PromptEncoder`.
 ///
 /// Shapes: B prompts, n points, D dim, h x w embedding grid. sparse (B, n' + 2 [boxes], D),
 /// dense (B, D, h, w), mask input (B, 1, 4h, 4w).

@@ -54,7 +54,8 @@ struct SharedGradientRows {
 }
 
 extension TransformerPass {
-    /// x (rows, D) gradient of a LayerNorm into g.tokenScratch or g.keyScratch (zeroed first).
+    /// dx (rows, D) <- the input gradient of a LayerNorm (dx is zeroed first); accumulates its
+    /// parameter gradients.
     func layerNormBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                            stats: TwoWayNormStatistics, weights w: WeightAndBias, gradients gw: WeightAndBias, rows: Int) {
         dx.update(repeating: 0, count: rows * d)

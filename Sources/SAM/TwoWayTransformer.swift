@@ -12,8 +12,8 @@ import Tensors
 ///     hs = norm_final(Q + finalTokenToImage(Q+T, K+E, K)); src = K
 ///
 /// The cross attentions project to D / downsampleRate; every LayerNorm has eps 1e-5.
-/// ref: segment_anything/modeling/transformer.py @ dca509f, `TwoWayTransformer.forward` (lines 79-106)
-/// and `TwoWayAttentionBlock.forward` (lines 150-182).
+/// ref: segment_anything/modeling/transformer.py @ dca509f, `TwoWayTransformer.forward`
+/// and `TwoWayAttentionBlock.forward`.
 ///
 /// Shapes: B sequences (rows), N tokens, P = h*w image tokens, D dim, Di = D / rate, M MLP dim,
 /// U units of the layer-0 token-to-image attention (B / g rows sharing keys). Image tensors are in
