@@ -7,6 +7,8 @@ import Tensors
 public protocol SliceEncoder: AnyObject {
     /// Names the weights and the preprocessing, so cached embeddings are never mixed up.
     var cacheKey: String { get }
+    /// (C, g, g) of every embedding.
+    var embeddingShape: [Int] { get }
     /// embeddings (C, g, g) of one network input image (channels, S, S) as the augmenter produces it.
     func encode(_ image: Tensor) throws -> Tensor
 }

@@ -23,13 +23,13 @@ public struct VolumePredictor<Head: SegmentationHead> {
     }
 
     /// Label map (D, H, W) of volume `v` of `set`.
-    public mutating func predict(volume v: Int, of set: SliceSet, params: [Float], layout: TrainableState,
+    public mutating func predict(volume v: Int, of set: SliceSet, params: [Float], template: TrainableState,
                                  frozen: FrozenState) throws -> [UInt8] {
         let volume = set.volumes[v]
         let ids = set.slices.filter { $0.volumeIndex == v }.sorted { $0.index < $1.index }.map(\.id)
         let (h, w, k) = (volume.height, volume.width, step.head.classes)
         var out = [UInt8](repeating: 0, count: volume.depth * h * w)
-        var state = layout
+        var state = template
         state.params = params
         for chunk in stride(from: 0, to: ids.count, by: batchSize) {
             let batchIds = Array(ids[chunk..<min(ids.count, chunk + batchSize)])
@@ -69,11 +69,11 @@ public struct VolumePredictor<Head: SegmentationHead> {
 
     /// Predicts this rank's share of the volumes of `set` and gathers every label map on the
     /// coordinator (nil elsewhere), indexed by volume.
-    public mutating func predictAll(_ set: SliceSet, params: [Float], layout: TrainableState, frozen: FrozenState,
+    public mutating func predictAll(_ set: SliceSet, params: [Float], template: TrainableState, frozen: FrozenState,
                                     comm: Communicator) throws -> [[UInt8]]? {
         var payload: [UInt8] = []
         for v in BatchSharding.share(Array(set.volumes.indices), rank: comm.rank, size: comm.size) {
-            let labels = try predict(volume: v, of: set, params: params, layout: layout, frozen: frozen)
+            let labels = try predict(volume: v, of: set, params: params, template: template, frozen: frozen)
             withUnsafeBytes(of: Int64(v).littleEndian) { payload += $0 }
             withUnsafeBytes(of: Int64(labels.count).littleEndian) { payload += $0 }
             payload += labels

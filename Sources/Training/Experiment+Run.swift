@@ -1,0 +1,149 @@
+import Collectives
+import Datasets
+import Foundation
+import Heads
+import Metrics
+import Tensors
+
+/// The test results of one seed.
+public struct SeedResult: Codable {
+    public let seed: Int
+    public let volumes: [VolumeScores]
+}
+
+/// Seed-averaged results of a run (`summary.json`).
+public struct RunSummary: Codable {
+    public let name: String
+    public let seeds: [Int]
+    public let perSeed: [ScoreSummary]
+    public let overSeeds: ScoreSummary
+}
+
+extension Experiment {
+    /// Trains every seed and evaluates it on the test set; the world coordinator writes
+    /// `summary.json`, per-seed CSVs and predictions, prints the table and returns the summary
+    /// (nil on other ranks).
+    @discardableResult
+    public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+        let data = try prepareData()
+        let provider = try makeProvider()
+        let started = Date()
+        try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world) { done, total in
+            if world.isCoordinator && (done % 20 == 0 || done == total) {
+                log.info("embedding cache: \(done)/\(total) slices on this rank, \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+            }
+        }
+        let (seeds, comm) = try seedGroups()
+        var results: [SeedResult] = []
+        for seed in seeds {
+            let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
+            if let r = try head.visit(SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
+                                                 resume: resume, stopAfterEpochs: stopAfterEpochs)) {
+                results.append(r)
+            }
+        }
+        if stopAfterEpochs != nil { return nil }
+        return try summarise(results)
+    }
+
+    private func summarise(_ mine: [SeedResult]) throws -> RunSummary? {
+        let encoder = JSONEncoder()
+        let gathered = try world.gather(try encoder.encode(mine).map { $0 }, root: 0)
+        guard let gathered else { return nil }
+        let all = try gathered.flatMap { try JSONDecoder().decode([SeedResult].self, from: Foundation.Data($0)) }
+            .sorted { $0.seed < $1.seed }
+        let names = config.data.classes == 4 ? ClassNames.acdc : (1..<config.data.classes).map { "class \($0)" }
+        let perSeed = all.map { ScoreSummary(volumes: $0.volumes, classNames: names, mode: .standard) }
+        let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try pretty.encode(summary).write(to: outputDir.appendingPathComponent("summary.json"))
+        let rows = zip(all, perSeed).map { ResultsTable.Row(label: "\(config.name) seed \($0.seed)", summary: $1) }
+            + [ResultsTable.Row(label: "\(config.name) (\(all.count) seeds)", summary: summary.overSeeds)]
+        print(ResultsTable(rows: rows).render())
+        return summary
+    }
+}
+
+/// Trains and tests one seed for a concrete head type.
+struct SeedRunner: HeadVisitor {
+    let experiment: Experiment
+    let seed: Int
+    let comm: Communicator
+    let data: Experiment.Data
+    let provider: EmbeddingProvider
+    let resume: ResumeMode
+    let stopAfterEpochs: Int?
+
+    func visit<H: SegmentationHead>(_ head: H) throws -> SeedResult? {
+        let config = experiment.config
+        let seedDir = experiment.outputDir.appendingPathComponent("seed_\(seed)")
+        if comm.isCoordinator { try FileManager.default.createDirectory(at: seedDir, withIntermediateDirectories: true) }
+        try comm.barrier()
+        let store = CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
+        let log = RunLog(rank: experiment.world.rank, metricsFile: comm.isCoordinator ? seedDir.appendingPathComponent("metrics.jsonl") : nil,
+                         verbose: config.run.debug_checks)
+        let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
+                                      provider: provider, store: comm.isCoordinator ? store : nil, log: log)
+        if let checkpoint = try resumeCheckpoint(store, log: log) {
+            try trainer.restore(checkpoint)
+            log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
+        }
+        try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: stopAfterEpochs)
+        if stopAfterEpochs != nil { return nil }
+        var predictor = VolumePredictor(head: head, provider: provider, sliceSize: config.data.slice_size,
+                                        batchSize: config.optim.batch_size)
+        guard let maps = try predictor.predictAll(data.test, params: trainer.testParameters, template: trainer.state,
+                                                  frozen: trainer.frozen, comm: comm) else { return nil }
+        return try score(maps, seedDir: seedDir)
+    }
+
+    private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
+        let found: TrainingCheckpoint?
+        switch resume {
+        case .none: return nil
+        case .path(let url):
+            found = try CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
+                .read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
+        case .auto:
+            let (latest, skipped) = store.latestValid()
+            for s in skipped { log.info("skipping damaged checkpoint: \(s)") }
+            found = latest
+        }
+        guard let checkpoint = found else { return nil }
+        let blocking = ConfigDiff.blocking(checkpoint.state.config, experiment.config)
+        guard blocking.isEmpty else {
+            throw TrainingError.resume("the checkpoint's config differs: " + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
+        }
+        guard checkpoint.state.seed == seed else {
+            throw TrainingError.resume("the checkpoint is of seed \(checkpoint.state.seed), not \(seed)")
+        }
+        for d in ConfigDiff.differences(checkpoint.state.config, experiment.config) {
+            log.info("resume: \(d.key) changed \(d.old) -> \(d.new)")
+        }
+        if checkpoint.state.worldSize != experiment.world.size {
+            log.info("resume: world size \(checkpoint.state.worldSize) -> \(experiment.world.size) (identical within float tolerance, not bit-identical)")
+        }
+        return checkpoint
+    }
+
+    /// Coordinator: metrics per test volume at native resolution, predictions as NIfTI, CSV.
+    private func score(_ maps: [[UInt8]], seedDir: URL) throws -> SeedResult {
+        let predictions = seedDir.appendingPathComponent("predictions")
+        try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
+        var volumes: [VolumeScores] = []
+        for (v, volume) in data.test.volumes.enumerated() {
+            guard let reference = volume.labels else { continue }
+            let s = volume.spacing
+            volumes.append(VolumeEvaluator.evaluate(
+                name: volume.name, prediction: maps[v], reference: reference,
+                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
+                spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column), classCount: experiment.config.data.classes, mode: .standard))
+            try volume.prediction(maps[v]).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
+        }
+        let names = experiment.config.data.classes == 4 ? ClassNames.acdc : (1..<experiment.config.data.classes).map { "class \($0)" }
+        try ScoreCSV.perVolume(volumes, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
+                                                                 atomically: true, encoding: .utf8)
+        return SeedResult(seed: seed, volumes: volumes)
+    }
+}

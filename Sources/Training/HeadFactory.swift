@@ -1,0 +1,43 @@
+import Heads
+
+/// Code that works for any concrete head type (the trainer and predictor are generic).
+public protocol HeadVisitor {
+    associatedtype Result
+    func visit<H: SegmentationHead>(_ head: H) throws -> Result
+}
+
+/// A head chosen by the config, to be opened with a `HeadVisitor`.
+public struct ConfiguredHead {
+    let open: (any HeadVisitorBox) throws -> Any
+
+    public func visit<V: HeadVisitor>(_ visitor: V) throws -> V.Result {
+        try open(VisitorBox(visitor)) as! V.Result
+    }
+}
+
+public protocol HeadVisitorBox {
+    func call<H: SegmentationHead>(_ head: H) throws -> Any
+}
+
+struct VisitorBox<V: HeadVisitor>: HeadVisitorBox {
+    let visitor: V
+    init(_ v: V) { visitor = v }
+    func call<H: SegmentationHead>(_ head: H) throws -> Any { try visitor.visit(head) }
+}
+
+/// Builds the head named by `head.kind` for embeddings of `inputChannels` channels.
+public enum HeadFactory {
+    public static func make(_ config: ExperimentConfig, inputChannels: Int) throws -> ConfiguredHead {
+        let k = config.data.classes
+        switch config.head.kind {
+        case "cnn":
+            let head = CNNHead(inputChannels: inputChannels, classes: k, depth: config.head.depth, topChannel: config.head.channels)
+            return ConfiguredHead { try $0.call(head) }
+        case "linear":
+            let head = LinearHead(inputChannels: inputChannels, classes: k)
+            return ConfiguredHead { try $0.call(head) }
+        default:
+            throw ConfigError(source: "config", message: "head.kind '\(config.head.kind)' is not available in this build")
+        }
+    }
+}
