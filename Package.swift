@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Datasets", dependencies: ["Tensors", "CPNG", "CZlib"], swiftSettings: v5 + fastMath),
         .target(name: "SAM", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: v5 + fastMath),
-        .target(name: "Heads", dependencies: ["Tensors", "Layers", "Checkpoints", "SAM"], swiftSettings: v5 + fastMath),
+        .target(name: "Heads", dependencies: ["Tensors", "Layers", "Checkpoints", "Optim", "SAM"], swiftSettings: v5 + fastMath),
         .target(name: "Metrics", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Training",
                 dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics",
