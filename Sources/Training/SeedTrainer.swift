@@ -2,6 +2,7 @@ import Collectives
 import Datasets
 import Foundation
 import Heads
+import Layers
 import Optim
 import Tensors
 
@@ -167,14 +168,14 @@ public final class SeedTrainer<Head: SegmentationHead> {
     func validationLoss(_ set: SliceSet) throws -> Double {
         guard set.count > 0 else { return .nan }
         let mine = BatchSharding.share(Array(0..<set.count), rank: comm.rank, size: comm.size)
-        var total = Layers.SoftDiceLoss.Statistics(classes: step.head.classes)
+        var total = SoftDiceLoss.Statistics(classes: step.head.classes)
         for chunk in stride(from: 0, to: mine.count, by: config.optim.batch_size) {
             let ids = Array(mine[chunk..<min(mine.count, chunk + config.optim.batch_size)])
             let batch = try makeBatch(ids.map { try provider.clean(set, $0) })
             total.add(step.statistics(batch, state: state, frozen: frozen))
         }
         try comm.allReduceSum(&total.values)
-        return Layers.SoftDiceLoss.loss(total).loss
+        return SoftDiceLoss.loss(total).loss
     }
 
     func makeBatch(_ samples: [EmbeddingProvider.Sample]) throws -> LocalBatch {
@@ -204,7 +205,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
     }
 }
 
-public typealias SegmentationLossParts = Layers.SegmentationLoss.Parts
+public typealias SegmentationLossParts = SegmentationLoss.Parts
 
 /// Training failures found by the debug checks.
 public enum TrainingError: Error, CustomStringConvertible {

@@ -83,8 +83,8 @@ public struct CheckpointStore {
         try SafeTensorsFile.write([("exp_avg", Tensor(shape: [checkpoint.adamM.count], data: checkpoint.adamM)),
                                    ("exp_avg_sq", Tensor(shape: [checkpoint.adamV.count], data: checkpoint.adamV))], to: optimizer)
         var state = checkpoint.state
-        state.checksums = ["head.safetensors": try SHA256.hexDigest(ofFile: head.path),
-                           "optimizer.safetensors": try SHA256.hexDigest(ofFile: optimizer.path)]
+        state.checksums = ["head.safetensors": try SHA256.hexDigest(ofFile: head),
+                           "optimizer.safetensors": try SHA256.hexDigest(ofFile: optimizer)]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
@@ -120,7 +120,7 @@ public struct CheckpointStore {
         }
         for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
             let path = dir.appendingPathComponent(file).path
-            let actual = (try? SHA256.hexDigest(ofFile: path)) ?? "missing"
+            let actual = (try? SHA256.hexDigest(ofFile: URL(fileURLWithPath: path))) ?? "missing"
             guard actual == expected else {
                 throw CheckpointStoreError(path: path, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
             }
