@@ -80,3 +80,13 @@ final class EncoderConfigTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(EncoderConfig.self, from: data), .vitH)
     }
 }
+
+final class EncoderFLOPsTests: XCTestCase {
+    /// vit_b at 1024: 972 GFLOP (PLATFORM.md's figure for PyTorch's encoder).
+    func testViTBCount() {
+        let f = EncoderFLOPs(config: .vitB)
+        XCTAssertEqual(f.total / 1e9, 972, accuracy: 0.5)
+        XCTAssertEqual(EncoderFLOPs(config: .vitB, images: 3).total, 3 * f.total, accuracy: 1)
+        XCTAssertEqual(f.mlp, 12 * 4 * 4096 * 768 * 3072)
+    }
+}

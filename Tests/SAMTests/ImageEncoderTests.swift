@@ -10,8 +10,18 @@ final class ImageEncoderTests: XCTestCase {
     }
 
     /// Output, patch embedding and every block output of `encoder.safetensors`, within the
-    /// manifest's suggested atol + rtol 1e-4; shapes come from the fixture.
+    /// manifest's suggested atol + rtol 1e-4; shapes come from the fixture. Run with 1 and 2 BLAS
+    /// threads: the attention heads run serially or concurrently.
     func testForwardMatchesFixture() throws {
+        let saved = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(saved) }
+        for threads in [1, 2] {
+            BLASRuntime.setThreads(threads)
+            try checkForwardAgainstFixture()
+        }
+    }
+
+    func checkForwardAgainstFixture() throws {
         let encoder = try tinyEncoder()
         let fixture = try Fixtures.file("encoder")
         var taps: [String: Tensor] = [:]
