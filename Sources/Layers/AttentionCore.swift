@@ -135,16 +135,17 @@ struct AttentionHead {
         let gh = g.dRelH + i &* kh, gw = g.dRelW + i &* kw
         for a in 0..<kh {
             let seg = ds + a &* kw
-            gh[a] += sum(seg, count: kw)
+            gh[a] += FastMath.sum(seg, count: kw)
             for b in 0..<kw { gw[b] += seg[b] }
         }
     }
 
-    /// In place: row[j] <- exp(row[j] - max_k row[k]); returns the sum of the new row.
+    /// In place: row[j] <- exp(row[j] - max_k row[k]); returns the sum of the new row. Three passes
+    /// over a row that sits in L1: SIMD max, vectorised polynomial exp (`FastMath.exp`), SIMD sum.
     static func expShiftedRow(_ row: UnsafeMutablePointer<Float>, count n: Int) -> Float {
-        let m = maximum(row, count: n)
-        for j in 0..<n { row[j] = fastExp(row[j] - m) }
-        return sum(row, count: n)
+        let m = FastMath.maximum(row, count: n)
+        for j in 0..<n { row[j] = FastMath.exp(row[j] - m) }
+        return FastMath.sum(row, count: n)
     }
 
     /// In place: dp[j] <- p[j] * (dp[j] - sum_k p[k] dp[k]) (softmax backward of one row).
@@ -159,59 +160,5 @@ struct AttentionHead {
         while j < n { dot0 += p[j] * dp[j]; j &+= 1 }
         let dot = (dot0 + dot1) + (dot2 + dot3)
         for j in 0..<n { dp[j] = p[j] * (dp[j] - dot) }
-    }
-
-    /// Maximum with eight independent running maxima (a single one is a serial dependency chain).
-    @inline(__always)
-    static func maximum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
-        var j = 0
-        while j &+ 8 <= n {
-            m0 = x[j] > m0 ? x[j] : m0; m1 = x[j &+ 1] > m1 ? x[j &+ 1] : m1
-            m2 = x[j &+ 2] > m2 ? x[j &+ 2] : m2; m3 = x[j &+ 3] > m3 ? x[j &+ 3] : m3
-            m4 = x[j &+ 4] > m4 ? x[j &+ 4] : m4; m5 = x[j &+ 5] > m5 ? x[j &+ 5] : m5
-            m6 = x[j &+ 6] > m6 ? x[j &+ 6] : m6; m7 = x[j &+ 7] > m7 ? x[j &+ 7] : m7
-            j &+= 8
-        }
-        while j < n { m0 = x[j] > m0 ? x[j] : m0; j &+= 1 }
-        return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-    }
-
-    /// Sum with eight independent partial sums (vectorisable; order differs from a serial sum).
-    @inline(__always)
-    static func sum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
-        var j = 0
-        while j &+ 8 <= n {
-            s0 += x[j]; s1 += x[j &+ 1]; s2 += x[j &+ 2]; s3 += x[j &+ 3]
-            s4 += x[j &+ 4]; s5 += x[j &+ 5]; s6 += x[j &+ 6]; s7 += x[j &+ 7]
-            j &+= 8
-        }
-        while j < n { s0 += x[j]; j &+= 1 }
-        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    }
-
-    /// exp(x) with relative error below 3e-7 (measured over the whole range) for x in [-87, 88],
-    /// clamped outside: x = n ln2 + f with |f| <= ln2/2 (Cody-Waite split of ln2), e^f by its
-    /// degree-6 Taylor polynomial, 2^n assembled in the exponent bits. Rounding uses the
-    /// 1.5 * 2^23 trick, so there is no float-to-int conversion and the function vectorises
-    /// inside plain loops.
-    @inline(__always)
-    static func fastExp(_ x: Float) -> Float {
-        let xc = x < -87 ? -87 : (x > 88 ? 88 : x)
-        let shifter: Float = 12_582_912   // 1.5 * 2^23
-        let r = xc * 1.442_695_04 + shifter
-        let n = r - shifter
-        let f = (xc - n * 0.693_359_375) - n * -2.121_944_4e-4
-        var e: Float = 1.0 / 720
-        e = e * f + 1.0 / 120
-        e = e * f + 1.0 / 24
-        e = e * f + 1.0 / 6
-        e = e * f + 0.5
-        e = e * f + 1
-        e = e * f + 1
-        let pow2 = Float(bitPattern: (r.bitPattern &- shifter.bitPattern &+ 127) &<< 23)
-        return e * pow2
     }
 }

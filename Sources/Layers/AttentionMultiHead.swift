@@ -1,3 +1,4 @@
+import Dispatch
 import Tensors
 
 /// Multi-head self-attention of SAM's ViT blocks, with optional decomposed relative positions:
@@ -78,6 +79,13 @@ public enum MultiHeadAttention {
     }
 
     /// y (B, H, W, C) <- x (B, H, W, C); fills `saved` (qkv (rows, 3C), context (rows, C)).
+    ///
+    /// The (grid, head) pairs are independent: with `BLASRuntime.threads` = T > 1 they are split into
+    /// T contiguous chunks run concurrently (`DispatchQueue.concurrentPerform`), each with its own
+    /// scratch and single-threaded BLAS calls (small per-head GEMMs parallelise badly inside BLAS,
+    /// and the softmax and relative-position work then runs on every core too). The process-wide
+    /// BLAS thread count is set to 1 during that phase and restored afterwards, so no other BLAS
+    /// work may run concurrently with this call.
     public static func forward(
         y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
         parameters p: Parameters, shape s: Shape, saved: Saved
@@ -85,19 +93,43 @@ public enum MultiHeadAttention {
         let c = s.channels
         Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bias: p.qkvBias, rows: s.rows, inFeatures: c, outFeatures: 3 * c)
         let head = core(s)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
-        let rel = RelativeTerms(s, withGradients: false)
-        defer { scratch.deallocate(); rel?.deallocate() }
-        for h in 0..<s.heads {
-            let q = UnsafePointer(saved.qkv) + h * s.headDim
-            rel?.compute(q: q, parameters: p, shape: s)
-            for b in 0..<s.batch {
-                let base = q + b * s.tokens * 3 * c
+        let relCount = s.useRelativePosition ? s.tokens * (s.height + s.width) : 0
+        forEachChunkConcurrently(items: s.heads * s.batch) { items in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount + relCount)
+            defer { scratch.deallocate() }
+            let relH = scratch + head.forwardScratchCount, relW = relH + s.tokens * s.height
+            for item in items {
+                let h = item / s.batch, b = item % s.batch
+                let q = UnsafePointer(saved.qkv) + b * s.tokens * 3 * c + h * s.headDim
+                var bias: AttentionHead.Bias?
+                if s.useRelativePosition {
+                    guard let tableH = p.relPosH, let tableW = p.relPosW else {
+                        preconditionFailure("useRelativePosition needs relPosH and relPosW")
+                    }
+                    RelativePosition.forward(relH: relH, relW: relW, q: q, ldq: 3 * c, tableH: tableH, tableW: tableW,
+                                             batch: 1, height: s.height, width: s.width, headDim: s.headDim)
+                    bias = AttentionHead.Bias(relH: relH, relW: relW, keyHeight: s.height, keyWidth: s.width)
+                }
                 head.forward(o: saved.context + b * s.tokens * c + h * s.headDim, scratch: scratch,
-                             q: base, k: base + c, v: base + 2 * c, bias: rel?.bias(grid: b, shape: s))
+                             q: q, k: q + c, v: q + 2 * c, bias: bias)
             }
         }
         Linear.forward(y: y, x: saved.context, weight: p.projWeight, bias: p.projBias, rows: s.rows, inFeatures: c, outFeatures: c)
+    }
+
+    /// Calls `body` on contiguous chunks covering 0..<items: one chunk per BLAS thread, run
+    /// concurrently with single-threaded BLAS (restored afterwards); inline when T = 1 or items = 1.
+    private static func forEachChunkConcurrently(items: Int, _ body: (Range<Int>) -> Void) {
+        let threads = BLASRuntime.threads, chunks = min(threads, items)
+        guard chunks > 1 else {
+            body(0..<items)
+            return
+        }
+        BLASRuntime.setThreads(1)
+        defer { BLASRuntime.setThreads(threads) }
+        DispatchQueue.concurrentPerform(iterations: chunks) { k in
+            body(items * k / chunks ..< items * (k + 1) / chunks)
+        }
     }
 
     /// Accumulates dx (B, H, W, C) and the parameter gradients from dy (B, H, W, C), the input x and

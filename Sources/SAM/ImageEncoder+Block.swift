@@ -1,0 +1,102 @@
+import Layers
+import Tensors
+
+/// One ViT block of the image encoder, in place on the workspace's token stream:
+/// `x = x + attn(norm1(x))` (window partition after norm1, zero padding to a multiple of the
+/// window, padded tokens act as keys/values without a mask, cropped afterwards; fixtures quirk 15),
+/// then `x = x + lin2(GELU(lin1(norm2(x))))`.
+///
+/// ref: segment_anything/modeling/image_encoder.py @ dca509f, `Block.forward` (lines 156-172);
+/// common.py `MLPBlock.forward`.
+/// Shapes: N = B g g tokens, C embed dim, M MLP dim; tokens, normed (N, C); hidden (N, M) in the
+/// workspace's qkv buffer; windows (B * nW, S, S, C).
+extension ImageEncoder {
+    func block(_ i: Int, _ ws: ImageEncoderWorkspace) {
+        let c = config, w = weights, b = weights.blocks[i]
+        let rows = ws.batch * c.gridSize * c.gridSize, e = c.embedDim, m = c.mlpDim
+        ws.timed(.norms) { layerNorm(ws.normed, ws.tokens, w[b.norm1Weight], w[b.norm1Bias], rows: rows, ws) }
+        attention(i, ws)
+        ws.timed(.norms) { layerNorm(ws.normed, ws.tokens, w[b.norm2Weight], w[b.norm2Bias], rows: rows, ws) }
+        let hidden = ws.qkv
+        ws.timed(.mlpLinear) {
+            Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                           rows: rows, inFeatures: e, outFeatures: m)
+        }
+        ws.timed(.gelu) {
+            RowParallel.run(rows: rows, width: m) { r in geluInPlace(hidden + r.lowerBound * m, count: r.count * m) }
+        }
+        ws.timed(.mlpLinear) {
+            Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
+                           rows: rows, inFeatures: m, outFeatures: e)
+        }
+        ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
+    }
+
+    /// tokens += attn(normed), global or windowed.
+    private func attention(_ i: Int, _ ws: ImageEncoderWorkspace) {
+        let c = config, w = weights, b = weights.blocks[i]
+        let g = c.gridSize, e = c.embedDim, rows = ws.batch * g * g
+        let parameters = MultiHeadAttention.Parameters(
+            qkvWeight: w[b.attnQkvWeight], qkvBias: w[b.attnQkvBias], projWeight: w[b.attnProjWeight],
+            projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW])
+        let saved = MultiHeadAttention.Saved(qkv: ws.qkv, context: ws.context)
+        if c.isGlobal(i) {
+            let shape = MultiHeadAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,
+                                                 useRelativePosition: true)
+            ws.timed(.attentionGlobal) {
+                MultiHeadAttention.forward(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape, saved: saved)
+            }
+            ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
+            return
+        }
+        let s = c.windowSize
+        let windows = ws.batch * WindowPartition.windowsPerImage(height: g, width: g, window: s)
+        ws.timed(.windows) {
+            WindowPartition.partition(windows: ws.windows, tokens: ws.normed, batch: ws.batch, height: g, width: g,
+                                      channels: e, window: s)
+        }
+        let shape = MultiHeadAttention.Shape(batch: windows, height: s, width: s, channels: e, heads: c.heads,
+                                             useRelativePosition: true)
+        ws.timed(.attentionWindowed) {
+            MultiHeadAttention.forward(y: ws.attended, x: ws.windows, parameters: parameters, shape: shape, saved: saved)
+        }
+        ws.timed(.windows) {
+            WindowPartition.unpartition(tokens: ws.normed, windows: ws.attended, batch: ws.batch, height: g, width: g,
+                                        channels: e, window: s)
+        }
+        ws.timed(.norms) { addRows(ws.tokens, ws.normed, rows: rows, width: e) }
+    }
+
+    /// y (rows, C) <- LayerNorm(x) with eps from the config, row-parallel.
+    private func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                           _ bias: UnsafePointer<Float>, rows: Int, _ ws: ImageEncoderWorkspace) {
+        let e = config.embedDim, eps = config.eps
+        RowParallel.run(rows: rows, width: e) { r in
+            let offset = r.lowerBound * e
+            LayerNorm.forward(y: y + offset, mean: ws.rowMean + r.lowerBound, rstd: ws.rowRstd + r.lowerBound,
+                              x: x + offset, weight: weight, bias: bias, rows: r.count, features: e, eps: eps)
+        }
+    }
+
+    /// x (n) <- GELU(x) through a small stack buffer: `GELU.forward` only runs its vectorised loop
+    /// when output and input do not overlap (in place it falls back to scalar code, 5x slower).
+    private func geluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        let chunk = 4096
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { buffer in
+            let tmp = buffer.baseAddress!
+            for start in stride(from: 0, to: n, by: chunk) {
+                let count = min(chunk, n - start)
+                GELU.forward(y: tmp, x: x + start, count: count)
+                (x + start).update(from: tmp, count: count)
+            }
+        }
+    }
+
+    /// x (rows, width) += y, row-parallel.
+    private func addRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, width: Int) {
+        RowParallel.run(rows: rows, width: width) { r in
+            let start = r.lowerBound &* width
+            for k in start..<(r.upperBound &* width) { x[k] += y[k] }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Scratch buffers of `ImageEncoder.forward` for one configuration and batch size, allocated once
+/// and reused by every block and every call (one workspace per thread; not thread-safe).
+/// It also accumulates per-stage wall-clock times over the calls it serves.
+///
+/// Shapes (B batch, g grid, C embed dim, M MLP dim, O out channels, N = B g g tokens,
+/// W = B * windows * S * S padded window tokens, R = max(N, W) attention rows):
+/// tokens (N, C) the residual stream (B, g, g, C); normed (N, C); windows (W, C);
+/// attended (R, C); qkv (R, 3C), which the MLP reuses as its hidden (N, M), so it holds
+/// max(3 R C, N M); context (R, C); rowMean, rowRstd (N) the LayerNorm / LayerNorm2d statistics;
+/// neck (B, O, g, g).
+public final class ImageEncoderWorkspace {
+    public let config: EncoderConfig
+    public let batch: Int
+    /// Per-stage times accumulated by the forward calls since the last `resetTimings()`.
+    public private(set) var timings = ImageEncoderTimings()
+
+    let tokens, normed, windows, attended, qkv, context, rowMean, rowRstd, neck: UnsafeMutablePointer<Float>
+    private let buffers: [UnsafeMutablePointer<Float>]
+
+    /// Padded window tokens of one image: (ceil(g / S) S)^2, 0 without windowed blocks.
+    static func windowTokensPerImage(_ c: EncoderConfig) -> Int {
+        let windowed = (0..<c.depth).contains { !c.isGlobal($0) }
+        guard windowed else { return 0 }
+        let side = (c.gridSize + c.windowSize - 1) / c.windowSize * c.windowSize
+        return side * side
+    }
+
+    public init(config c: EncoderConfig, batch: Int) {
+        precondition(batch >= 1 && c.problems.isEmpty, "workspace for batch \(batch), config problems \(c.problems)")
+        (config, self.batch) = (c, batch)
+        let n = batch * c.gridSize * c.gridSize, e = c.embedDim
+        let w = batch * Self.windowTokensPerImage(c), r = max(n, w)
+        let counts = [n * e, n * e, w * e, r * e, max(3 * r * e, n * c.mlpDim), r * e, n, n, batch * c.outChannels * c.gridSize * c.gridSize]
+        byteCount = 4 * counts.reduce(0, +)
+        buffers = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0, 1)) }
+        (tokens, normed, windows, attended, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4])
+        (context, rowMean, rowRstd, neck) = (buffers[5], buffers[6], buffers[7], buffers[8])
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+
+    /// Bytes held by the scratch buffers.
+    public let byteCount: Int
+
+    public func resetTimings() { timings = ImageEncoderTimings() }
+
+    /// Runs `body` and adds its wall-clock time to `stage`.
+    @inline(__always)
+    func timed<T>(_ stage: ImageEncoderTimings.Stage, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { timings.add(stage, nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
+        return try body()
+    }
+}
+
+/// Wall-clock seconds spent per encoder stage.
+public struct ImageEncoderTimings: Sendable {
+    public enum Stage: String, CaseIterable, Sendable {
+        case patchEmbed = "patch embed + pos"
+        case norms = "LayerNorm + residual"
+        case windows = "window partition"
+        case attentionWindowed = "attention, windowed"
+        case attentionGlobal = "attention, global"
+        case mlpLinear = "MLP linears"
+        case gelu = "GELU"
+        case neck = "neck"
+    }
+
+    public private(set) var seconds: [Stage: Double] = [:]
+
+    public init() {}
+
+    public var total: Double { seconds.values.reduce(0, +) }
+
+    mutating func add(_ stage: Stage, nanoseconds: UInt64) {
+        seconds[stage, default: 0] += Double(nanoseconds) * 1e-9
+    }
+}

@@ -1,0 +1,92 @@
+import XCTest
+import Checkpoints
+import TestSupport
+@testable import SAM
+
+/// The configuration as the fixture manifest states it (`manifest.config`).
+func manifestEncoderConfig() throws -> EncoderConfig {
+    let m = Fixtures.config
+    func int(_ key: String) throws -> Int { try XCTUnwrap(m[key] as? Int, "manifest.config.\(key)") }
+    return EncoderConfig(imageSize: try int("img_size"), patchSize: try int("patch_size"), embedDim: try int("enc_embed_dim"),
+                         depth: try int("enc_depth"), heads: try int("enc_num_heads"),
+                         mlpRatio: try XCTUnwrap(m["enc_mlp_ratio"] as? Double), windowSize: try int("window_size"),
+                         globalBlocks: try XCTUnwrap(m["global_attn_indexes"] as? [Int]), outChannels: try int("out_chans"))
+}
+
+final class EncoderConfigTests: XCTestCase {
+    func testInferredConfigMatchesManifest() throws {
+        let archive = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
+        XCTAssertEqual(try EncoderConfig.infer(from: archive), try manifestEncoderConfig())
+    }
+
+    func testSafetensorsAndPthInferTheSameConfig() throws {
+        let pth = try EncoderConfig.infer(from: TensorArchives.open(Fixtures.url("tiny_sam.pth")))
+        let safe = try EncoderConfig.infer(from: TensorArchives.open(Fixtures.url("tiny_sam.safetensors")))
+        XCTAssertEqual(pth, safe)
+    }
+
+    func testPresetsMatchDesign() {
+        XCTAssertEqual(EncoderConfig.preset(named: "vit_b"), .vitB)
+        XCTAssertEqual(EncoderConfig.vitB.gridSize, 64)
+        XCTAssertEqual(EncoderConfig.vitB.headDim, 64)
+        XCTAssertEqual(EncoderConfig.vitL.headDim, 64)
+        XCTAssertEqual(EncoderConfig.vitH.headDim, 80)
+        XCTAssertEqual(EncoderConfig.vitB.mlpDim, 3072)
+        XCTAssertNil(EncoderConfig.preset(named: "vit_x"))
+        for (name, config) in EncoderConfig.presets {
+            XCTAssertEqual(config.presetName, name)
+            XCTAssertEqual(config.problems, [])
+        }
+    }
+
+    /// Parameter counts of the official checkpoints' image encoders (DESIGN §3.1: ~89M, ~308M, ~637M).
+    func testPresetParameterCounts() {
+        let counts = EncoderConfig.presets.map { ImageEncoderTable(config: $0.config).totalCount }
+        XCTAssertEqual(counts[0], 89_670_912)
+        XCTAssertEqual(Double(counts[1]) / 1e6, 308, accuracy: 1)
+        XCTAssertEqual(Double(counts[2]) / 1e6, 637, accuracy: 1)
+    }
+
+    func testCheckAgainstPresetListsDifferences() throws {
+        let tiny = try manifestEncoderConfig()
+        let differences = tiny.check(against: .vitB)
+        XCTAssertTrue(differences.contains("embedDim: \(tiny.embedDim) (preset: 768)"), "\(differences)")
+        XCTAssertTrue(differences.contains { $0.hasPrefix("globalBlocks:") })
+        XCTAssertFalse(differences.contains { $0.hasPrefix("patchSize:") }, "patch 16 is the same")
+        XCTAssertEqual(EncoderConfig.vitB.check(against: .vitB), [])
+    }
+
+    func testLoadWithWrongPresetIsRejected() throws {
+        let archive = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
+        XCTAssertThrowsError(try ImageEncoderWeights.load(from: archive, preset: .vitB)) { error in
+            guard case let SAMLoadError.presetMismatch(_, preset, differences) = error else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(preset, "vit_b")
+            XCTAssertTrue(differences.contains { $0.hasPrefix("depth:") }, "\(differences)")
+        }
+    }
+
+    func testInvalidConfigProblems() {
+        var c = EncoderConfig.vitB
+        c.heads = 7
+        c.globalBlocks = [12]
+        XCTAssertEqual(c.problems.count, 2, "\(c.problems)")
+        XCTAssertThrowsError(try ImageEncoderWeights.random(config: c, seed: 1))
+    }
+
+    func testConfigRoundTripsThroughJSON() throws {
+        let data = try JSONEncoder().encode(EncoderConfig.vitH)
+        XCTAssertEqual(try JSONDecoder().decode(EncoderConfig.self, from: data), .vitH)
+    }
+}
+
+final class EncoderFLOPsTests: XCTestCase {
+    /// vit_b at 1024: 972 GFLOP (PLATFORM.md's figure for PyTorch's encoder).
+    func testViTBCount() {
+        let f = EncoderFLOPs(config: .vitB)
+        XCTAssertEqual(f.total / 1e9, 972, accuracy: 0.5)
+        XCTAssertEqual(EncoderFLOPs(config: .vitB, images: 3).total, 3 * f.total, accuracy: 1)
+        XCTAssertEqual(f.mlp, 12 * 4 * 4096 * 768 * 3072)
+    }
+}
