@@ -32,7 +32,7 @@ swift build -c "$config" --product autosam 2>&1 | grep -E "error|warning: unre|C
 bin="$(swift build -c "$config" --show-bin-path)/autosam"
 
 if [ $# -eq 0 ]; then
-  set -- bench gemm
+  set -- train --config configs/demo.json
 fi
 
 cores=$(nproc)

@@ -5,7 +5,7 @@ public struct AutoSAM: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "autosam",
         abstract: "AutoSAM on CPUs: a frozen SAM encoder with small trained segmentation heads.",
-        subcommands: [Bench.self, Info.self, MPICheck.self, Synth.self, PreviewCommand.self]
+        subcommands: [TrainCommand.self, Bench.self, Info.self, MPICheck.self, Synth.self, PreviewCommand.self]
     )
     public init() {}
 }

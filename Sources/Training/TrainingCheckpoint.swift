@@ -87,6 +87,7 @@ public struct CheckpointStore {
                            "optimizer.safetensors": try SHA256.hexDigest(ofFile: optimizer)]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
         try? fm.removeItem(at: final)
         guard rename(tmp.path, final.path) == 0 else {
@@ -114,7 +115,9 @@ public struct CheckpointStore {
         }
         let state: TrainingCheckpoint.State
         do {
-            state = try JSONDecoder().decode(TrainingCheckpoint.State.self, from: Data(contentsOf: dir.appendingPathComponent("state.json")))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            state = try decoder.decode(TrainingCheckpoint.State.self, from: Data(contentsOf: dir.appendingPathComponent("state.json")))
         } catch {
             throw CheckpointStoreError(path: dir.appendingPathComponent("state.json").path, message: "unreadable training state (\(error))")
         }
