@@ -1,0 +1,148 @@
+import Checkpoints
+import Collectives
+import Datasets
+import Foundation
+import Tensors
+import TestSupport
+import XCTest
+@testable import Training
+
+/// A cheap deterministic stand-in for the frozen encoder: (C, g, g) features from average pooling
+/// and fixed per-channel affine maps, counting its calls.
+final class PoolingEncoder: SliceEncoder {
+    let channels = 6, grid = 8
+    var calls = 0
+    private let lock = NSLock()
+    var cacheKey: String { "pooling-test-encoder" }
+    var embeddingShape: [Int] { [channels, grid, grid] }
+
+    func encode(_ image: Tensor) throws -> Tensor {
+        lock.lock(); calls += 1; lock.unlock()
+        let s = image.shape[1], cell = s / grid
+        var out = Tensor(zeros: [channels, grid, grid])
+        for y in 0..<grid {
+            for x in 0..<grid {
+                var mean: Float = 0
+                for dy in 0..<cell { for dx in 0..<cell { mean += image.data[(y * cell + dy) * s + x * cell + dx] } }
+                mean /= Float(cell * cell)
+                for c in 0..<channels {
+                    out.data[(c * grid + y) * grid + x] = tanh(Float(c + 1) * 0.7 * mean - 0.3 * Float(c)) + 0.05 * Float(x - y)
+                }
+            }
+        }
+        return out
+    }
+}
+
+final class DistributedTrainingTests: XCTestCase {
+    static let dataRoot: URL = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-train-data-\(getpid())")
+        if !FileManager.default.fileExists(atPath: root.path) {
+            try! Phantom.writeDataset(to: root, patients: 5, seed: 3, inPlaneScale: 0.5)
+        }
+        return root
+    }()
+
+    func config(_ name: String, epochs: Int = 2) -> ExperimentConfig {
+        var c = ExperimentConfig()
+        c.name = name
+        c.data.root = Self.dataRoot.path
+        c.data.train_size = 1
+        c.data.slice_size = 32
+        c.data.augmentation = "none"
+        c.head.kind = "cnn"
+        c.head.depth = 2
+        c.head.channels = 4
+        c.optim.epochs = epochs
+        c.optim.lr = 0.01
+        c.seeds = [0]
+        c.cache.dtype = "fp32"
+        c.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-run-\(name)-\(UUID().uuidString)").path
+        c.output.keep_checkpoints = 10
+        c.run.verify_ranks = true
+        return c
+    }
+
+    /// Runs an experiment on `ranks` in-process ranks; returns the per-epoch losses and the final params.
+    func train(_ c: ExperimentConfig, ranks: Int, resume: ResumeMode = .none, stopAfter: Int? = nil,
+               encoder: PoolingEncoder = PoolingEncoder()) throws -> (losses: [Double], params: [Float]) {
+        _ = try LocalGroup.run(size: ranks) { comm -> Int in
+            let e = Experiment(config: c, world: comm) { _ in encoder }
+            try e.run(resume: resume, stopAfterEpochs: stopAfter)
+            return 0
+        }
+        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        let last = try store.read(epoch: store.completeEpochs().last!)
+        let metrics = try String(contentsOfFile: c.output.dir + "/seed_0/metrics.jsonl", encoding: .utf8)
+        let losses = try metrics.split(separator: "\n").map { try JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)).trainLoss }
+        return (losses, last.params.flatMap(\.1.data))
+    }
+
+    func testOneAndTwoRanksFollowTheSameTrajectory() throws {
+        let one = try train(config("r1"), ranks: 1)
+        let two = try train(config("r2"), ranks: 2)
+        XCTAssertEqual(one.losses.count, 2)
+        assertClose(two.losses.map(Float.init), one.losses.map(Float.init), atol: 1e-5, rtol: 1e-4, "losses")
+        assertClose(two.params, one.params, atol: 1e-5, rtol: 1e-4, "final parameters")
+        XCTAssertLessThan(one.losses[1], one.losses[0], "training loss falls")
+    }
+
+    func testResumedRunIsBitIdenticalToUninterrupted() throws {
+        let full = try train(config("full", epochs: 4), ranks: 2)
+        let c = config("resumed", epochs: 4)
+        _ = try train(c, ranks: 2, stopAfter: 2)
+        let resumed = try train(c, ranks: 2, resume: .auto)
+        XCTAssertEqual(resumed.params, full.params, "final parameters after resume")
+        XCTAssertEqual(resumed.losses, full.losses, "per-epoch losses after resume")
+    }
+
+    func testDamagedNewestCheckpointFallsBackToThePreviousOne() throws {
+        let c = config("damaged", epochs: 3)
+        _ = try train(c, ranks: 1)
+        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        XCTAssertEqual(store.completeEpochs(), [1, 2, 3])
+        let head = store.folder(epoch: 3).appendingPathComponent("head.safetensors")
+        var bytes = try Data(contentsOf: head)
+        bytes[bytes.count - 5] ^= 0x40
+        try bytes.write(to: head)
+        let (found, skipped) = store.latestValid()
+        XCTAssertEqual(found?.state.epoch, 2)
+        XCTAssertEqual(skipped.count, 1)
+        XCTAssertTrue(skipped[0].contains("checksum mismatch"), skipped[0])
+        // A truncated state file is reported too.
+        let state = store.folder(epoch: 2).appendingPathComponent("state.json")
+        try Data(try Data(contentsOf: state).prefix(40)).write(to: state)
+        XCTAssertThrowsError(try store.read(epoch: 2)) { XCTAssertTrue("\($0)".contains("state.json"), "\($0)") }
+        XCTAssertEqual(store.latestValid().checkpoint?.state.epoch, 1)
+        // A folder without the completion marker is never considered.
+        try FileManager.default.removeItem(at: store.folder(epoch: 1).appendingPathComponent("COMPLETE"))
+        XCTAssertFalse(store.completeEpochs().contains(1))
+    }
+
+    func testResumeRefusesAChangedConfigAndSaysWhatDiffers() throws {
+        var c = config("changed", epochs: 2)
+        _ = try train(c, ranks: 1, stopAfter: 1)
+        c.optim.lr = 0.5
+        XCTAssertThrowsError(try train(c, ranks: 1, resume: .auto)) { e in
+            XCTAssertTrue("\(e)".contains("optim.lr"), "\(e)")
+        }
+    }
+
+    /// With augmentation off the encoder runs once per slice across all epochs, and cached training
+    /// (fp32) equals uncached training.
+    func testCacheIsUsedAndChangesNothing() throws {
+        let encoder = PoolingEncoder()
+        let c = config("cached", epochs: 3)
+        let cached = try train(c, ranks: 1, encoder: encoder)
+        let index = try DatasetIndex.scan(Self.dataRoot)
+        let split = try SplitPlan.read(URL(fileURLWithPath: c.output.dir + "/split.json")).fold(0)
+        let sets = try index.sliceSets(split, trainSize: 1)
+        XCTAssertEqual(encoder.calls, sets.train.count + sets.val.count + sets.test.count)
+        var u = config("uncached", epochs: 3)
+        u.cache.enabled = false
+        let uncachedEncoder = PoolingEncoder()
+        let uncached = try train(u, ranks: 1, encoder: uncachedEncoder)
+        XCTAssertEqual(uncached.params, cached.params)
+        XCTAssertGreaterThan(uncachedEncoder.calls, encoder.calls)
+    }
+}
