@@ -52,6 +52,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Single-node debug mode: NaN/Inf checks, rank parameter verification and verbose timing.")
     var debug = false
 
+    @Option(help: ArgumentHelp("Fault injection for testing a cluster set-up: this rank fails after preparing the data.",
+                               visibility: .hidden))
+    var failRank: Int?
+
     func run() throws {
         var config = try options.load()
         if debug {
@@ -68,6 +72,9 @@ struct TrainCommand: ParsableCommand {
                 try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"),
                                                       atomically: true, encoding: .utf8)
                 experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, OpenBLAS \(BLASRuntime.selection)")
+            }
+            if let failRank, failRank == world.rank {
+                throw TrainingError.injected("failure injected on rank \(failRank) (--fail-rank)")
             }
             try experiment.run(resume: resumeMode, stopAfterEpochs: stopAfterEpochs)
         }

@@ -1,0 +1,62 @@
+import Checkpoints
+import Foundation
+import TestSupport
+import XCTest
+
+/// `autosam train` under real mpirun (DESIGN §4): the same global batch on 1 and 2 ranks, resume,
+/// and job abort on a failing rank. Uses the small random-weight demo encoder on phantom data.
+final class MPITrainingTests: XCTestCase {
+    static let workDir: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-mpi-train-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = """
+        {"name": "mpi-test",
+         "data": {"root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1, "slice_size": 64, "augmentation": "none"},
+         "encoder": {"preset": "demo_small"},
+         "head": {"kind": "cnn", "depth": 2, "channels": 8},
+         "optim": {"epochs": 3, "batch_size": 4, "lr": 0.002},
+         "seeds": [0], "cache": {"dtype": "fp32", "dir": "\(dir.path)/cache"}, "run": {"progress_every": 100}}
+        """
+        try! config.write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        return dir
+    }()
+
+    func train(ranks: Int, output: String, _ extra: [String] = []) throws -> ProcessRunner.Outcome {
+        let args = ["train", "-c", Self.workDir.appendingPathComponent("config.json").path,
+                    "--set", "output.dir=\(Self.workDir.path)/\(output)"] + extra
+        if ranks == 1 { return try ProcessRunner.run(ProcessRunner.autosam.path, args, timeout: 300) }
+        return try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: ranks) + ["-x", "OPENBLAS_NUM_THREADS=1",
+                                     ProcessRunner.autosam.path] + args, timeout: 300)
+    }
+
+    func finalParameters(_ output: String, epoch: Int = 3) throws -> [Float] {
+        let file = try SafeTensorsFile(contentsOf: Self.workDir.appendingPathComponent("\(output)/seed_0/checkpoints/epoch_000\(epoch)/head.safetensors"))
+        return try file.names.filter { $0.hasPrefix("params/") }.flatMap { try file.tensor($0).data }
+    }
+
+    func testTwoRanksMatchOneRankAndResumeIsBitIdentical() throws {
+        let one = try train(ranks: 1, output: "one")
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try train(ranks: 2, output: "two", ["--debug"])     // --debug verifies ranks stay bit-identical
+        XCTAssertEqual(two.status, 0, two.output)
+        XCTAssertTrue(two.stdout.contains("2 rank(s)"), two.output)
+        XCTAssertTrue(two.stdout.contains("Dice"), "results table missing: \(two.output)")
+        assertClose(try finalParameters("two"), try finalParameters("one"), atol: 1e-5, rtol: 1e-4, "1 vs 2 ranks")
+
+        let first = try train(ranks: 2, output: "resumed", ["--stop-after-epochs", "1"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let second = try train(ranks: 2, output: "resumed", ["--resume", "auto"])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stdout.contains("resumed after epoch 1"), second.output)
+        XCTAssertEqual(try finalParameters("resumed"), try finalParameters("two"), "resume under mpirun is not bit-identical")
+    }
+
+    func testFailureOnRankOneAbortsTheTrainingJob() throws {
+        let start = Date()
+        let run = try train(ranks: 2, output: "fail", ["--fail-rank", "1"])
+        XCTAssertFalse(run.timedOut)
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("rank 1 failed"), run.output)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60)
+    }
+}
