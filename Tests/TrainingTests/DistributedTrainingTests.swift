@@ -145,4 +145,22 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(uncached.params, cached.params)
         XCTAssertGreaterThan(uncachedEncoder.calls, encoder.calls)
     }
+
+    /// `bank` encodes K views per training slice once; `reference` encodes every training step.
+    func testAugmentationModesUseTheEncoderAsDocumented() throws {
+        func counts(_ mode: String, epochs: Int) throws -> (calls: Int, train: Int, evaluation: Int) {
+            var c = config("aug-\(mode)", epochs: epochs)
+            c.data.augmentation = mode
+            c.data.bank_views = 2
+            let encoder = PoolingEncoder()
+            _ = try train(c, ranks: 1, encoder: encoder)
+            let split = try SplitPlan.read(URL(fileURLWithPath: c.output.dir + "/split.json")).fold(0)
+            let sets = try DatasetIndex.scan(Self.dataRoot).sliceSets(split, trainSize: 1)
+            return (encoder.calls, sets.train.count, sets.val.count + sets.test.count)
+        }
+        let bank = try counts("bank", epochs: 3)
+        XCTAssertEqual(bank.calls, bank.evaluation + 2 * bank.train)
+        let reference = try counts("reference", epochs: 2)
+        XCTAssertEqual(reference.calls, reference.evaluation + 2 * reference.train)
+    }
 }
