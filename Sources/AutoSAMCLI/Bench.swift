@@ -6,7 +6,7 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print performance numbers for the compute kernels.",
-        subcommands: [GemmBench.self],
+        subcommands: [GemmBench.self, HeadBenchCommand.self],
         defaultSubcommand: GemmBench.self
     )
 }
