@@ -21,6 +21,8 @@ final class FloatBuffer {
 public final class SequentialWorkspace {
     /// (B, C, H, W) of the input the buffers are sized for; empty before the first forward.
     public private(set) var inputShape: [Int] = []
+    /// The layers the buffers are laid out for.
+    private var layers: [HeadLayer] = []
     /// Saved values, each (B, C_v, H_v, W_v) with (C_v, H_v, W_v) = `shapes[v]`.
     private(set) var values: [FloatBuffer] = []
     private(set) var shapes: [FeatureShape] = []
@@ -43,9 +45,10 @@ public final class SequentialWorkspace {
 
     /// Sizes every buffer for `network` on input (B, C, H, W); keeps them when nothing changed.
     func prepare(_ network: SequentialNetwork, inputShape shape: [Int]) {
-        guard shape != inputShape else { return }
+        guard shape != inputShape || network.layers != layers else { return }
         precondition(shape.count == 4 && shape.allSatisfy { $0 > 0 }, "head input must be (B, C, H, W), got \(shape)")
         inputShape = shape
+        layers = network.layers
         shapes = [FeatureShape(channels: shape[1], height: shape[2], width: shape[3])]
         inputValue = []
         outputValue = []
