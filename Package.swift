@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "SAMTests", dependencies: ["SAM", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Layers", "Optim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]

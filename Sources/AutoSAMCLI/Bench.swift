@@ -6,7 +6,11 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print performance numbers for the compute kernels.",
+<<<<<<< HEAD
         subcommands: [GemmBench.self, EncoderBenchCommand.self],
+=======
+        subcommands: [GemmBench.self, HeadBenchCommand.self],
+>>>>>>> heads-cnn-linear
         defaultSubcommand: GemmBench.self
     )
 }

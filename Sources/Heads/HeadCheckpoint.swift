@@ -61,7 +61,8 @@ public enum HeadCheckpoint {
     /// must be present with its shape, and nothing else may be in the file; otherwise a
     /// `HeadCheckpointError` lists all differences and nothing is modified. When the file holds
     /// an Adam state it is restored (returns true); otherwise the optimiser restarts with zero
-    /// moments and the current hyper-parameters (returns false). Returns the file's metadata too.
+    /// moments and the current hyper-parameters (returns false). Gradients are zeroed. Returns
+    /// the file's metadata too.
     @discardableResult
     public static func load(from url: URL, into state: inout TrainableState, frozen: inout FrozenState) throws
         -> (restoredOptimizer: Bool, metadata: [String: String]) {

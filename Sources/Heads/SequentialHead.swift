@@ -11,7 +11,7 @@ extension SequentialHead {
     public var frozenLayout: ParameterLayout { ParameterLayout() }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        let shape = network.outputShape(channels: inputChannels, height: height, width: width)
+        let shape = network.outputShape(FeatureShape(channels: inputChannels, height: height, width: width))
         return (shape.height, shape.width)
     }
 

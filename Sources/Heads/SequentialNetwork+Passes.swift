@@ -46,7 +46,7 @@ extension SequentialNetwork {
     }
 
     private func forwardLayer(_ l: Int, parameters: UnsafePointer<Float>, _ ws: SequentialWorkspace) {
-        let b = ws.batch, (c, h, w) = ws.shapes[ws.inputValue[l]]
+        let b = ws.batch, s = ws.shapes[ws.inputValue[l]], (c, h, w) = (s.channels, s.height, s.width)
         let x = ws.values[ws.inputValue[l]].pointer, y = ws.values[ws.outputValue[l]].pointer
         let weight = parameters + max(weightOffsets[l], 0)
         switch layers[l] {
@@ -71,7 +71,7 @@ extension SequentialNetwork {
     /// `gradients`, the input gradient into `dx` (zeroed by the caller; nil for the first layer).
     private func backwardLayer(_ l: Int, dx: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
                                gradients: UnsafeMutablePointer<Float>, _ ws: SequentialWorkspace) {
-        let b = ws.batch, (c, h, w) = ws.shapes[ws.inputValue[l]]
+        let b = ws.batch, s = ws.shapes[ws.inputValue[l]], (c, h, w) = (s.channels, s.height, s.width)
         let x = ws.values[ws.inputValue[l]].pointer, y = ws.values[ws.outputValue[l]].pointer
         let dy = UnsafePointer(ws.gradient.pointer)
         let offset = max(weightOffsets[l], 0)

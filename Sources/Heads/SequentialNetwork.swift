@@ -35,22 +35,34 @@ public enum HeadLayer: Equatable, Sendable {
         }
     }
 
-    /// Output (channels, height, width) for an input of (channels, height, width).
-    func outputShape(_ c: Int, _ h: Int, _ w: Int) -> (Int, Int, Int) {
+    /// The output geometry for an input of geometry `s`.
+    func outputShape(_ s: FeatureShape) -> FeatureShape {
         switch self {
         case let .conv(_, i, o, k):
-            precondition(c == i, "\(self) got \(c) input channels")
+            precondition(s.channels == i, "\(self) got \(s.channels) input channels")
             precondition(k % 2 == 1, "\(self): only odd kernels keep the grid")
-            return (o, h, w)
+            return FeatureShape(channels: o, height: s.height, width: s.width)
         case let .convTranspose(_, i, o):
-            precondition(c == i, "\(self) got \(c) input channels")
-            return (o, 2 * h, 2 * w)
+            precondition(s.channels == i, "\(self) got \(s.channels) input channels")
+            return FeatureShape(channels: o, height: 2 * s.height, width: 2 * s.width)
         case let .layerNorm2d(_, channels):
-            precondition(c == channels, "\(self) got \(c) input channels")
-            return (c, h, w)
-        case .relu, .gelu: return (c, h, w)
+            precondition(s.channels == channels, "\(self) got \(s.channels) input channels")
+            return s
+        case .relu, .gelu: return s
         }
     }
+}
+
+/// Channels and grid of one image's feature map (C, H, W).
+public struct FeatureShape: Equatable, Sendable {
+    public var channels, height, width: Int
+
+    public init(channels: Int, height: Int, width: Int) {
+        (self.channels, self.height, self.width) = (channels, height, width)
+    }
+
+    /// C * H * W.
+    public var count: Int { channels * height * width }
 }
 
 /// A chain of `HeadLayer`s on flat parameter buffers: the shared engine of the CNN and linear
@@ -84,24 +96,23 @@ public struct SequentialNetwork: Equatable, Sendable {
         return layer.initialization(of: name)
     }
 
-    /// (channels, height, width) after the last layer for an input of (channels, height, width).
-    public func outputShape(channels: Int, height: Int, width: Int) -> (channels: Int, height: Int, width: Int) {
-        var shape = (channels, height, width)
-        for layer in layers { shape = layer.outputShape(shape.0, shape.1, shape.2) }
-        return shape
+    /// The geometry after the last layer for an input of geometry `input`.
+    public func outputShape(_ input: FeatureShape) -> FeatureShape {
+        layers.reduce(input) { $1.outputShape($0) }
     }
 
-    /// Multiply-adds of one forward pass (convolutions only; backward costs twice as many).
-    public func multiplyAdds(batch: Int, channels: Int, height: Int, width: Int) -> Int {
-        var shape = (channels, height, width), total = 0
+    /// Multiply-adds of one forward pass of a batch (convolutions only; backward costs about
+    /// twice as many).
+    public func multiplyAdds(batch: Int, input: FeatureShape) -> Int {
+        var shape = input, total = 0
         for layer in layers {
-            let (c, h, w) = shape
-            shape = layer.outputShape(c, h, w)
+            let out = layer.outputShape(shape)
             switch layer {
-            case let .conv(_, i, o, k): total += batch * o * h * w * i * k * k
-            case let .convTranspose(_, i, o): total += batch * o * 4 * h * w * i
+            case let .conv(_, i, _, k): total += batch * out.count * i * k * k
+            case let .convTranspose(_, i, _): total += batch * out.count * i
             case .layerNorm2d, .relu, .gelu: break
             }
+            shape = out
         }
         return total
     }

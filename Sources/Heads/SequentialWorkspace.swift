@@ -21,9 +21,11 @@ final class FloatBuffer {
 public final class SequentialWorkspace {
     /// (B, C, H, W) of the input the buffers are sized for; empty before the first forward.
     public private(set) var inputShape: [Int] = []
-    /// Saved values, each (B, C_v, H_v, W_v) with C_v, H_v, W_v in `shapes[v]`.
+    /// The layers the buffers are laid out for.
+    private var layers: [HeadLayer] = []
+    /// Saved values, each (B, C_v, H_v, W_v) with (C_v, H_v, W_v) = `shapes[v]`.
     private(set) var values: [FloatBuffer] = []
-    private(set) var shapes: [(channels: Int, height: Int, width: Int)] = []
+    private(set) var shapes: [FeatureShape] = []
     /// For layer l: the value it reads and the value it writes (equal for ReLU).
     private(set) var inputValue: [Int] = [], outputValue: [Int] = []
     /// LayerNorm2d statistics of layer l, mean and rstd (B, H*W) each; nil for other layers.
@@ -39,29 +41,30 @@ public final class SequentialWorkspace {
     func shape(ofValue v: Int) -> [Int] { [batch, shapes[v].channels, shapes[v].height, shapes[v].width] }
 
     /// Elements of value `v`.
-    func count(ofValue v: Int) -> Int { batch * shapes[v].channels * shapes[v].height * shapes[v].width }
+    func count(ofValue v: Int) -> Int { batch * shapes[v].count }
 
     /// Sizes every buffer for `network` on input (B, C, H, W); keeps them when nothing changed.
     func prepare(_ network: SequentialNetwork, inputShape shape: [Int]) {
-        guard shape != inputShape else { return }
+        guard shape != inputShape || network.layers != layers else { return }
         precondition(shape.count == 4 && shape.allSatisfy { $0 > 0 }, "head input must be (B, C, H, W), got \(shape)")
         inputShape = shape
-        shapes = [(shape[1], shape[2], shape[3])]
+        layers = network.layers
+        shapes = [FeatureShape(channels: shape[1], height: shape[2], width: shape[3])]
         inputValue = []
         outputValue = []
         means = []
         rstds = []
         for layer in network.layers {
             let input = shapes.count - 1
-            let (c, h, w) = shapes[input]
             inputValue.append(input)
             if layer == .relu {
                 outputValue.append(input)
             } else {
-                shapes.append(layer.outputShape(c, h, w))
+                shapes.append(layer.outputShape(shapes[input]))
                 outputValue.append(shapes.count - 1)
             }
-            let statistics = layer.isLayerNorm ? FloatBuffer(count: shape[0] * h * w) : nil
+            let pixels = shapes[input].height * shapes[input].width
+            let statistics = layer.isLayerNorm ? FloatBuffer(count: shape[0] * pixels) : nil
             means.append(statistics)
             rstds.append(statistics.map { FloatBuffer(count: $0.count) })
         }

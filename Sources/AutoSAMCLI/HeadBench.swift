@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import Heads
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `autosam bench heads`: one training step of each trainable head at the real size (DESIGN
+/// §3.4-3.5): embedding (B, 256, 64, 64) -> logits (B, K, 256, 256) -> bilinear resize to the
+/// 224 x 224 labels -> CE + Dice -> backward -> Adam, timed per phase, with peak memory.
+struct HeadBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heads",
+        abstract: "Forward + backward + Adam step time and peak memory of the CNN and linear heads at the real size."
+    )
+
+    @Option(help: "Heads to measure, comma separated: cnn, linear.")
+    var heads: String = "cnn,linear"
+
+    @Option(help: "Batch size B of the embedding (B, C, G, G).")
+    var batch: Int = 4
+
+    @Option(help: "Embedding channels C (256 for SAM).")
+    var channels: Int = 256
+
+    @Option(help: "Embedding grid G (64 for SAM at 1024 px).")
+    var grid: Int = 64
+
+    @Option(help: "Number of classes K (background included).")
+    var classes: Int = 4
+
+    @Option(help: "Label grid; the logits are bilinearly resized to it when they differ.")
+    var labelSize: Int = 224
+
+    @Option(help: "CNN head num_depth k.")
+    var depth: Int = 4
+
+    @Option(help: "CNN head top_channel t.")
+    var topChannel: Int = 64
+
+    @Option(help: "Timed steps per head (after one warm-up step).")
+    var steps: Int = 3
+
+    @Option(help: "OpenBLAS threads (default: leave the current setting).")
+    var threads: Int?
+
+    func validate() throws {
+        for (name, value) in [("--batch", batch), ("--channels", channels), ("--grid", grid), ("--label-size", labelSize),
+                              ("--top-channel", topChannel), ("--steps", steps)] where value < 1 {
+            throw ValidationError("\(name) must be positive, got \(value)")
+        }
+        if classes < 2 { throw ValidationError("--classes must be at least 2, got \(classes)") }
+        if depth < 2 { throw ValidationError("--depth must be at least 2, got \(depth)") }
+        if channels % 8 != 0 { throw ValidationError("--channels must be divisible by 8 (linear head), got \(channels)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
+        for name in headNames where !["cnn", "linear"].contains(name) {
+            throw ValidationError("--heads: unknown head '\(name)' (cnn, linear)")
+        }
+    }
+
+    private var headNames: [String] {
+        heads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    }
+
+    func run() throws {
+        if let threads { BLASRuntime.setThreads(threads) }
+        print("OpenBLAS core: \(BLASRuntime.selection), threads: \(BLASRuntime.threads)")
+        print("embedding (\(batch), \(channels), \(grid), \(grid)), \(classes) classes, labels \(labelSize)x\(labelSize), "
+              + "\(steps) timed steps after 1 warm-up")
+        let rng = CounterRNG(seed: 2023, stream: 1)
+        let embeddings = Tensor(shape: [batch, channels, grid, grid], data: rng.normals(batch * channels * grid * grid))
+        let labels = (0..<batch * labelSize * labelSize).map {
+            Int32(rng.uniformInt(UInt64($0), below: UInt64(classes)))
+        }
+        print("peak RSS before the heads: \(Self.peakResidentMB()) MB")
+        print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms  conv GFLOP/s  peak RSS MB")
+        for name in headNames {
+            if name == "cnn" {
+                let head = CNNHead(inputChannels: channels, classes: classes, depth: depth, topChannel: topChannel)
+                measure(head, "cnn k=\(depth) t=\(topChannel)", head.network, embeddings, labels)
+            } else {
+                let head = LinearHead(inputChannels: channels, classes: classes)
+                measure(head, "linear", head.network, embeddings, labels)
+            }
+        }
+    }
+
+    /// Times the phases of `steps` training steps and prints one row.
+    private func measure<H: SegmentationHead>(_ head: H, _ name: String, _ network: SequentialNetwork,
+                                               _ embeddings: Tensor, _ labels: [Int32]) {
+        let initial = head.initialState(seed: 1)
+        var state = initial.trainable
+        let frozen = initial.frozen
+        var workspace = head.makeWorkspace()
+        var phases = [Double](repeating: 0, count: 4)   // forward, loss (resize + CE/Dice + backward), backward, Adam
+        var logitsShape = [Int]()
+        for step in 0...steps {
+            var clock = Date()
+            func lap(_ phase: Int) {
+                if step > 0 { phases[phase] += Date().timeIntervalSince(clock) }
+                clock = Date()
+            }
+            state.zeroGradients()
+            let logits = head.forward(embeddings, state: state, frozen: frozen, workspace: &workspace)
+            lap(0)
+            var loss = HeadLoss(labelHeight: labelSize, labelWidth: labelSize)
+            let (_, statistics) = loss.forward(logits: logits, labels: labels)
+            let dLogits = loss.backward(statistics: statistics)
+            lap(1)
+            head.backward(dLogits, state: &state, frozen: frozen, workspace: &workspace)
+            lap(2)
+            state.step()
+            lap(3)
+            logitsShape = logits.shape
+        }
+        let ms = phases.map { $0 / Double(steps) * 1000 }
+        let total = ms.reduce(0, +)
+        let flops = 6.0 * Double(network.multiplyAdds(batch: batch, input: FeatureShape(channels: channels, height: grid, width: grid)))
+        let gflops = flops / ((ms[0] + ms[2]) / 1000) / 1e9
+        let shape = logitsShape.dropFirst().map(String.init).joined(separator: "x")
+        print(name.padding(toLength: 15, withPad: " ", startingAt: 0)
+              + String(format: "%9d  ", state.layout.totalCount)
+              + shape.padding(toLength: 12, withPad: " ", startingAt: 0)
+              + String(format: "%8.1f %9.1f %8.1f %8.1f %8.1f %13.1f %12d", ms[0], ms[1], ms[2], ms[3], total, gflops,
+                       Self.peakResidentMB()))
+    }
+
+    /// Peak resident set size of the process so far (getrusage, Linux reports KiB).
+    static func peakResidentMB() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Int(usage.ru_maxrss) / 1024
+    }
+}
