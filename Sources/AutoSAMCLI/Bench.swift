@@ -6,11 +6,7 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print performance numbers for the compute kernels.",
-<<<<<<< HEAD
-        subcommands: [GemmBench.self, EncoderBenchCommand.self],
-=======
-        subcommands: [GemmBench.self, HeadBenchCommand.self],
->>>>>>> heads-cnn-linear
+        subcommands: [GemmBench.self, EncoderBenchCommand.self, HeadBenchCommand.self],
         defaultSubcommand: GemmBench.self
     )
 }
