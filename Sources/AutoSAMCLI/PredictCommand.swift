@@ -8,9 +8,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Segment new NIfTI volumes with a trained run; masks are written with the input's header and affine.",
         discussion: """
-        Loads the run's resolved config (DIR/config.json) and one checkpoint of one seed: by default the newest complete \
-        checkpoint of the first seed that verifies (or, when the config tests the best model, optim.test_model best, the \
-        best-validation checkpoint), or the epoch_NNNN folder given with --checkpoint. The encoder is the one the config \
+        Loads the run's resolved config (DIR/config.json) and one checkpoint of one seed (--seed, default the config's \
+        first): the newest complete checkpoint that verifies, or the best-validation one when the config tests the best \
+        model (optim.test_model best), as testing did; --checkpoint epoch_NNNN picks one explicitly. The encoder is the one the config \
         names (a SAM checkpoint, or the seeded random preset of a demo). Each input volume is z-scored as in training, \
         every slice resized to data.slice_size and encoded, the head's logits resized back to the native slice size and \
         argmaxed. Writes OUT/<name>.nii.gz (uint8 labels 0..classes-1) with the input's header and affine, one file per \
