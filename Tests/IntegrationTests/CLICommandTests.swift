@@ -1,0 +1,108 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `autosam` subcommands of the data, cache, evaluation and prediction steps, run as the
+/// built binary is run by users.
+final class CLICommandTests: XCTestCase {
+    /// Runs the binary with `folder` as its working directory (the config's relative paths).
+    private func autosam(_ arguments: [String], in folder: URL? = nil) throws -> ProcessRunner.Outcome {
+        let previous = FileManager.default.currentDirectoryPath
+        if let folder { FileManager.default.changeCurrentDirectoryPath(folder.path) }
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        return try ProcessRunner.run(ProcessRunner.autosam.path, arguments)
+    }
+
+    private func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    func testEveryNewCommandExplainsItselfInHelp() throws {
+        for (command, phrase) in [("prepare", "split"), ("embed", "cache"), ("evaluate", "Table 1"), ("predict", "affine"),
+                                  ("inspect", "SHA-256")] {
+            let run = try autosam([command, "--help"])
+            XCTAssertEqual(run.status, 0, run.output)
+            XCTAssertTrue(run.stdout.contains("OVERVIEW:"), run.output)
+            XCTAssertTrue(run.stdout.contains(phrase), "\(command) --help does not mention \(phrase): \(run.output)")
+        }
+        let root = try autosam(["--help"])
+        for command in ["prepare", "embed", "train", "evaluate", "predict", "inspect", "bench", "synth"] {
+            XCTAssertTrue(root.stdout.contains("  \(command) "), "autosam --help lacks \(command): \(root.output)")
+        }
+    }
+
+    func testInspectDescribesTinySAMAndRejectsADamagedCopy() throws {
+        let fixture = Fixtures.url("tiny_sam.pth")
+        let ok = try autosam(["inspect", fixture.path])
+        XCTAssertEqual(ok.status, 0, ok.output)
+        XCTAssertTrue(ok.stdout.contains("custom SAM-shaped"), ok.output)
+        XCTAssertTrue(ok.stdout.contains("embed \(Fixtures.config["enc_embed_dim"] as! Int), depth \(Fixtures.config["enc_depth"] as! Int)"), ok.output)
+        for part in ["image_encoder", "prompt_encoder", "mask_decoder"] { XCTAssertTrue(ok.stdout.contains(part), ok.output) }
+        let bytes = try Data(contentsOf: fixture)
+        let damaged = try temporaryFolder().appendingPathComponent("damaged.pth")
+        try bytes.prefix(bytes.count - 1000).write(to: damaged)
+        let bad = try autosam(["inspect", damaged.path])
+        XCTAssertNotEqual(bad.status, 0, bad.output)
+        XCTAssertTrue(bad.stderr.contains(damaged.path), bad.output)
+        let other = try autosam(["inspect", Fixtures.url("metrics.safetensors").path])
+        XCTAssertNotEqual(other.status, 0, other.output)
+        XCTAssertTrue(other.stderr.contains("not a SAM checkpoint"), other.output)
+    }
+
+    /// prepare -> embed -> train -> predict -> evaluate (folder and run) on fresh phantom data,
+    /// with the tiny SAM fixture as the encoder checkpoint.
+    func testPipelineFromPhantomDataToScoredPredictions() throws {
+        let dir = try temporaryFolder()
+        let config = """
+        {"name": "cli", "data": {"layout": "acdc", "root": "data", "synthesize_patients": 3, "train_size": 1,
+                                 "slice_size": 32, "augmentation": "none"},
+         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.safetensors").path)", "preset": "vit_b"},
+         "head": {"kind": "cnn", "depth": 2, "channels": 4}, "optim": {"epochs": 1}, "seeds": [0],
+         "output": {"dir": "run"}}
+        """
+        try config.write(to: dir.appendingPathComponent("cli.json"), atomically: true, encoding: .utf8)
+        let prepare = try autosam(["prepare", "-c", "cli.json"], in: dir)
+        XCTAssertEqual(prepare.status, 0, prepare.output)
+        XCTAssertTrue(prepare.stdout.contains("synthesising 3 phantom patients"), prepare.output)
+        XCTAssertTrue(prepare.stdout.contains("train ") && prepare.stdout.contains("test "), prepare.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/split.json").path))
+        let presetChecked = try autosam(["embed", "-c", "cli.json"], in: dir)
+        XCTAssertNotEqual(presetChecked.status, 0, "a tiny checkpoint is not vit_b: \(presetChecked.output)")
+        XCTAssertTrue(presetChecked.stderr.contains("not vit_b"), presetChecked.output)
+        let set = ["--set", "encoder.preset=\"\""]
+        let embed = try autosam(["embed", "-c", "cli.json"] + set, in: dir)
+        XCTAssertEqual(embed.status, 0, embed.output)
+        XCTAssertTrue(embed.stdout.contains("0 already cached"), embed.output)
+        let train = try autosam(["train", "-c", "cli.json"] + set, in: dir)
+        XCTAssertEqual(train.status, 0, train.output)
+
+        let input = dir.appendingPathComponent("data/patient002/patient002_frame01.nii.gz")
+        let predict = try autosam(["predict", "--run", "run", "--input", input.path, "--out", "masks"], in: dir)
+        XCTAssertEqual(predict.status, 0, predict.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("masks/patient002_frame01.nii.gz").path))
+
+        let evaluate = try autosam(["evaluate", "--predictions", "masks", "--labels", "data", "--out", "scores"], in: dir)
+        XCTAssertEqual(evaluate.status, 0, evaluate.output)
+        XCTAssertTrue(evaluate.stdout.contains("RV") && evaluate.stdout.contains("masks"), evaluate.output)
+        let csv = try String(contentsOf: dir.appendingPathComponent("scores/volumes.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 3, csv)
+        let table = try autosam(["evaluate", "--run", "run"], in: dir)
+        XCTAssertEqual(table.status, 0, table.output)
+        XCTAssertTrue(table.stdout.contains("cli seed 0") && table.stdout.contains("cli (1 seeds)"), table.output)
+    }
+
+    func testBadArgumentsFailWithTheFileNamed() throws {
+        let dir = try temporaryFolder()
+        let evaluate = try autosam(["evaluate", "--predictions", dir.appendingPathComponent("none").path, "--labels", dir.path])
+        XCTAssertNotEqual(evaluate.status, 0)
+        XCTAssertTrue(evaluate.stderr.contains(dir.appendingPathComponent("none").path), evaluate.output)
+        let predict = try autosam(["predict", "--run", dir.path, "--input", dir.path, "--out", dir.appendingPathComponent("o").path])
+        XCTAssertNotEqual(predict.status, 0)
+        XCTAssertTrue(predict.stderr.contains(dir.appendingPathComponent("config.json").path), predict.output)
+        let neither = try autosam(["evaluate"])
+        XCTAssertNotEqual(neither.status, 0)
+        XCTAssertTrue(neither.stderr.contains("--run"), neither.output)
+    }
+}

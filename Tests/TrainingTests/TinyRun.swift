@@ -1,0 +1,69 @@
+import Collectives
+import Datasets
+import Foundation
+import Tensors
+@testable import Training
+
+/// A cheap, deterministic stand-in for the SAM encoder: space-to-depth of the first image
+/// channel, each 4 x 4 pixel block becoming 16 channels of one cell of the S/4 x S/4 grid, so a
+/// head can learn a real segmentation from it quickly. Input (C, S, S) with S = 32.
+final class SpaceToDepthEncoder: SliceEncoder {
+    let cacheKey = "space-to-depth-test"
+    let embeddingShape = [16, 8, 8]
+
+    func encode(_ image: Tensor) throws -> Tensor {
+        let (s, g, b) = (image.shape[1], 8, 4)
+        precondition(s == g * b, "SpaceToDepthEncoder expects 32 x 32 slices, got \(s)")
+        var out = [Float](repeating: 0, count: b * b * g * g)          // (16, 8, 8)
+        for y in 0..<s {
+            for x in 0..<s {
+                let channel = (y % b) * b + x % b
+                out[(channel * g + y / b) * g + x / b] = image.data[y * s + x]
+            }
+        }
+        return Tensor(shape: [b * b, g, g], data: out)
+    }
+}
+
+/// One small training run on phantom data with `SpaceToDepthEncoder`, trained once per test process
+/// and shared by the tests that need a finished run (predict, evaluate --run).
+enum TinyRun {
+    static func config(in dir: URL) -> ExperimentConfig {
+        var c = ExperimentConfig()
+        c.name = "tiny"
+        c.data.layout = "acdc"
+        c.data.root = dir.appendingPathComponent("data").path
+        c.data.train_size = 1
+        c.data.slice_size = 32
+        c.data.augmentation = "none"
+        c.head.kind = "cnn"
+        c.head.depth = 2
+        c.head.channels = 4
+        c.optim.epochs = 8
+        c.optim.lr = 0.03
+        c.seeds = [0]
+        c.cache.dtype = "fp32"            // cached embeddings equal fresh ones exactly
+        c.output.dir = dir.appendingPathComponent("run").path
+        c.output.keep_checkpoints = 10
+        c.run.progress_every = 1000
+        return c
+    }
+
+    static func encoderFactory(_: ExperimentConfig) -> SliceEncoder { SpaceToDepthEncoder() }
+
+    /// Trains `config` as `train` does (config.json first) and returns the run folder.
+    static func train(_ config: ExperimentConfig) throws -> URL {
+        let experiment = Experiment(config: config, world: SingleProcessCommunicator(), encoderFactory: encoderFactory)
+        try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
+        try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try experiment.run()
+        return experiment.outputDir
+    }
+
+    /// The finished run on 3 phantom patients at half the in-plane matrix: its folder and config.
+    static let shared: (folder: URL, config: ExperimentConfig) = {
+        let config = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("tinyrun-\(UUID().uuidString)"))
+        try! Phantom.writeDataset(to: URL(fileURLWithPath: config.data.root), patients: 3, seed: 0, inPlaneScale: 0.5)
+        return (try! train(config), config)
+    }()
+}
