@@ -52,15 +52,13 @@ extension Experiment {
         guard let gathered else { return nil }
         let all = try gathered.flatMap { try JSONDecoder().decode([SeedResult].self, from: Foundation.Data($0)) }
             .sorted { $0.seed < $1.seed }
-        let names = config.data.classes == 4 ? ClassNames.acdc : (1..<config.data.classes).map { "class \($0)" }
+        let names = ClassNames.forClasses(config.data.classes)
         let perSeed = all.map { ScoreSummary(volumes: $0.volumes, classNames: names, mode: .standard) }
         let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
         let pretty = JSONEncoder()
         pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
         try pretty.encode(summary).write(to: outputDir.appendingPathComponent("summary.json"))
-        let rows = zip(all, perSeed).map { ResultsTable.Row(label: "\(config.name) seed \($0.seed)", summary: $1) }
-            + [ResultsTable.Row(label: "\(config.name) (\(all.count) seeds)", summary: summary.overSeeds)]
-        print(ResultsTable(rows: rows).render())
+        print(summary.table().render())
         return summary
     }
 }
@@ -141,7 +139,7 @@ struct SeedRunner: HeadVisitor {
                 spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column), classCount: experiment.config.data.classes, mode: .standard))
             try volume.prediction(maps[v]).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
         }
-        let names = experiment.config.data.classes == 4 ? ClassNames.acdc : (1..<experiment.config.data.classes).map { "class \($0)" }
+        let names = ClassNames.forClasses(experiment.config.data.classes)
         try ScoreCSV.perVolume(volumes, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
                                                                  atomically: true, encoding: .utf8)
         return SeedResult(seed: seed, volumes: volumes)
