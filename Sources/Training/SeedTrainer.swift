@@ -42,6 +42,8 @@ public final class SeedTrainer<Head: SegmentationHead> {
     var bestParams: [Float]
     var lastTrainingLoss = Double.nan
     public private(set) var records: [EpochRecord] = []
+    /// Seconds per phase in the current epoch (printed in the debug mode).
+    var phaseSeconds: [String: Double] = [:]
 
     public init(head: Head, config: ExperimentConfig, seed: Int, comm: Communicator, worldSize: Int,
                 provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog) throws {
@@ -117,7 +119,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
                     log.progress(seed: seed, epoch: epoch, step: s + 1, of: perEpoch, loss: parts.total, since: started)
                 }
             }
-            let validationLoss = try self.validationLoss(validation)
+            let validationLoss = try timed("validation") { try self.validationLoss(validation) }
             if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == "plateau" {
                 state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
             }
@@ -134,6 +136,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
                                      trainDice: sums.dice / n, validationDice: validationLoss, lr: state.adam.lr,
                                      seconds: Date().timeIntervalSince(started))
             records.append(record)
+            log.debug("seed \(seed) epoch \(epochsDone) phases: " + phaseSeconds.sorted { $0.key < $1.key }
+                .map { String(format: "%@ %.3fs", $0.key, $0.value) }.joined(separator: ", "))
+            phaseSeconds = [:]
             if comm.isCoordinator {
                 log.epoch(record, of: config.optim.epochs)
                 if let store, improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
@@ -147,16 +152,27 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// Parameters used for testing: last epoch (reference) or best validation loss.
     public var testParameters: [Float] { config.optim.test_model == "best" ? bestParams : state.params }
 
+    /// Runs `body`, adding its wall time to `phase`.
+    private func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+        let start = Date()
+        defer { phaseSeconds[phase, default: 0] += Date().timeIntervalSince(start) }
+        return try body()
+    }
+
     private func trainStep(_ global: [Int], set: SliceSet, epoch: Int) throws -> SegmentationLossParts {
         let mine = BatchSharding.share(global, rank: comm.rank, size: comm.size)
-        let batch = try makeBatch(mine.map { try provider.training(set, $0, epoch: epoch, seed: UInt64(seed)) })
-        let parts = try step.run(batch, globalCount: global.count, state: &state, frozen: frozen, comm: comm, backward: true)
+        let batch = try timed("embeddings") {
+            try makeBatch(mine.map { try provider.training(set, $0, epoch: epoch, seed: UInt64(seed)) })
+        }
+        let parts = try timed("head forward/backward + all-reduce") {
+            try step.run(batch, globalCount: global.count, state: &state, frozen: frozen, comm: comm, backward: true)
+        }
         if config.run.debug_checks {
             guard state.grads.allSatisfy(\.isFinite) else {
                 throw TrainingError.nonFinite("gradient at epoch \(epoch + 1), step \(stepsDone + 1)")
             }
         }
-        state.step()
+        timed("adam") { state.step() }
         if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {
             throw TrainingError.diverged("parameters differ across ranks after step \(stepsDone + 1)")
         }
