@@ -27,8 +27,8 @@ struct EmbedCommand: ParsableCommand {
         RankedJob.run { world in
             configureThreads(config)
             let experiment = Experiment(config: config, world: world) { config in
-                let encoder = try SAMSliceEncoder.make(config)
-                if world.isCoordinator { print("encoder: \(encoder.provenance)") }
+                let encoder = try SliceEncoders.make(config)
+                if world.isCoordinator { print("encoder: \(SliceEncoders.describe(encoder))") }
                 return encoder
             }
             if world.isCoordinator {

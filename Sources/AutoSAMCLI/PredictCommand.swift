@@ -42,8 +42,8 @@ struct PredictCommand: ParsableCommand {
         print("head: \(prediction.config.head.kind), seed \(prediction.seed), epoch \(s.epoch) (\(prediction.checkpointFolder.path))")
         let inputs = try RunPrediction.inputs(URL(fileURLWithPath: input))
         let written = try prediction.predict(inputs, to: URL(fileURLWithPath: out), encoderFactory: { config in
-            let encoder = try SAMSliceEncoder.make(config)
-            print("encoder: \(encoder.provenance)")
+            let encoder = try SliceEncoders.make(config)
+            print("encoder: \(SliceEncoders.describe(encoder))")
             return encoder
         }, progress: { print($0) })
         print("wrote \(written.count) mask(s) to \(out)")

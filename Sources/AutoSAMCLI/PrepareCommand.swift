@@ -22,7 +22,7 @@ struct PrepareCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let experiment = Experiment(config: config, world: SingleProcessCommunicator()) { try SAMSliceEncoder.make($0) }
+        let experiment = Experiment(config: config, world: SingleProcessCommunicator()) { try SliceEncoders.make($0) }
         let data = try experiment.prepareData()
         print(DataReport(data).render(), terminator: "")
         print("split file: \(experiment.outputDir.appendingPathComponent("split.json").path)")

@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
         let resumeMode: ResumeMode = resume.map { $0 == "auto" ? .auto : .path(URL(fileURLWithPath: $0)) } ?? .none
         RankedJob.run { world in
             configureThreads(config)
-            let experiment = Experiment(config: config, world: world) { try SAMSliceEncoder.make($0) }
+            let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
             if world.isCoordinator {
                 print(ConfigLoader.render(config))
                 try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)

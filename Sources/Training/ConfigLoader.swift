@@ -124,7 +124,9 @@ public enum ConfigLoader {
         try require(c.data.train_size >= 0, "data.train_size must be >= 0")
         try require(c.data.slice_size >= 8, "data.slice_size must be >= 8")
         try require(c.data.bank_views >= 1, "data.bank_views must be >= 1")
-        try require(["autosam", "cnn", "linear"].contains(c.head.kind), "head.kind must be autosam, cnn or linear, got '\(c.head.kind)'")
+        try require(["autosam", "cnn", "linear", "unet"].contains(c.head.kind), "head.kind must be autosam, cnn or linear (heads) or unet (baseline), got '\(c.head.kind)'")
+        try require(c.head.kind != "unet" || c.data.slice_size % (1 << c.head.depth) == 0,
+                    "data.slice_size must be a multiple of 2^head.depth for the unet")
         try require((2...5).contains(c.head.depth), "head.depth must be in 2...5")
         try require(c.head.channels >= 1, "head.channels must be >= 1")
         try require(c.optim.epochs >= 1 && c.optim.batch_size >= 1 && c.optim.lr > 0, "optim.epochs, optim.batch_size and optim.lr must be positive")

@@ -50,11 +50,14 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     }
 
     public struct HeadConfig: Codable, Equatable, Sendable {
-        /// `autosam`, `cnn` or `linear`.
+        /// `autosam`, `cnn`, `linear` or `unet` (the UNet baseline trained from scratch on the raw
+        /// slices: no SAM encoder is loaded, `IdentitySliceEncoder` feeds it the augmented slice).
         public var kind = "autosam"
-        /// CNN head depth k (2...5).
+        /// CNN head depth k (2...5); for `unet` the number of max-pool down-sampling levels
+        /// (`data.slice_size` must be a multiple of 2^depth).
         public var depth = 4
-        /// CNN head top channel count t.
+        /// CNN head top channel count t; for `unet` the base width (channels of the first level,
+        /// doubled at every level).
         public var channels = 64
         public init() {}
     }

@@ -25,13 +25,17 @@ struct VisitorBox<V: HeadVisitor>: HeadVisitorBox {
     func call<H: SegmentationHead>(_ head: H) throws -> Any { try visitor.visit(head) }
 }
 
-/// Builds the head named by `head.kind` for embeddings of `inputChannels` channels.
+/// Builds the head named by `head.kind` for embeddings of `inputChannels` channels (for `unet`,
+/// the image channels of `IdentitySliceEncoder`).
 public enum HeadFactory {
     public static func make(_ config: ExperimentConfig, inputChannels: Int) throws -> ConfiguredHead {
         let k = config.data.classes
         switch config.head.kind {
         case "cnn":
             let head = CNNHead(inputChannels: inputChannels, classes: k, depth: config.head.depth, topChannel: config.head.channels)
+            return ConfiguredHead { try $0.call(head) }
+        case "unet":
+            let head = UNet(inputChannels: inputChannels, classes: k, width: config.head.channels, levels: config.head.depth)
             return ConfiguredHead { try $0.call(head) }
         case "linear":
             let head = LinearHead(inputChannels: inputChannels, classes: k)
