@@ -98,46 +98,53 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
             TwoWayTransformer.forward(inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)
             TwoWayTransformer.tokensToChannels(y: s.srcChannels.pointer, x: s.transformer.keys, batch: s.rows,
                                                channels: inputChannels, pixels: h * w)
-            MaskDecoder.Upscaling.forward(y: s.upscaled.pointer, x: s.srcChannels.pointer, weights: views.upscaling,
-                                          activations: s.upscaling)
+            s.upscale(views.upscaling)
             for t in 0..<config.masksPerClass { s.run(s.hypernetworks[t], token: 1 + t, weights: views.hypernetworks[t]) }
             s.run(s.iouHead, token: 0, weights: views.iouHead)
             logits.withMutablePointer {
                 MaskDecoder.MaskProduct.forward(masks: $0, hyper: s.hypernetworks[0].output.pointer, upscaled: s.upscaled.pointer,
                                                 batch: s.rows, masks: 1, channels: config.upscaledChannels, pixels: 16 * h * w)
             }
+            s.holdsForward = true
         }
         return logits
     }
 
     /// Accumulates the gradients of every trainable tensor from dLogits (B, K, 4h, 4w): the mask
     /// product, hypernetwork 0, the upscaling, the transformer and the mask tokens, in reverse.
+    /// Memory: the saved upscaled embedding is dead once the mask product's weight gradient is
+    /// taken, so its buffer receives dL/d upscaled and then dL/d src (once per forward).
     public func backward(_ dLogits: Tensor, parameters: [Float], frozen: [Float], gradients: inout [Float],
                          workspace: inout AutoSAMHeadWorkspace) {
         guard let s = workspace.buffers, dLogits.shape == [s.batch, classes, 4 * s.height, 4 * s.width] else {
             preconditionFailure("dLogits \(dLogits.shape) does not match the last forward \(workspace.geometry)")
         }
+        precondition(s.holdsForward, "one backward per forward: the last forward's activations are consumed")
         precondition(gradients.count == layout.totalCount, "\(gradients.count) gradients for a layout of \(layout.totalCount)")
         let (rows, d, c2, p) = (s.rows, inputChannels, config.upscaledChannels, s.height * s.width)
-        let g = AutoSAMHeadWorkspace.BackwardScratch(s, upscaledChannels: c2)
+        s.zeroGradients()
+        s.holdsForward = false
         withBases(parameters, frozen) { pBase, fBase in
             gradients.withUnsafeMutableBufferPointer { buffer in
                 let views = Views(self, parameters: pBase, frozen: fBase)
                 let grads = Views(self, parameters: buffer.baseAddress!, frozen: fBase)
-                dLogits.withPointer {
-                    MaskDecoder.MaskProduct.backward(dHyper: g.hyper.pointer, dUpscaled: g.upscaled.pointer, dMasks: $0,
-                                                     hyper: s.hypernetworks[0].output.pointer, upscaled: s.upscaled.pointer,
-                                                     batch: rows, masks: 1, channels: c2, pixels: 16 * p)
+                let hyper = s.hypernetworks[0].output.pointer, dUpscaled = s.upscaled.pointer
+                dLogits.withPointer { dMasks in
+                    MaskDecoder.MaskProduct.backward(dHyper: s.gradientHyper.pointer, dUpscaled: nil, dMasks: dMasks, hyper: hyper,
+                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2, pixels: 16 * p)
+                    dUpscaled.update(repeating: 0, count: s.upscaled.count)
+                    MaskDecoder.MaskProduct.backward(dHyper: nil, dUpscaled: dUpscaled, dMasks: dMasks, hyper: hyper,
+                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2, pixels: 16 * p)
                 }
-                s.backward(s.hypernetworks[0], token: 1, dQueries: g.queries.pointer, dOutput: g.hyper.pointer,
+                s.backward(s.hypernetworks[0], token: 1, dQueries: s.gradientQueries.pointer, dOutput: s.gradientHyper.pointer,
                            weights: views.hypernetworks[0], gradients: grads.hypernetworks[0])
-                MaskDecoder.Upscaling.backward(dx: g.srcChannels.pointer, gradients: grads.upscaling, dy: g.upscaled.pointer,
-                                               x: s.srcChannels.pointer, weights: views.upscaling, activations: s.upscaling)
-                TwoWayTransformer.channelsToTokens(y: g.keys.pointer, x: g.srcChannels.pointer, batch: rows, channels: d, pixels: p)
-                TwoWayTransformer.backward(gradients: grads.transformer, inputGradients: .init(tokens: g.tokens.pointer),
-                                           dQueries: g.queries.pointer, dKeys: g.keys.pointer,
+                s.upscaleBackward(dUpscaled: dUpscaled, weights: views.upscaling, gradients: grads.upscaling)
+                let dKeys = dUpscaled   // (R, P, D) fits in (R, C2, 16 P) = (R, 2 P D)
+                TwoWayTransformer.channelsToTokens(y: dKeys, x: s.gradientSrc.pointer, batch: rows, channels: d, pixels: p)
+                TwoWayTransformer.backward(gradients: grads.transformer, inputGradients: .init(tokens: s.gradientTokens.pointer),
+                                           dQueries: s.gradientQueries.pointer, dKeys: dKeys,
                                            inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)
-                accumulateMaskTokenGradients(grads.maskTokens, dTokens: g.tokens.pointer, rows: rows)
+                accumulateMaskTokenGradients(grads.maskTokens, dTokens: s.gradientTokens.pointer, rows: rows)
             }
         }
     }

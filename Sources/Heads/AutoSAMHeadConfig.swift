@@ -55,3 +55,25 @@ public struct AutoSAMHeadConfig: Codable, Equatable, Sendable {
         return decoderShapes + [(AutoSAMHead.Key.gaussianMatrix, [2, d / 2])]
     }
 }
+
+extension AutoSAMHeadConfig {
+    /// Multiply-adds of one forward pass on B embeddings of h x w (GEMMs and transposed
+    /// convolutions; the backward pass costs about twice as many). In layer 0 the image's key and
+    /// value projections are shared by its K rows (`TwoWayTransformer.Shape`).
+    public func multiplyAdds(batch: Int, height: Int, width: Int) -> Int {
+        let t = decoder.transformer, (d, di, m) = (t.embeddingDim, t.crossInternalDim, t.mlpDim)
+        let rows = batch * classes, n = 1 + masksPerClass, p = height * width
+        func tokenToImage(units: Int) -> Int { 2 * rows * n * d * di + 2 * units * p * d * di + 2 * rows * n * p * di }
+        let imageToToken = 2 * rows * p * d * di + 2 * rows * n * d * di + 2 * rows * p * n * di
+        var total = 0
+        for l in 0..<t.depth {
+            total += 4 * rows * n * d * d + 2 * rows * n * n * d                  // self-attention
+            total += tokenToImage(units: l == 0 ? batch : rows) + 2 * rows * n * d * m + imageToToken
+        }
+        total += tokenToImage(units: rows)                                         // final attention
+        let (c1, c2) = (d / 4, upscaledChannels)
+        total += rows * p * d * c1 * 4 + rows * 4 * p * c1 * c2 * 4                 // output upscaling
+        total += masksPerClass * rows * (2 * d * d + d * c2) + rows * 16 * p * c2  // hypernetworks, mask product
+        return total
+    }
+}

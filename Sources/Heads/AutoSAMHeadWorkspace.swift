@@ -1,9 +1,10 @@
 import SAM
 import Tensors
 
-/// What the AutoSAM head's forward pass saves for its backward pass, sized for one input
-/// geometry (B, h, w) and reused while it stays the same; the IoU predictions and the
-/// intermediates are readable after `forward` (copies, for tests and inspection).
+/// What the AutoSAM head's forward pass saves for its backward pass, and the backward pass's
+/// gradient buffers, sized for one input geometry (B, h, w) and reused while it stays the same.
+/// The IoU predictions and the intermediates are readable after `forward` (copies, for tests and
+/// inspection); `backward` consumes the upscaled embedding (its buffer is reused for gradients).
 ///
 /// Shapes: R = B K transformer rows (r = b K + c), N = 1 + T tokens, D dim, P = h w, C2 = D / 8,
 /// Q = 16 P. The image embedding is held once per image and the PE once: the transformer reads
@@ -31,12 +32,20 @@ public final class AutoSAMHeadWorkspace {
         let imagePE: FloatBuffer       // (1, P, D) dense positional encoding as tokens
         let transformer: TwoWayTransformer.Activations   // hs (R, N, D), src (R, P, D) and saved activations
         let srcChannels: FloatBuffer   // (R, D, h, w) src in NCHW, the upscaling input
-        let upscaling: MaskDecoder.Upscaling.Activations
+        /// One per image (its K rows): the upscaling's backward scratch is then per image.
+        let upscaling: [MaskDecoder.Upscaling.Activations]
         let upscaled: FloatBuffer      // (R, C2, 4h, 4w)
         let hypernetworks: [TokenMLP]  // T, hypernetwork t on token 1 + t: (R, C2)
         let iouHead: TokenMLP          // on token 0: (R, T)
+        // Backward: `upscaled` is overwritten with its gradient, then holds dL/d src (R, P, D).
+        let gradientHyper: FloatBuffer     // (R, C2) dL/d hypernetwork-0 output
+        let gradientSrc: FloatBuffer       // (R, D, h, w)
+        let gradientQueries: FloatBuffer   // (R, N, D) dL/d hs
+        let gradientTokens: FloatBuffer    // (R, N, D) dL/d input tokens
         /// The gaussian matrix `imagePE` was computed from.
         var gaussian: [Float] = []
+        /// Whether `upscaled` still holds the forward value (backward consumes it).
+        var holdsForward = false
 
         init(_ config: AutoSAMHeadConfig, batch: Int, height: Int, width: Int) {
             let d = config.embeddingDim, p = height * width, rows = batch * config.classes
@@ -49,11 +58,28 @@ public final class AutoSAMHeadWorkspace {
                                                 imageRepeats: config.classes, peRepeats: rows)
             transformer = TwoWayTransformer.Activations(config: config.decoder.transformer, shape: shape)
             srcChannels = FloatBuffer(count: rows * p * d)
-            let upscalingShape = MaskDecoder.Upscaling.Shape(batch: rows, channels: d, height: height, width: width)
-            upscaling = MaskDecoder.Upscaling.Activations(shape: upscalingShape)
-            upscaled = FloatBuffer(count: upscalingShape.outputCount)
+            let upscalingShape = MaskDecoder.Upscaling.Shape(batch: config.classes, channels: d, height: height, width: width)
+            upscaling = (0..<batch).map { _ in MaskDecoder.Upscaling.Activations(shape: upscalingShape) }
+            upscaled = FloatBuffer(count: batch * upscalingShape.outputCount)
             hypernetworks = (0..<config.masksPerClass).map { _ in TokenMLP(config.decoder.hypernetworkShape(rows: rows)) }
             iouHead = TokenMLP(config.decoder.iouHeadShape(rows: rows))
+            gradientHyper = FloatBuffer(count: rows * config.upscaledChannels)
+            gradientSrc = FloatBuffer(count: rows * p * d)
+            gradientQueries = FloatBuffer(count: rows * tokensPerRow * d)
+            gradientTokens = FloatBuffer(count: rows * tokensPerRow * d)
+        }
+
+        /// Every buffer, for the memory report.
+        var all: [FloatBuffer] {
+            [tokens, image, imagePE, srcChannels, upscaled, gradientHyper, gradientSrc, gradientQueries, gradientTokens]
+                + (hypernetworks + [iouHead]).flatMap { [$0.input, $0.hidden, $0.output] }
+        }
+
+        /// Zeroes the gradient accumulators before a backward pass.
+        func zeroGradients() {
+            for buffer in [gradientHyper, gradientSrc, gradientQueries, gradientTokens] {
+                buffer.pointer.update(repeating: 0, count: buffer.count)
+            }
         }
 
         var transformerInputs: TwoWayTransformer.Inputs {
@@ -91,25 +117,24 @@ public final class AutoSAMHeadWorkspace {
                 for i in 0..<d { target[i] += source[i] }
             }
         }
-    }
 
-    /// Gradient buffers of one backward pass (freed when it ends).
-    struct BackwardScratch {
-        let hyper: FloatBuffer         // (R, C2) dL/d hypernetwork-0 output
-        let upscaled: FloatBuffer      // (R, C2, 4h, 4w)
-        let srcChannels: FloatBuffer   // (R, D, h, w)
-        let keys: FloatBuffer          // (R, P, D) dL/d src
-        let queries: FloatBuffer       // (R, N, D) dL/d hs
-        let tokens: FloatBuffer        // (R, N, D) dL/d input tokens
+        /// upscaled (R, C2, 4h, 4w) <- output_upscaling(srcChannels), one image (K rows) at a time.
+        func upscale(_ weights: MaskDecoder.Upscaling.Weights) {
+            for (i, a) in upscaling.enumerated() {
+                let (input, output) = (i * a.shape.batch * dim * height * width, i * a.shape.outputCount)
+                MaskDecoder.Upscaling.forward(y: upscaled.pointer + output, x: srcChannels.pointer + input, weights: weights,
+                                              activations: a)
+            }
+        }
 
-        init(_ s: Buffers, upscaledChannels c2: Int) {
-            let tokenCount = s.rows * s.tokensPerRow * s.dim, p = s.height * s.width
-            hyper = FloatBuffer(count: s.rows * c2)
-            upscaled = FloatBuffer(count: s.rows * c2 * 16 * p)
-            srcChannels = FloatBuffer(count: s.rows * s.dim * p)
-            keys = FloatBuffer(count: s.rows * p * s.dim)
-            queries = FloatBuffer(count: tokenCount)
-            tokens = FloatBuffer(count: tokenCount)
+        /// Backward of `upscale`: gradientSrc += dL/d srcChannels from dUpscaled (R, C2, 4h, 4w).
+        func upscaleBackward(dUpscaled: UnsafePointer<Float>, weights: MaskDecoder.Upscaling.Weights,
+                             gradients: MaskDecoder.Upscaling.Weights) {
+            for (i, a) in upscaling.enumerated() {
+                let (input, output) = (i * a.shape.batch * dim * height * width, i * a.shape.outputCount)
+                MaskDecoder.Upscaling.backward(dx: gradientSrc.pointer + input, gradients: gradients, dy: dUpscaled + output,
+                                               x: srcChannels.pointer + input, weights: weights, activations: a)
+            }
         }
     }
 
@@ -155,8 +180,9 @@ extension AutoSAMHeadWorkspace {
         }
         return out
     }
-    /// The upscaled embedding (B K, C2, 4h, 4w).
+    /// The upscaled embedding (B K, C2, 4h, 4w); backward consumes it.
     public var upscaledEmbedding: Tensor {
+        precondition(sized.holdsForward, "the upscaled embedding is overwritten by backward")
         let s = sized, c2 = s.hypernetworks[0].shape.outputDim
         return copy(s.upscaled.pointer, [s.rows, c2, 4 * s.height, 4 * s.width])
     }
@@ -172,12 +198,11 @@ extension AutoSAMHeadWorkspace {
         return Tensor(shape: [s.rows, t, c2], data: data)
     }
 
-    /// Floats held between forward and backward (4 bytes each).
+    /// Floats held by the workspace (4 bytes each): saved activations and gradient buffers.
     public var floatCount: Int {
         guard let s = buffers else { return 0 }
-        let mlps = (s.hypernetworks + [s.iouHead]).map { $0.input.count + $0.hidden.count + $0.output.count }.reduce(0, +)
-        return s.tokens.count + s.image.count + s.imagePE.count + s.transformer.floatCount + s.srcChannels.count
-            + 2 * s.upscaling.shape.middleCount + s.upscaling.shape.outputCount + s.upscaled.count + mlps
+        return s.all.map(\.count).reduce(0, +) + s.transformer.floatCount
+            + s.upscaling.map { 2 * $0.shape.middleCount + $0.shape.outputCount }.reduce(0, +)
     }
 
     private var sized: Buffers {
