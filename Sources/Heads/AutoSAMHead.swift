@@ -96,8 +96,6 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
             }
             s.updatePositionalEncoding(gaussian: frozenLayout.tensor(Key.gaussianMatrix, in: frozen))
             TwoWayTransformer.forward(inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)
-            TwoWayTransformer.tokensToChannels(y: s.srcChannels.pointer, x: s.transformer.keys, batch: s.rows,
-                                               channels: inputChannels, pixels: h * w)
             s.upscale(views.upscaling)
             for t in 0..<config.masksPerClass { s.run(s.hypernetworks[t], token: 1 + t, weights: views.hypernetworks[t]) }
             s.run(s.iouHead, token: 0, weights: views.iouHead)
@@ -121,7 +119,7 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
         }
         precondition(s.holdsForward, "one backward per forward: the last forward's activations are consumed")
         precondition(gradients.count == layout.totalCount, "\(gradients.count) gradients for a layout of \(layout.totalCount)")
-        let (rows, d, c2, p) = (s.rows, inputChannels, config.upscaledChannels, s.height * s.width)
+        let (rows, c2, p) = (s.rows, config.upscaledChannels, s.height * s.width)
         s.zeroGradients()
         s.holdsForward = false
         withBases(parameters, frozen) { pBase, fBase in
@@ -138,9 +136,7 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
                 }
                 s.backward(s.hypernetworks[0], token: 1, dQueries: s.gradientQueries.pointer, dOutput: s.gradientHyper.pointer,
                            weights: views.hypernetworks[0], gradients: grads.hypernetworks[0])
-                s.upscaleBackward(dUpscaled: dUpscaled, weights: views.upscaling, gradients: grads.upscaling)
-                let dKeys = dUpscaled   // (R, P, D) fits in (R, C2, 16 P) = (R, 2 P D)
-                TwoWayTransformer.channelsToTokens(y: dKeys, x: s.gradientSrc.pointer, batch: rows, channels: d, pixels: p)
+                let dKeys = s.upscaleBackward(weights: views.upscaling, gradients: grads.upscaling)   // (R, P, D)
                 TwoWayTransformer.backward(gradients: grads.transformer, inputGradients: .init(tokens: s.gradientTokens.pointer),
                                            dQueries: s.gradientQueries.pointer, dKeys: dKeys,
                                            inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)

@@ -31,15 +31,16 @@ public final class AutoSAMHeadWorkspace {
         let image: FloatBuffer         // (B, P, D) image embedding as tokens
         let imagePE: FloatBuffer       // (1, P, D) dense positional encoding as tokens
         let transformer: TwoWayTransformer.Activations   // hs (R, N, D), src (R, P, D) and saved activations
-        let srcChannels: FloatBuffer   // (R, D, h, w) src in NCHW, the upscaling input
-        /// One per image (its K rows): the upscaling's backward scratch is then per image.
+        /// One per row: the upscaling's backward scratch is then one row's, small enough for
+        /// malloc to recycle (no fresh pages every step) and to keep the peak low.
         let upscaling: [MaskDecoder.Upscaling.Activations]
         let upscaled: FloatBuffer      // (R, C2, 4h, 4w)
         let hypernetworks: [TokenMLP]  // T, hypernetwork t on token 1 + t: (R, C2)
         let iouHead: TokenMLP          // on token 0: (R, T)
+        let rowChannels: FloatBuffer   // (D, h, w) one row of src in NCHW, the upscaling input
         // Backward: `upscaled` is overwritten with its gradient, then holds dL/d src (R, P, D).
         let gradientHyper: FloatBuffer     // (R, C2) dL/d hypernetwork-0 output
-        let gradientSrc: FloatBuffer       // (R, D, h, w)
+        let gradientRow: FloatBuffer       // (D, h, w) dL/d rowChannels
         let gradientQueries: FloatBuffer   // (R, N, D) dL/d hs
         let gradientTokens: FloatBuffer    // (R, N, D) dL/d input tokens
         /// The gaussian matrix `imagePE` was computed from.
@@ -57,27 +58,27 @@ public final class AutoSAMHeadWorkspace {
             let shape = TwoWayTransformer.Shape(batch: rows, tokens: tokensPerRow, imageTokens: p,
                                                 imageRepeats: config.classes, peRepeats: rows)
             transformer = TwoWayTransformer.Activations(config: config.decoder.transformer, shape: shape)
-            srcChannels = FloatBuffer(count: rows * p * d)
-            let upscalingShape = MaskDecoder.Upscaling.Shape(batch: config.classes, channels: d, height: height, width: width)
-            upscaling = (0..<batch).map { _ in MaskDecoder.Upscaling.Activations(shape: upscalingShape) }
-            upscaled = FloatBuffer(count: batch * upscalingShape.outputCount)
+            rowChannels = FloatBuffer(count: p * d)
+            let upscalingShape = MaskDecoder.Upscaling.Shape(batch: 1, channels: d, height: height, width: width)
+            upscaling = (0..<rows).map { _ in MaskDecoder.Upscaling.Activations(shape: upscalingShape) }
+            upscaled = FloatBuffer(count: rows * upscalingShape.outputCount)
             hypernetworks = (0..<config.masksPerClass).map { _ in TokenMLP(config.decoder.hypernetworkShape(rows: rows)) }
             iouHead = TokenMLP(config.decoder.iouHeadShape(rows: rows))
             gradientHyper = FloatBuffer(count: rows * config.upscaledChannels)
-            gradientSrc = FloatBuffer(count: rows * p * d)
+            gradientRow = FloatBuffer(count: p * d)
             gradientQueries = FloatBuffer(count: rows * tokensPerRow * d)
             gradientTokens = FloatBuffer(count: rows * tokensPerRow * d)
         }
 
         /// Every buffer, for the memory report.
         var all: [FloatBuffer] {
-            [tokens, image, imagePE, srcChannels, upscaled, gradientHyper, gradientSrc, gradientQueries, gradientTokens]
+            [tokens, image, imagePE, rowChannels, upscaled, gradientHyper, gradientRow, gradientQueries, gradientTokens]
                 + (hypernetworks + [iouHead]).flatMap { [$0.input, $0.hidden, $0.output] }
         }
 
         /// Zeroes the gradient accumulators before a backward pass.
         func zeroGradients() {
-            for buffer in [gradientHyper, gradientSrc, gradientQueries, gradientTokens] {
+            for buffer in [gradientHyper, gradientQueries, gradientTokens] {
                 buffer.pointer.update(repeating: 0, count: buffer.count)
             }
         }
@@ -118,23 +119,40 @@ public final class AutoSAMHeadWorkspace {
             }
         }
 
-        /// upscaled (R, C2, 4h, 4w) <- output_upscaling(srcChannels), one image (K rows) at a time.
+        /// upscaled (R, C2, 4h, 4w) <- output_upscaling(src as (R, D, h, w)), one row at a time
+        /// through `rowChannels`, so src exists in NCHW layout only one row at a time.
         func upscale(_ weights: MaskDecoder.Upscaling.Weights) {
-            for (i, a) in upscaling.enumerated() {
-                let (input, output) = (i * a.shape.batch * dim * height * width, i * a.shape.outputCount)
-                MaskDecoder.Upscaling.forward(y: upscaled.pointer + output, x: srcChannels.pointer + input, weights: weights,
-                                              activations: a)
+            for (r, a) in upscaling.enumerated() {
+                loadRowChannels(r)
+                MaskDecoder.Upscaling.forward(y: upscaled.pointer + r * a.shape.outputCount, x: rowChannels.pointer,
+                                              weights: weights, activations: a)
             }
         }
 
-        /// Backward of `upscale`: gradientSrc += dL/d srcChannels from dUpscaled (R, C2, 4h, 4w).
-        func upscaleBackward(dUpscaled: UnsafePointer<Float>, weights: MaskDecoder.Upscaling.Weights,
-                             gradients: MaskDecoder.Upscaling.Weights) {
-            for (i, a) in upscaling.enumerated() {
-                let (input, output) = (i * a.shape.batch * dim * height * width, i * a.shape.outputCount)
-                MaskDecoder.Upscaling.backward(dx: gradientSrc.pointer + input, gradients: gradients, dy: dUpscaled + output,
-                                               x: srcChannels.pointer + input, weights: weights, activations: a)
+        /// Backward of `upscale` from dL/d upscaled in `upscaled`; returns dL/d src (R, P, D),
+        /// written over `upscaled`. Row r's result covers elements [r P D, (r + 1) P D), which
+        /// lie in the upscaled gradient of row r / 2 (a row there is 2 P D long): already
+        /// consumed once row r is done, so each row is written after its own backward.
+        func upscaleBackward(weights: MaskDecoder.Upscaling.Weights,
+                             gradients: MaskDecoder.Upscaling.Weights) -> UnsafeMutablePointer<Float> {
+            let imageStride = height * width * dim
+            for (r, a) in upscaling.enumerated() {
+                loadRowChannels(r)
+                gradientRow.pointer.update(repeating: 0, count: gradientRow.count)
+                MaskDecoder.Upscaling.backward(dx: gradientRow.pointer, gradients: gradients,
+                                               dy: upscaled.pointer + r * a.shape.outputCount, x: rowChannels.pointer,
+                                               weights: weights, activations: a)
+                TwoWayTransformer.channelsToTokens(y: upscaled.pointer + r * imageStride, x: gradientRow.pointer, batch: 1,
+                                                   channels: dim, pixels: height * width)
             }
+            return upscaled.pointer
+        }
+
+        /// rowChannels (D, h, w) <- row r of the transformer's src (P, D).
+        private func loadRowChannels(_ r: Int) {
+            let p = height * width
+            TwoWayTransformer.tokensToChannels(y: rowChannels.pointer, x: transformer.keys + r * p * dim, batch: 1,
+                                               channels: dim, pixels: p)
         }
     }
 
