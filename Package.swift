@@ -59,9 +59,9 @@ let package = Package(
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "SAM", "Checkpoints", "Collectives", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "SAMTests", dependencies: ["SAM", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Layers", "Optim", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Layers", "Optim", "SAM", "Checkpoints", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]

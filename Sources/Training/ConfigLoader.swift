@@ -134,8 +134,9 @@ public enum ConfigLoader {
         try require(["last", "best"].contains(c.optim.test_model), "optim.test_model must be last or best")
         try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, "seeds must be a non-empty list of distinct integers")
         try require(["fp16", "fp32"].contains(c.cache.dtype), "cache.dtype must be fp16 or fp32")
-        try require(c.encoder.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(c.encoder.preset) : true,
-                    "encoder.preset must be vit_b, vit_l, vit_h or demo_small when no checkpoint is given")
+        try require(c.encoder.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(c.encoder.preset)
+                        : ["vit_b", "vit_l", "vit_h", "auto"].contains(c.encoder.preset),
+                    "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, vit_b, vit_l, vit_h or auto with one")
         try require(c.output.keep_checkpoints >= 1 && c.output.checkpoint_every >= 1, "output.keep_checkpoints and output.checkpoint_every must be >= 1")
         try require(c.run.threads >= 0 && c.run.progress_every >= 1, "run.threads must be >= 0 and run.progress_every >= 1")
     }

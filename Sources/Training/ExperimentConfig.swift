@@ -42,7 +42,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public struct EncoderChoice: Codable, Equatable, Sendable {
         /// A SAM checkpoint (.pth or .safetensors); empty means use `preset` with random weights.
         public var checkpoint = ""
-        /// `vit_b`, `vit_l`, `vit_h` or `demo_small`; checked against the checkpoint when both are given.
+        /// `vit_b`, `vit_l`, `vit_h` or `demo_small`; checked against the checkpoint when both are
+        /// given. `auto` takes the configuration from the checkpoint's shapes alone.
         public var preset = "vit_b"
         /// Seed of the random weights when no checkpoint is given (demo only; reported as such).
         public var random_seed = 0

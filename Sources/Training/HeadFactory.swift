@@ -1,3 +1,5 @@
+import Checkpoints
+import Foundation
 import Heads
 
 /// Code that works for any concrete head type (the trainer and predictor are generic).
@@ -36,6 +38,17 @@ public enum HeadFactory {
             return ConfiguredHead { try $0.call(head) }
         case "unet":
             let head = UNet(inputChannels: inputChannels, classes: k, width: config.head.channels, levels: config.head.depth)
+            return ConfiguredHead { try $0.call(head) }
+        case "autosam":
+            // The decoder's shape is read off the SAM checkpoint when one is given, else SAM's
+            // defaults for these channels; `AutoSAMHead.initialiseFromSAM` copies SAM's weights.
+            let checkpoint = config.encoder.checkpoint
+            let decoder = checkpoint.isEmpty ? AutoSAMHeadConfig.sam(embeddingDim: inputChannels, classes: k)
+                : try AutoSAMHeadConfig.inferred(from: TensorArchives.open(URL(fileURLWithPath: checkpoint)), classes: k)
+            guard decoder.embeddingDim == inputChannels else {
+                throw ConfigError(source: checkpoint, message: "the SAM mask decoder is \(decoder.embeddingDim) wide but the encoder gives \(inputChannels) channels")
+            }
+            let head = AutoSAMHead(config: decoder)
             return ConfiguredHead { try $0.call(head) }
         case "linear":
             let head = LinearHead(inputChannels: inputChannels, classes: k)

@@ -29,7 +29,8 @@ public final class SAMSliceEncoder: SliceEncoder {
     /// preset with seeded random weights, clearly labelled as such.
     public static func make(_ config: ExperimentConfig) throws -> SAMSliceEncoder {
         let mode = Preprocessing.Mode(rawValue: config.data.input_mode)!
-        let preset = config.encoder.preset == "demo_small" ? demoSmall : EncoderConfig.preset(named: config.encoder.preset)
+        let preset = config.encoder.preset == "demo_small" ? demoSmall
+            : config.encoder.preset == "auto" ? nil : EncoderConfig.preset(named: config.encoder.preset)
         if config.encoder.checkpoint.isEmpty {
             guard let preset else { throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'") }
             let weights = try ImageEncoderWeights.random(config: preset, seed: UInt64(config.encoder.random_seed))

@@ -1,3 +1,4 @@
+import Checkpoints
 import Collectives
 import Datasets
 import Foundation
@@ -56,6 +57,12 @@ public final class SeedTrainer<Head: SegmentationHead> {
         self.log = log
         self.step = HeadStep(head: head)
         var (trainable, frozen) = head.initialState(seed: UInt64(seed), lr: config.optim.lr)
+        // AutoSAM: the mask decoder starts from SAM's weights by the reference's rule (DESIGN §3.3).
+        if let autosam = head as? AutoSAMHead, !config.encoder.checkpoint.isEmpty, comm.isCoordinator {
+            let archive = try TensorArchives.open(URL(fileURLWithPath: config.encoder.checkpoint))
+            let report = try autosam.initialiseFromSAM(archive: archive, into: &trainable)
+            log.info("seed \(seed): \(report.copied.count) mask decoder tensors initialised from \(archive.path)")
+        }
         // The coordinator's initial parameters and random buffers are the ones every rank uses.
         try comm.broadcast(&trainable.params, root: 0)
         var frozenValues = frozen.values
