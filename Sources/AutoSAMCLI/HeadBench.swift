@@ -12,11 +12,11 @@ import Glibc
 struct HeadBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heads",
-        abstract: "Forward + backward + Adam step time and peak memory of the CNN and linear heads at the real size."
+        abstract: "Forward + backward + Adam step time and peak memory of the AutoSAM, CNN and linear heads at the real size."
     )
 
-    @Option(help: "Heads to measure, comma separated: cnn, linear.")
-    var heads: String = "cnn,linear"
+    @Option(help: "Heads to measure, comma separated: autosam, cnn, linear (run one at a time for its own peak memory).")
+    var heads: String = "autosam,cnn,linear"
 
     @Option(help: "Batch size B of the embedding (B, C, G, G).")
     var batch: Int = 4
@@ -54,8 +54,8 @@ struct HeadBenchCommand: ParsableCommand {
         if depth < 2 { throw ValidationError("--depth must be at least 2, got \(depth)") }
         if channels % 8 != 0 { throw ValidationError("--channels must be divisible by 8 (linear head), got \(channels)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
-        for name in headNames where !["cnn", "linear"].contains(name) {
-            throw ValidationError("--heads: unknown head '\(name)' (cnn, linear)")
+        for name in headNames where !["autosam", "cnn", "linear"].contains(name) {
+            throw ValidationError("--heads: unknown head '\(name)' (autosam, cnn, linear)")
         }
     }
 
@@ -74,20 +74,25 @@ struct HeadBenchCommand: ParsableCommand {
             Int32(rng.uniformInt(UInt64($0), below: UInt64(classes)))
         }
         print("peak RSS before the heads: \(Self.peakResidentMB()) MB")
-        print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms  conv GFLOP/s  peak RSS MB")
+        print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms       GFLOP/s  peak RSS MB")
+        let input = FeatureShape(channels: channels, height: grid, width: grid)
         for name in headNames {
-            if name == "cnn" {
+            switch name {
+            case "autosam":
+                let head = AutoSAMHead(inputChannels: channels, classes: classes)
+                measure(head, "autosam", head.config.multiplyAdds(batch: batch, height: grid, width: grid), embeddings, labels)
+            case "cnn":
                 let head = CNNHead(inputChannels: channels, classes: classes, depth: depth, topChannel: topChannel)
-                measure(head, "cnn k=\(depth) t=\(topChannel)", head.network, embeddings, labels)
-            } else {
+                measure(head, "cnn k=\(depth) t=\(topChannel)", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
+            default:
                 let head = LinearHead(inputChannels: channels, classes: classes)
-                measure(head, "linear", head.network, embeddings, labels)
+                measure(head, "linear", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
             }
         }
     }
 
     /// Times the phases of `steps` training steps and prints one row.
-    private func measure<H: SegmentationHead>(_ head: H, _ name: String, _ network: SequentialNetwork,
+    private func measure<H: SegmentationHead>(_ head: H, _ name: String, _ multiplyAdds: Int,
                                                _ embeddings: Tensor, _ labels: [Int32]) {
         let initial = head.initialState(seed: 1)
         var state = initial.trainable
@@ -116,7 +121,7 @@ struct HeadBenchCommand: ParsableCommand {
         }
         let ms = phases.map { $0 / Double(steps) * 1000 }
         let total = ms.reduce(0, +)
-        let flops = 6.0 * Double(network.multiplyAdds(batch: batch, input: FeatureShape(channels: channels, height: grid, width: grid)))
+        let flops = 6.0 * Double(multiplyAdds)   // forward 2 FLOP per multiply-add, backward twice that
         let gflops = flops / ((ms[0] + ms[2]) / 1000) / 1e9
         let shape = logitsShape.dropFirst().map(String.init).joined(separator: "x")
         print(name.padding(toLength: 15, withPad: " ", startingAt: 0)
