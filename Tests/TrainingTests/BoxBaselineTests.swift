@@ -2,6 +2,8 @@ import Collectives
 import Datasets
 import Foundation
 import Metrics
+import SAM
+import Tensors
 import TestSupport
 import XCTest
 @testable import Training
@@ -87,6 +89,36 @@ final class BoxBaselineTests: XCTestCase {
             XCTAssertTrue(csv.contains(volume.name), csv)
         }
         XCTAssertNotEqual(outputs[0], outputs[1], "the two input paths feed different images")
+    }
+
+    /// The reference path feeds [0, 1] values through SAM's 0-255 normalisation (an almost
+    /// constant image near -2, quirk 14); the corrected path is `Preprocessing.sam` of the 0-255 slice.
+    func testInputPaths() throws {
+        let (h, w) = (30, 45)
+        let slice = ArraySlice((0..<(h * w)).map { Float(($0 * 37) % 101) / 7 - 3 })
+        let url = Fixtures.url("tiny_sam.pth")
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        let reference = try BoxBaseline(checkpoint: url, inputPath: .reference, decoderHeads: heads)
+        let s = reference.imageEncoder.config.imageSize
+        let (x, inputSize) = reference.encoderInput(slice, height: h, width: w)
+        XCTAssertEqual(x.shape, [1, 3, s, s])
+        XCTAssertTrue(inputSize == (s, s))
+        for c in 0..<3 {
+            let plane = x.data[(c * s * s)..<((c + 1) * s * s)]
+            let low = (0 - Preprocessing.pixelMean[c]) / Preprocessing.pixelStd[c]
+            let high = (1 - Preprocessing.pixelMean[c]) / Preprocessing.pixelStd[c]
+            XCTAssertGreaterThanOrEqual(plane.min()!, low - 1e-5)
+            XCTAssertLessThanOrEqual(plane.max()!, high + 1e-5)
+            XCTAssertGreaterThan(plane.max()! - plane.min()!, 0.9 * (high - low), "the [0,1] range is used")
+        }
+        let corrected = try BoxBaseline(checkpoint: url, inputPath: .corrected, decoderHeads: heads)
+        let (y, correctedSize) = corrected.encoderInput(slice, height: h, width: w)
+        let expected = Preprocessing.sam(image: SAMSliceEncoder.rgbBytes(Tensor(shape: [1, h, w], data: Array(slice))),
+                                         height: h, width: w, imageSize: s)
+        XCTAssertEqual(y.data, expected.image.data)
+        XCTAssertTrue(correctedSize == expected.inputSize)
+        XCTAssertTrue(correctedSize == Postprocess.resizedSize(height: h, width: w, longestSide: s))
+        XCTAssertGreaterThan(y.data.max()!, 2, "0-255 intensities after normalisation reach well above 2")
     }
 
     func testRandomEncoderConfigIsRejected() {
