@@ -1,0 +1,171 @@
+import Checkpoints
+import Datasets
+import Foundation
+import Metrics
+import SAM
+import Tensors
+
+/// How a slice becomes the SAM image input in the zero-shot box baseline.
+public enum BoxInputPath: String, CaseIterable, Sendable {
+    /// The reference's (fixtures quirk 14): the slice min-max scaled to [0, 1], replicated to 3
+    /// channels, bilinearly resized to S x S, then (x - pixel_mean) / pixel_std with SAM's 0-255
+    /// constants, so the encoder sees an almost constant image of about -2.
+    case reference
+    /// Corrected: the slice min-max mapped to 0-255 RGB, then SAM's own `ResizeLongestSide`,
+    /// normalisation and padding (`Preprocessing.sam`).
+    case corrected
+}
+
+/// What the box baseline produced on a slice set: label maps (D, H, W) and scores per volume.
+public struct BoxBaselineResult {
+    public let volumes: [Volume]
+    public let predictions: [[UInt8]]
+    public let scores: [VolumeScores]
+    public let summary: ScoreSummary
+}
+
+/// The paper's zero-shot SAM baseline (issue 8 item 3; ref: AutoSAM scripts/inference.py @
+/// 50a6ff4, `get_box`, `get_mask`): per slice, the SAM image embedding once; per class present in
+/// the ground-truth slice, its `BoxPrompt` box mapped by `apply_boxes` to the input frame, the
+/// original SAM mask decoder with `multimask_output=false`, the mask resized to the slice and
+/// binarised (logits > 0); the class masks merged as the reference does (`merge`). No training.
+public final class BoxBaseline {
+    public let imageEncoder: ImageEncoder
+    public let promptEncoder: PromptEncoder
+    public let maskDecoder: MaskDecoder
+    public let inputPath: BoxInputPath
+    private let workspace: ImageEncoderWorkspace
+
+    /// Loads the three SAM parts from one full checkpoint. `decoderHeads` is the two-way
+    /// transformer's head count (8 in every SAM release; not visible in the weights' shapes).
+    public init(checkpoint: URL, inputPath: BoxInputPath, decoderHeads: Int = 8) throws {
+        let archive = try TensorArchives.open(checkpoint)
+        imageEncoder = try ImageEncoder(archive: archive)
+        promptEncoder = try PromptEncoder(loading: archive)
+        maskDecoder = try MaskDecoder(loading: archive, heads: decoderHeads)
+        self.inputPath = inputPath
+        workspace = ImageEncoderWorkspace(config: imageEncoder.config, batch: 1)
+    }
+
+    /// From a config's `encoder.checkpoint`, which must name a full SAM checkpoint: random
+    /// weights (an empty checkpoint) make no sense for a zero-shot baseline.
+    public convenience init(config: ExperimentConfig, inputPath: BoxInputPath, decoderHeads: Int = 8) throws {
+        guard !config.encoder.checkpoint.isEmpty else {
+            throw ConfigError(source: "config", message: "the box baseline needs a full SAM checkpoint (encoder.checkpoint); "
+                              + "random encoder weights are not SAM")
+        }
+        let url = URL(fileURLWithPath: config.encoder.checkpoint)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ConfigError(source: "config", message: "encoder.checkpoint \(url.path) does not exist")
+        }
+        try self.init(checkpoint: url, inputPath: inputPath, decoderHeads: decoderHeads)
+    }
+
+    /// Merges binary class masks (fixtures quirk 14). `masks[k]` (H*W, 0/1) for class k in
+    /// 1..<K, nil when the class got no prompt; index 0 is ignored. mask[0] = -sum_k m_k, the
+    /// background becomes 1 where mask[0] == 0 and 0 where negative, then argmax over classes
+    /// with ties to the lowest class index.
+    public static func merge(_ masks: [[UInt8]?], pixels: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: pixels)
+        for i in 0..<pixels {
+            // Background is 1 only where no class covers i, and every class value is 0 or 1, so
+            // the argmax is 0 there and otherwise the lowest covering class.
+            for k in 1..<masks.count where masks[k].map({ $0[i] != 0 }) ?? false {
+                out[i] = UInt8(k)
+                break
+            }
+        }
+        return out
+    }
+
+    /// The encoder input (1, 3, S, S) of an H x W slice and the unpadded input size for mask
+    /// post-processing.
+    func encoderInput(_ slice: ArraySlice<Float>, height: Int, width: Int) -> (Tensor, (height: Int, width: Int)) {
+        let s = imageEncoder.config.imageSize
+        let image = Tensor(shape: [1, height, width], data: Array(slice))
+        switch inputPath {
+        case .reference:
+            var x = Preprocessing.reference(image, imageSize: s, sliceSize: s)
+            let plane = s * s
+            for c in 0..<3 {
+                let mean = Preprocessing.pixelMean[c], inverseStd = 1 / Preprocessing.pixelStd[c]
+                for i in c * plane ..< (c + 1) * plane { x.data[i] = (x.data[i] - mean) * inverseStd }
+            }
+            return (x.reshaped([1, 3, s, s]), (s, s))
+        case .corrected:
+            let (x, inputSize) = Preprocessing.sam(image: SAMSliceEncoder.rgbBytes(image), height: height, width: width, imageSize: s)
+            return (x.reshaped([1, 3, s, s]), inputSize)
+        }
+    }
+
+    /// The label map (H*W) of one slice from its intensities and ground-truth labels.
+    public func predictSlice(image: ArraySlice<Float>, labels: ArraySlice<UInt8>, height: Int, width: Int,
+                             classes: Int) throws -> [UInt8] {
+        let label = labels.map(Int.init)
+        let present = (1..<classes).filter { c in label.contains(c) }
+        guard !present.isEmpty else { return [UInt8](repeating: 0, count: height * width) }
+        let (input, inputSize) = encoderInput(image, height: height, width: width)
+        let embedding = imageEncoder.forward(input, workspace: workspace)
+        let pe = promptEncoder.densePositionalEncoding(), s = imageEncoder.config.imageSize
+        var masks = [[UInt8]?](repeating: nil, count: classes)
+        for c in present {
+            let box = try BoxPrompt.box(label: label, height: height, width: width, classValue: c).map(Float.init)
+            let frame = Postprocess.applyBoxes(box, originalSize: (height, width), longestSide: s)
+            let (sparse, dense) = promptEncoder.embed(points: nil, boxes: Tensor(shape: [1, 4], data: frame), masks: nil)
+            let lowRes = maskDecoder.predict(imageEmbedding: embedding, imagePE: pe, sparsePrompts: sparse,
+                                             densePrompts: dense, multimaskOutput: false).masks
+            let logits = Postprocess.masks(lowRes, imageSize: s, inputSize: inputSize, originalSize: (height, width))
+            masks[c] = Postprocess.binarize(logits)
+        }
+        return Self.merge(masks, pixels: height * width)
+    }
+
+    /// The label map (D, H, W) of a labelled volume.
+    public func predictVolume(_ volume: Volume, classes: Int) throws -> [UInt8] {
+        guard let labels = volume.labels else {
+            throw PredictionError(path: volume.imageFile, message: "the box baseline needs ground-truth labels for its prompts")
+        }
+        let size = volume.sliceSize
+        var out: [UInt8] = []
+        out.reserveCapacity(volume.depth * size)
+        for z in 0..<volume.depth {
+            let range = z * size ..< (z + 1) * size
+            do {
+                out += try predictSlice(image: volume.image[range], labels: labels[range], height: volume.height,
+                                        width: volume.width, classes: classes)
+            } catch let error as BoxPromptError {
+                throw PredictionError(path: volume.imageFile, message: "slice \(z): \(error)")
+            }
+        }
+        return out
+    }
+
+    /// Predicts and scores (standard evaluation) the first `maxVolumes` volumes of `set` (all when nil).
+    public func run(_ set: SliceSet, classes: Int, maxVolumes: Int? = nil,
+                    progress: (Volume) -> Void = { _ in }) throws -> BoxBaselineResult {
+        let volumes = Array(set.volumes.prefix(maxVolumes ?? set.volumes.count))
+        var predictions: [[UInt8]] = [], scores: [VolumeScores] = []
+        for volume in volumes {
+            progress(volume)
+            let prediction = try predictVolume(volume, classes: classes)
+            predictions.append(prediction)
+            scores.append(VolumeEvaluator.evaluate(
+                name: volume.name, prediction: prediction, reference: volume.labels!,
+                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
+                spacing: VoxelSpacing(z: volume.spacing.slice, y: volume.spacing.row, x: volume.spacing.column),
+                classCount: classes, mode: .standard))
+        }
+        let summary = ScoreSummary(volumes: scores, classNames: ClassNames.forClasses(classes), mode: .standard)
+        return BoxBaselineResult(volumes: volumes, predictions: predictions, scores: scores, summary: summary)
+    }
+
+    /// Writes `<name>_pred.nii.gz` per volume (the source's geometry) and `volumes.csv` to `dir`.
+    public static func write(_ result: BoxBaselineResult, classes: Int, to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (volume, labels) in zip(result.volumes, result.predictions) {
+            try volume.prediction(labels).write(to: dir.appendingPathComponent("\(volume.name)_pred.nii.gz"))
+        }
+        let csv = ScoreCSV.perVolume(result.scores, classNames: ClassNames.forClasses(classes))
+        try csv.write(to: dir.appendingPathComponent("volumes.csv"), atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,135 @@
+import Collectives
+import Datasets
+import Foundation
+import Metrics
+import SAM
+import Tensors
+import TestSupport
+import XCTest
+@testable import Training
+
+/// The zero-shot SAM box baseline: the reference's mask merge rule on hand-made masks, and both
+/// input paths end to end on the tiny fixture SAM and phantom data.
+final class BoxBaselineTests: XCTestCase {
+    static let dataRoot: URL = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-data-\(getpid())")
+        if !FileManager.default.fileExists(atPath: root.path) {
+            try! Phantom.writeDataset(to: root, patients: 4, seed: 5, inPlaneScale: 0.5)
+        }
+        return root
+    }()
+
+    /// mask[k] = m_k, mask[0] = -sum m_k -> 1 where 0, 0 where negative; argmax, ties lowest.
+    func testMergeFollowsReferenceRule() {
+        // 6 pixels, K = 4: class 2 has no prompt (nil).
+        let m1: [UInt8] = [0, 1, 1, 0, 0, 1]
+        let m3: [UInt8] = [0, 0, 1, 1, 0, 1]
+        XCTAssertEqual(BoxBaseline.merge([nil, m1, nil, m3], pixels: 6), [0, 1, 1, 3, 0, 1])
+        // Overlap of classes 2 and 3 goes to 2; with all three, to 1; no mask anywhere is background.
+        let a: [UInt8] = [1, 0, 0, 1], b: [UInt8] = [1, 1, 0, 1], c: [UInt8] = [0, 1, 0, 1]
+        XCTAssertEqual(BoxBaseline.merge([nil, nil, b, c], pixels: 4), [2, 2, 0, 2])
+        XCTAssertEqual(BoxBaseline.merge([nil, a, b, c], pixels: 4), [1, 2, 0, 1])
+        XCTAssertEqual(BoxBaseline.merge([nil, nil, nil, nil], pixels: 3), [0, 0, 0])
+    }
+
+    /// The merge agrees with a literal transcription of the reference's tensor arithmetic.
+    func testMergeMatchesLiteralReferenceArithmetic() {
+        let k = 4, pixels = 50
+        var masks = [[UInt8]?](repeating: nil, count: k)
+        for c in [1, 3] {   // class 2 got no prompt
+            masks[c] = (0..<pixels).map { UInt8($0 % (c == 1 ? 3 : 2) == 0 ? 1 : 0) }
+        }
+        var literal = [UInt8](repeating: 0, count: pixels)
+        for i in 0..<pixels {
+            var stack = [Int](repeating: 0, count: k)
+            for c in 1..<k { if let m = masks[c] { stack[c] = Int(m[i]); stack[0] -= Int(m[i]) } }
+            stack[0] = stack[0] == 0 ? 1 : (stack[0] < 0 ? 0 : stack[0])
+            literal[i] = UInt8(stack.firstIndex(of: stack.max()!)!)
+        }
+        XCTAssertEqual(BoxBaseline.merge(masks, pixels: pixels), literal)
+        XCTAssertTrue(literal.contains(1) && literal.contains(3) && literal.contains(0), "the case should exercise every outcome")
+    }
+
+    func config() -> ExperimentConfig {
+        var c = ExperimentConfig()
+        c.name = "box-baseline-test"
+        c.data.root = Self.dataRoot.path
+        c.encoder.checkpoint = Fixtures.url("tiny_sam.pth").path
+        c.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-\(UUID().uuidString)").path
+        return c
+    }
+
+    /// Both input paths run on the fixture SAM: label maps of the volume's shape with values in
+    /// 0..<K, a score per class per volume, and the written NIfTI and CSV.
+    func testBothInputPathsEndToEndOnTinySAM() throws {
+        let c = config()
+        defer { try? FileManager.default.removeItem(atPath: c.output.dir) }
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        let data = try Experiment(config: c, world: SingleProcessCommunicator(), encoderFactory: { try SliceEncoders.make($0) })
+            .prepareData()
+        XCTAssertFalse(data.test.volumes.isEmpty)
+        var outputs: [[UInt8]] = []
+        for path in BoxInputPath.allCases {
+            let baseline = try BoxBaseline(config: c, inputPath: path, decoderHeads: heads)
+            let result = try baseline.run(data.test, classes: 4, maxVolumes: 1)
+            XCTAssertEqual(result.predictions.count, 1)
+            let volume = data.test.volumes[0], prediction = result.predictions[0]
+            XCTAssertEqual(prediction.count, volume.depth * volume.height * volume.width, path.rawValue)
+            XCTAssertTrue(prediction.allSatisfy { $0 < 4 }, path.rawValue)
+            XCTAssertEqual(result.scores.map(\.name), [volume.name])
+            XCTAssertEqual(result.scores[0].classes.count, 3)
+            XCTAssertEqual(result.summary.samples, 1)
+            XCTAssertNotNil(result.scores[0].average(.dice), path.rawValue)
+            outputs.append(prediction)
+            let out = URL(fileURLWithPath: c.output.dir).appendingPathComponent("pred-\(path.rawValue)")
+            try BoxBaseline.write(result, classes: 4, to: out)
+            let written = try NIfTIStack(contentsOf: out.appendingPathComponent("\(volume.name)_pred.nii.gz"))
+            XCTAssertEqual(try written.classIndices(classes: 4), prediction)
+            let csv = try String(contentsOf: out.appendingPathComponent("volumes.csv"), encoding: .utf8)
+            XCTAssertTrue(csv.contains(volume.name), csv)
+        }
+        XCTAssertNotEqual(outputs[0], outputs[1], "the two input paths feed different images")
+    }
+
+    /// The reference path feeds [0, 1] values through SAM's 0-255 normalisation (an almost
+    /// constant image near -2, quirk 14); the corrected path is `Preprocessing.sam` of the 0-255 slice.
+    func testInputPaths() throws {
+        let (h, w) = (30, 45)
+        let slice = ArraySlice((0..<(h * w)).map { Float(($0 * 37) % 101) / 7 - 3 })
+        let url = Fixtures.url("tiny_sam.pth")
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        let reference = try BoxBaseline(checkpoint: url, inputPath: .reference, decoderHeads: heads)
+        let s = reference.imageEncoder.config.imageSize
+        let (x, inputSize) = reference.encoderInput(slice, height: h, width: w)
+        XCTAssertEqual(x.shape, [1, 3, s, s])
+        XCTAssertTrue(inputSize == (s, s))
+        for c in 0..<3 {
+            let plane = x.data[(c * s * s)..<((c + 1) * s * s)]
+            let low = (0 - Preprocessing.pixelMean[c]) / Preprocessing.pixelStd[c]
+            let high = (1 - Preprocessing.pixelMean[c]) / Preprocessing.pixelStd[c]
+            XCTAssertGreaterThanOrEqual(plane.min()!, low - 1e-5)
+            XCTAssertLessThanOrEqual(plane.max()!, high + 1e-5)
+            XCTAssertGreaterThan(plane.max()! - plane.min()!, 0.9 * (high - low), "the [0,1] range is used")
+        }
+        let corrected = try BoxBaseline(checkpoint: url, inputPath: .corrected, decoderHeads: heads)
+        let (y, correctedSize) = corrected.encoderInput(slice, height: h, width: w)
+        let expected = Preprocessing.sam(image: SAMSliceEncoder.rgbBytes(Tensor(shape: [1, h, w], data: Array(slice))),
+                                         height: h, width: w, imageSize: s)
+        XCTAssertEqual(y.data, expected.image.data)
+        XCTAssertTrue(correctedSize == expected.inputSize)
+        XCTAssertTrue(correctedSize == Postprocess.resizedSize(height: h, width: w, longestSide: s))
+        XCTAssertGreaterThan(y.data.max()!, 2, "0-255 intensities after normalisation reach well above 2")
+    }
+
+    func testRandomEncoderConfigIsRejected() {
+        var c = config()
+        c.encoder.checkpoint = ""
+        XCTAssertThrowsError(try BoxBaseline(config: c, inputPath: .corrected)) { error in
+            XCTAssertTrue("\(error)".contains("full SAM checkpoint"), "\(error)")
+        }
+        c.encoder.checkpoint = "/nonexistent/sam.pth"
+        XCTAssertThrowsError(try BoxBaseline(config: c, inputPath: .reference)) { error in
+            XCTAssertTrue("\(error)".contains("does not exist"), "\(error)")
+        }
+    }
+}
