@@ -71,7 +71,7 @@ final class CLICommandTests: XCTestCase {
         let presetChecked = try autosam(["embed", "-c", "cli.json"], in: dir)
         XCTAssertNotEqual(presetChecked.status, 0, "a tiny checkpoint is not vit_b: \(presetChecked.output)")
         XCTAssertTrue(presetChecked.stderr.contains("not vit_b"), presetChecked.output)
-        let set = ["--set", "encoder.preset=\"\""]
+        let set = ["--set", "encoder.preset=auto"]
         let embed = try autosam(["embed", "-c", "cli.json"] + set, in: dir)
         XCTAssertEqual(embed.status, 0, embed.output)
         XCTAssertTrue(embed.stdout.contains("0 already cached"), embed.output)
