@@ -48,7 +48,7 @@ struct EncoderBenchCommand: ParsableCommand {
         var output = [Float](repeating: 0, count: config.outChannels * config.gridSize * config.gridSize)
         print("weights \(megabytes(4 * encoder.weights.parameterCount)) MB")
 
-        var rows: [(threads: Int, seconds: Double, timings: ImageEncoderTimings, rss: Double)] = []
+        var rows: [Measurement] = []
         for t in try threadCounts() {
             BLASRuntime.setThreads(t)
             let workspace = ImageEncoderWorkspace(config: config, batch: 1)
@@ -61,30 +61,42 @@ struct EncoderBenchCommand: ParsableCommand {
             }
             pass()
             workspace.resetTimings()
-            let start = DispatchTime.now().uptimeNanoseconds
+            let (start, cpuStart) = (DispatchTime.now().uptimeNanoseconds, Usage.current().cpuSeconds)
             for _ in 0..<repeats { pass() }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
-            rows.append((t, seconds, workspace.timings, peakResidentMegabytes()))
+            let usage = Usage.current()
+            rows.append(Measurement(threads: t, seconds: seconds, cpuSeconds: (usage.cpuSeconds - cpuStart) / Double(repeats),
+                                    timings: workspace.timings, peakMegabytes: usage.peakMegabytes))
             print(String(format: "threads %d: %.2f s/image, %.1f GFLOP/s, workspace %@ MB", t, seconds,
                          flops.total / seconds / 1e9, megabytes(workspace.byteCount)))
         }
         report(rows, flops: flops)
     }
 
-    private func report(_ rows: [(threads: Int, seconds: Double, timings: ImageEncoderTimings, rss: Double)],
-                        flops: EncoderFLOPs) {
-        let header = rows.map { String(format: "%12@", "\($0.threads) thr") }.joined()
-        print("\n" + "stage (s/image)".padding(toLength: 26, withPad: " ", startingAt: 0) + header)
+    /// One thread count's result; stage times are totals over the timed repeats.
+    private struct Measurement {
+        var threads: Int, seconds: Double, cpuSeconds: Double
+        var timings: ImageEncoderTimings
+        var peakMegabytes: Double
+    }
+
+    private func report(_ rows: [Measurement], flops: EncoderFLOPs) {
+        func line(_ name: String, _ value: (Measurement) -> String) {
+            let cells = rows.map { row -> String in
+                let text = value(row)
+                return String(repeating: " ", count: max(0, 12 - text.count)) + text
+            }
+            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + cells.joined())
+        }
+        print("")
+        line("stage (s/image)") { "\($0.threads) thr" }
         for stage in ImageEncoderTimings.Stage.allCases {
-            let cells = rows.map { String(format: "%12.3f", ($0.timings.seconds[stage] ?? 0) / Double(repeats)) }
-            print(stage.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0) + cells.joined())
+            line(stage.rawValue) { String(format: "%.3f", ($0.timings.seconds[stage] ?? 0) / Double(repeats)) }
         }
-        func line(_ name: String, _ value: (Int) -> String) {
-            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + rows.indices.map(value).joined())
-        }
-        line("total s/image") { String(format: "%12.3f", rows[$0].seconds) }
-        line("GFLOP/s") { String(format: "%12.1f", flops.total / rows[$0].seconds / 1e9) }
-        line("peak RSS (MB, so far)") { String(format: "%12.0f", rows[$0].rss) }
+        line("total s/image") { String(format: "%.3f", $0.seconds) }
+        line("CPU s/image (all threads)") { String(format: "%.3f", $0.cpuSeconds) }
+        line("GFLOP/s") { String(format: "%.1f", flops.total / $0.seconds / 1e9) }
+        line("peak RSS (MB, so far)") { String(format: "%.0f", $0.peakMegabytes) }
     }
 
     private func config() -> EncoderConfig {
@@ -104,10 +116,18 @@ struct EncoderBenchCommand: ParsableCommand {
 
     private func megabytes(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / 1_048_576) }
 
-    /// getrusage's peak resident set size of this process (ru_maxrss, KiB on Linux) in MiB.
-    private func peakResidentMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+}
+
+/// This process's resource usage (getrusage): user + system CPU time and the peak resident set
+/// size (ru_maxrss, KiB on Linux).
+private struct Usage {
+    var cpuSeconds: Double
+    var peakMegabytes: Double
+
+    static func current() -> Usage {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return Usage(cpuSeconds: seconds(u.ru_utime) + seconds(u.ru_stime), peakMegabytes: Double(u.ru_maxrss) / 1024)
     }
 }

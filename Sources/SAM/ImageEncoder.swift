@@ -41,6 +41,7 @@ public struct ImageEncoder: Sendable {
                      "image encoder input \(images.shape), expected (B, 3, \(c.imageSize), \(c.imageSize))")
         let batch = images.shape[0]
         let ws = workspace ?? ImageEncoderWorkspace(config: c, batch: batch)
+        precondition(ws.batch == batch, "workspace for batch \(ws.batch), input batch \(batch)")
         var out = Tensor(zeros: [batch, c.outChannels, c.gridSize, c.gridSize])
         images.withPointer { x in
             out.withMutablePointer { y in forward(output: y, images: x, workspace: ws, tap: tap) }

@@ -1,5 +1,6 @@
 import XCTest
 import Checkpoints
+import Foundation
 import TestSupport
 @testable import SAM
 
@@ -45,6 +46,27 @@ final class EncoderConfigTests: XCTestCase {
         XCTAssertEqual(counts[0], 89_670_912)
         XCTAssertEqual(Double(counts[1]) / 1e6, 308, accuracy: 1)
         XCTAssertEqual(Double(counts[2]) / 1e6, 637, accuracy: 1)
+    }
+
+    /// Random weights of other shapes (padded windows, MLP ratio 2.5, all-global attention) written
+    /// as a checkpoint: inference recovers the configuration and loading accepts every key.
+    func testInferenceRoundTripsOtherConfigurations() throws {
+        let configs = [
+            EncoderConfig(imageSize: 56, patchSize: 8, embedDim: 12, depth: 3, heads: 3, mlpRatio: 2.5, windowSize: 3,
+                          globalBlocks: [1], outChannels: 5),
+            EncoderConfig(imageSize: 20, patchSize: 4, embedDim: 8, depth: 2, heads: 1, windowSize: 0,
+                          globalBlocks: [0, 1], outChannels: 4),
+        ]
+        for config in configs {
+            let weights = try ImageEncoderWeights.random(config: config, seed: 5)
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("roundtrip-\(UUID().uuidString).safetensors")
+            defer { try? FileManager.default.removeItem(at: url) }
+            try SafeTensorsFile.write(weights.table.slots.map { ($0.key, weights.tensor($0)) }, to: url)
+            let archive = try TensorArchives.open(url)
+            XCTAssertEqual(try EncoderConfig.infer(from: archive), config)
+            let loaded = try ImageEncoderWeights.load(from: archive)
+            XCTAssertEqual(loaded.tensor(loaded.neck2Weight), weights.tensor(weights.neck2Weight))
+        }
     }
 
     func testCheckAgainstPresetListsDifferences() throws {
