@@ -10,9 +10,9 @@ import Tensors
 /// lines 223-239; the relative position term is `RelativePosition` (add_decomposed_rel_pos).
 ///
 /// Memory: the qkv GEMM and the projection run over all B * H * W tokens at once; the attention
-/// itself runs one (grid, head) at a time, block of queries by block of queries, through one
-/// score buffer of 4 MB by default (`AttentionHead`), so a global block at 64 x 64 tokens never holds
-/// its 4096 x 4096 logits. Forward writes q/k/v and the
+/// itself runs one (grid, head) pair at a time per thread (forward spreads the pairs over the BLAS
+/// threads), block of queries by block of queries, through one score buffer of 4 MB by default
+/// (`AttentionHead`), so a global block at 64 x 64 tokens never holds its 4096 x 4096 logits. Forward writes q/k/v and the
 /// merged context into the caller's `Saved` buffers: inference reuses them across blocks, training
 /// keeps them for `backward`, which recomputes the probabilities head by head.
 ///
@@ -151,7 +151,7 @@ public enum MultiHeadAttention {
         let head = core(s)
         let dqkv = UnsafeMutablePointer<Float>.allocate(capacity: s.rows * 3 * c)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.backwardScratchCount)
-        let rel = RelativeTerms(s, withGradients: true)
+        let rel = RelativeTerms(s)
         defer { dqkv.deallocate(); scratch.deallocate(); rel?.deallocate() }
         dqkv.initialize(repeating: 0, count: s.rows * 3 * c)
         for h in 0..<s.heads {
@@ -177,20 +177,20 @@ public enum MultiHeadAttention {
                       ldq: 3 * s.channels, ldk: 3 * s.channels, ldv: 3 * s.channels, ldo: s.channels)
     }
 
-    /// Per-head relative position buffers: relH (rows, H), relW (rows, W) and, for backward,
+    /// Per-head relative position buffers of the backward pass: relH (rows, H), relW (rows, W) and
     /// their gradients dRelH, dRelW of the same shapes.
     private struct RelativeTerms {
         let relH, relW: UnsafeMutablePointer<Float>
-        let dRelH, dRelW: UnsafeMutablePointer<Float>?
+        let dRelH, dRelW: UnsafeMutablePointer<Float>
         let countH, countW: Int
 
-        init?(_ s: Shape, withGradients: Bool) {
+        init?(_ s: Shape) {
             guard s.useRelativePosition else { return nil }
             (countH, countW) = (s.rows * s.height, s.rows * s.width)
             let n = countH + countW
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: withGradients ? 2 * n : n)
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * n)
             (relH, relW) = (buffer, buffer + countH)
-            (dRelH, dRelW) = withGradients ? (buffer + n, buffer + n + countH) : (nil, nil)
+            (dRelH, dRelW) = (buffer + n, buffer + n + countH)
         }
 
         func deallocate() { relH.deallocate() }
@@ -204,13 +204,13 @@ public enum MultiHeadAttention {
         }
 
         func clearGradients() {
-            dRelH!.update(repeating: 0, count: countH)
-            dRelW!.update(repeating: 0, count: countW)
+            dRelH.update(repeating: 0, count: countH)
+            dRelW.update(repeating: 0, count: countW)
         }
 
         func backward(dq: UnsafeMutablePointer<Float>, gradients g: Gradients, q: UnsafePointer<Float>,
                       parameters p: Parameters, shape s: Shape) {
-            RelativePosition.backward(dq: dq, dTableH: g.relPosH, dTableW: g.relPosW, dRelH: dRelH!, dRelW: dRelW!,
+            RelativePosition.backward(dq: dq, dTableH: g.relPosH, dTableW: g.relPosW, dRelH: dRelH, dRelW: dRelW,
                                       q: q, ldq: 3 * s.channels, tableH: p.relPosH!, tableW: p.relPosW!,
                                       batch: s.batch, height: s.height, width: s.width, headDim: s.headDim)
         }
@@ -221,7 +221,7 @@ public enum MultiHeadAttention {
         }
 
         func biasGradient(grid b: Int, shape s: Shape) -> AttentionHead.BiasGradient {
-            AttentionHead.BiasGradient(dRelH: dRelH! + b * s.tokens * s.height, dRelW: dRelW! + b * s.tokens * s.width)
+            AttentionHead.BiasGradient(dRelH: dRelH + b * s.tokens * s.height, dRelW: dRelW + b * s.tokens * s.width)
         }
     }
 }
