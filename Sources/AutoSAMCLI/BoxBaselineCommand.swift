@@ -45,7 +45,7 @@ struct BoxBaselineCommand: ParsableCommand {
         }
         guard decoderHeads >= 1 else { throw ValidationError("--decoder-heads must be at least 1") }
         if let maxVolumes, maxVolumes < 1 { throw ValidationError("--max-volumes must be at least 1") }
-        _ = try tableMetrics()
+        _ = try TableMetrics.parse(metrics)
     }
 
     func run() throws {
@@ -61,20 +61,10 @@ struct BoxBaselineCommand: ParsableCommand {
             print("  \(volume.name): \(volume.depth) slices of \(volume.height) x \(volume.width)")
         }
         let label = "SAM box (\(path.rawValue))"
-        print(ResultsTable(rows: [.init(label: label, summary: result.summary)], metrics: try tableMetrics()).render(), terminator: "")
+        print(ResultsTable(rows: [.init(label: label, summary: result.summary)], metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
         if let out {
             try BoxBaseline.write(result, classes: config.data.classes, to: URL(fileURLWithPath: out))
             print("wrote \(result.predictions.count) prediction(s) and volumes.csv to \(out)")
-        }
-    }
-
-    private func tableMetrics() throws -> [Metric] {
-        try metrics.split(separator: ",").map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let m = Metric(rawValue: name) else {
-                throw ValidationError("--metrics: unknown '\(name)'; use dice, assd, hd95, hd")
-            }
-            return m
         }
     }
 }

@@ -55,12 +55,12 @@ struct EvaluateCommand: ParsableCommand {
         }
         guard (2...256).contains(classes) else { throw ValidationError("--classes must be in 2...256") }
         guard EvaluationMode(rawValue: mode) != nil else { throw ValidationError("--mode must be standard or reference, got '\(mode)'") }
-        _ = try tableMetrics()
+        _ = try TableMetrics.parse(metrics)
     }
 
     func run() throws {
         if let runFolder {
-            print(try RunSummary.read(run: URL(fileURLWithPath: runFolder)).table(metrics: try tableMetrics()).render(), terminator: "")
+            print(try RunSummary.read(run: URL(fileURLWithPath: runFolder)).table(metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
             return
         }
         let (predictionDir, labelDir) = (URL(fileURLWithPath: predictions!), URL(fileURLWithPath: labels!))
@@ -73,20 +73,10 @@ struct EvaluateCommand: ParsableCommand {
         let report = FolderEvaluationReport(evaluation, predictions: predictionDir, labels: labelDir, classes: classes,
                                             mode: evaluationMode, scores: scores)
         let label = predictionDir.standardizedFileURL.lastPathComponent
-        print(ResultsTable(rows: [.init(label: label, summary: report.summary)], metrics: try tableMetrics()).render(), terminator: "")
+        print(ResultsTable(rows: [.init(label: label, summary: report.summary)], metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
         if let out {
             try FolderEvaluationReport.write(report, scores: scores, to: URL(fileURLWithPath: out))
             print("wrote \(out)/volumes.csv and \(out)/summary.json")
-        }
-    }
-
-    private func tableMetrics() throws -> [Metric] {
-        try metrics.split(separator: ",").map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let m = Metric(rawValue: name) else {
-                throw ValidationError("--metrics: unknown '\(name)'; use dice, assd, hd95, hd")
-            }
-            return m
         }
     }
 }
