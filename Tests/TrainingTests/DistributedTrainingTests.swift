@@ -163,4 +163,29 @@ final class DistributedTrainingTests: XCTestCase {
         let reference = try counts("reference", epochs: 2)
         XCTAssertEqual(reference.calls, reference.evaluation + 2 * reference.train)
     }
+
+    /// With as many ranks as seeds, each seed trains in its own group at the same time, and the
+    /// results equal training the seeds one after another on one rank.
+    func testSeedGroupsTrainConcurrentlyWithTheSameResults() throws {
+        var parallel = config("seeds-parallel")
+        parallel.seeds = [0, 1]
+        var serial = config("seeds-serial")
+        serial.seeds = [0, 1]
+        let groups = try LocalGroup.run(size: 2) { comm -> [Int] in
+            try Experiment(config: parallel, world: comm) { _ in PoolingEncoder() }.seedGroups().seeds
+        }
+        XCTAssertEqual(groups, [[0], [1]])
+        func run(_ c: ExperimentConfig, ranks: Int) throws -> RunSummary {
+            try LocalGroup.run(size: ranks) { comm in
+                try Experiment(config: c, world: comm) { _ in PoolingEncoder() }.run()
+            }[0]!
+        }
+        let a = try run(parallel, ranks: 2), b = try run(serial, ranks: 1)
+        XCTAssertEqual(a.seeds, [0, 1])
+        XCTAssertEqual(b.seeds, [0, 1])
+        for (x, y) in zip(a.perSeed, b.perSeed) {
+            XCTAssertEqual(x.average.dice.mean ?? -1, y.average.dice.mean ?? -1, accuracy: 1e-6)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: parallel.output.dir + "/summary.json"))
+    }
 }
