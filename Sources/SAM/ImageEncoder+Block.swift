@@ -23,7 +23,10 @@ extension ImageEncoder {
                            rows: rows, inFeatures: e, outFeatures: m)
         }
         ws.timed(.gelu) {
-            RowParallel.run(rows: rows, width: m) { r in geluInPlace(hidden + r.lowerBound * m, count: r.count * m) }
+            RowParallel.run(rows: rows, width: m) { r in
+                let start = hidden + r.lowerBound * m
+                GELU.forward(y: start, x: start, count: r.count * m)
+            }
         }
         ws.timed(.mlpLinear) {
             Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
@@ -75,20 +78,6 @@ extension ImageEncoder {
             let offset = r.lowerBound * e
             LayerNorm.forward(y: y + offset, mean: ws.rowMean + r.lowerBound, rstd: ws.rowRstd + r.lowerBound,
                               x: x + offset, weight: weight, bias: bias, rows: r.count, features: e, eps: eps)
-        }
-    }
-
-    /// x (n) <- GELU(x) through a small stack buffer: `GELU.forward` only runs its vectorised loop
-    /// when output and input do not overlap (in place it falls back to scalar code, 5x slower).
-    private func geluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        let chunk = 4096
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { buffer in
-            let tmp = buffer.baseAddress!
-            for start in stride(from: 0, to: n, by: chunk) {
-                let count = min(chunk, n - start)
-                GELU.forward(y: tmp, x: x + start, count: count)
-                (x + start).update(from: tmp, count: count)
-            }
         }
     }
 
