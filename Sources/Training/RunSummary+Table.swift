@@ -23,3 +23,12 @@ extension RunSummary {
         return ResultsTable(rows: rows, metrics: metrics)
     }
 }
+
+extension RunSummary {
+    /// One row per run (its mean ± std over seeds), the layout of the paper's Table 1 when the
+    /// runs are the heads and baselines at 1 and 5 training patients.
+    public static func comparison(_ runs: [RunSummary], metrics: [Metric] = [.dice, .assd]) -> ResultsTable {
+        ResultsTable(rows: runs.map { ResultsTable.Row(label: "\($0.name) (\($0.seeds.count) seeds)", summary: $0.overSeeds) },
+                     metrics: metrics)
+    }
+}

@@ -91,6 +91,13 @@ final class CLICommandTests: XCTestCase {
         let table = try autosam(["evaluate", "--run", "run"], in: dir)
         XCTAssertEqual(table.status, 0, table.output)
         XCTAssertTrue(table.stdout.contains("cli seed 0") && table.stdout.contains("cli (1 seeds)"), table.output)
+        let side = try autosam(["table", "run", "run", "--metrics", "dice,hd95"], in: dir)
+        XCTAssertEqual(side.status, 0, side.output)
+        XCTAssertEqual(side.stdout.components(separatedBy: "cli (1 seeds)").count, 3, side.output)
+        XCTAssertTrue(side.stdout.contains("HD95"), side.output)
+        let missing = try autosam(["table", "nowhere"], in: dir)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("nowhere/summary.json"), missing.output)
     }
 
     func testBadArgumentsFailWithTheFileNamed() throws {
