@@ -26,7 +26,7 @@ struct InspectCommand: ParsableCommand {
         let inspection = try CheckpointInspection.inspect(URL(fileURLWithPath: checkpoint))
         print(inspection.report(), terminator: "")
         guard inspection.problems.isEmpty else {
-            throw InspectionError(file: checkpoint, message: "\(inspection.problems.count) problem(s): "
+            throw RunFileError(path: checkpoint, message: "\(inspection.problems.count) problem(s): "
                                   + inspection.problems.joined(separator: "; "))
         }
     }

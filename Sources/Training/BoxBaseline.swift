@@ -123,7 +123,7 @@ public final class BoxBaseline {
     /// The label map (D, H, W) of a labelled volume.
     public func predictVolume(_ volume: Volume, classes: Int) throws -> [UInt8] {
         guard let labels = volume.labels else {
-            throw PredictionError(path: volume.imageFile, message: "the box baseline needs ground-truth labels for its prompts")
+            throw RunFileError(path: volume.imageFile, message: "the box baseline needs ground-truth labels for its prompts")
         }
         let size = volume.sliceSize
         var out: [UInt8] = []
@@ -134,7 +134,7 @@ public final class BoxBaseline {
                 out += try predictSlice(image: volume.image[range], labels: labels[range], height: volume.height,
                                         width: volume.width, classes: classes)
             } catch let error as BoxPromptError {
-                throw PredictionError(path: volume.imageFile, message: "slice \(z): \(error)")
+                throw RunFileError(path: volume.imageFile, message: "slice \(z): \(error)")
             }
         }
         return out

@@ -2,18 +2,6 @@ import Checkpoints
 import Foundation
 import SAM
 
-/// Why `inspect` rejects a file: it cannot be read, or it is neither a SAM checkpoint nor a head
-/// checkpoint written by `train`.
-public struct InspectionError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public init(file: String, message: String) {
-        self.file = file
-        self.message = message
-    }
-    public var description: String { "\(file): \(message)" }
-}
-
 /// What a checkpoint file holds (`autosam inspect`): format, size and SHA-256; the model type
 /// (a SAM preset, a custom SAM-shaped model, or a head checkpoint of our trainer); the inferred
 /// configurations; parameter counts per part; dtypes. Every tensor is read once, so a damaged
@@ -78,7 +66,7 @@ extension CheckpointInspection {
         let archive = try TensorArchives.open(url)
         let infos: [TensorInfo]
         do { infos = try archive.infos() } catch {
-            throw InspectionError(file: url.path, message: "damaged: the tensor index cannot be read (\(error))")
+            throw RunFileError(path: url.path, message: "damaged: the tensor index cannot be read (\(error))")
         }
         let nonFinite = try readEveryTensor(archive, infos)
         let size = ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
@@ -97,12 +85,12 @@ extension CheckpointInspection {
         }
         guard infos.contains(where: { $0.name.hasPrefix(EncoderConfig.checkpointPrefix) }) else {
             let examples = infos.prefix(3).map(\.name).joined(separator: ", ")
-            throw InspectionError(file: url.path, message: "not a SAM checkpoint: no image_encoder.* tensors (\(infos.count) tensors: \(examples)\(infos.count > 3 ? ", ..." : "")), "
+            throw RunFileError(path: url.path, message: "not a SAM checkpoint: no image_encoder.* tensors (\(infos.count) tensors: \(examples)\(infos.count > 3 ? ", ..." : "")), "
                                   + "and not a head checkpoint written by autosam train (params/..., frozen/...)")
         }
         let encoder: EncoderConfig
         do { encoder = try EncoderConfig.infer(from: archive) } catch {
-            throw InspectionError(file: url.path, message: "not a SAM checkpoint: \(error)")
+            throw RunFileError(path: url.path, message: "not a SAM checkpoint: \(error)")
         }
         let prompt = decoderPart(PromptEncoder.prefix, infos, problems: &problems, notes: &notes) { try PromptEncoderConfig.inferred(from: archive) }
         let decoder = decoderPart(MaskDecoder.prefix, infos, problems: &problems, notes: &notes) { try MaskDecoderConfig.inferred(from: archive) }
@@ -126,7 +114,7 @@ extension CheckpointInspection {
                     _ = try archive.integers(info.name)
                 }
             } catch {
-                throw InspectionError(file: archive.path, message: "damaged: tensor '\(info.name)' \(info.shape) cannot be read (\(error))")
+                throw RunFileError(path: archive.path, message: "damaged: tensor '\(info.name)' \(info.shape) cannot be read (\(error))")
             }
         }
         return nonFinite
@@ -188,7 +176,7 @@ extension CheckpointInspection {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         guard let state = try? decoder.decode(TrainingCheckpoint.State.self, from: data) else {
-            throw InspectionError(file: stateURL.path, message: "damaged: not a training state")
+            throw RunFileError(path: stateURL.path, message: "damaged: not a training state")
         }
         if let expected = state.checksums[url.lastPathComponent] {
             if expected == sha256 { notes.append("SHA-256 matches state.json") } else {

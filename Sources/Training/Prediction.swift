@@ -3,17 +3,6 @@ import Datasets
 import Foundation
 import Heads
 
-/// A problem with a run, checkpoint or input of `predict`, naming the path.
-public struct PredictionError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-}
-
 /// A trained head of a finished (or interrupted) run, ready to segment new volumes without
 /// labels (`autosam predict`, DESIGN §6).
 ///
@@ -37,7 +26,7 @@ public struct RunPrediction {
     public init(run: URL, seed: Int? = nil, checkpoint: URL? = nil) throws {
         let configFile = run.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configFile.path) else {
-            throw PredictionError(path: configFile.path, message: "no resolved config: is \(run.path) a run folder written by `autosam train`?")
+            throw RunFileError(path: configFile.path, message: "no resolved config: is \(run.path) a run folder written by `autosam train`?")
         }
         config = try ConfigLoader.load(file: configFile)
         var skipped: [String] = []
@@ -48,7 +37,7 @@ public struct RunPrediction {
         } else {
             let s = seed ?? config.seeds[0]
             guard config.seeds.contains(s) else {
-                throw PredictionError(path: configFile.path, message: "seed \(s) is not one of the run's seeds \(config.seeds)")
+                throw RunFileError(path: configFile.path, message: "seed \(s) is not one of the run's seeds \(config.seeds)")
             }
             let store = CheckpointStore(root: run.appendingPathComponent("seed_\(s)/checkpoints"), keep: .max)
             (self.checkpoint, checkpointFolder) = try Self.chosen(store, testModel: config.optim.test_model, skipped: &skipped)
@@ -56,11 +45,11 @@ public struct RunPrediction {
         self.skipped = skipped
         self.seed = self.checkpoint.state.seed
         if let seed, seed != self.seed {
-            throw PredictionError(path: checkpointFolder.path, message: "the checkpoint is of seed \(self.seed), not \(seed)")
+            throw RunFileError(path: checkpointFolder.path, message: "the checkpoint is of seed \(self.seed), not \(seed)")
         }
         let blocking = ConfigDiff.blocking(self.checkpoint.state.config, config)
         guard blocking.isEmpty else {
-            throw PredictionError(path: checkpointFolder.path, message: "the checkpoint was trained with another config than \(configFile.path): "
+            throw RunFileError(path: checkpointFolder.path, message: "the checkpoint was trained with another config than \(configFile.path): "
                                   + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
         }
     }
@@ -69,7 +58,7 @@ public struct RunPrediction {
     private static func store(of folder: URL) throws -> (CheckpointStore, Int) {
         let name = folder.standardizedFileURL.lastPathComponent
         guard name.hasPrefix("epoch_"), let epoch = Int(name.dropFirst("epoch_".count)) else {
-            throw PredictionError(path: folder.path, message: "expected a checkpoint folder named epoch_NNNN (…/seed_<s>/checkpoints/epoch_NNNN)")
+            throw RunFileError(path: folder.path, message: "expected a checkpoint folder named epoch_NNNN (…/seed_<s>/checkpoints/epoch_NNNN)")
         }
         return (CheckpointStore(root: folder.standardizedFileURL.deletingLastPathComponent(), keep: .max), epoch)
     }
@@ -81,7 +70,7 @@ public struct RunPrediction {
         skipped = damaged
         guard let latest else {
             let detail = damaged.isEmpty ? "" : " (damaged: " + damaged.joined(separator: "; ") + ")"
-            throw PredictionError(path: store.root.path, message: "no complete checkpoint\(detail)")
+            throw RunFileError(path: store.root.path, message: "no complete checkpoint\(detail)")
         }
         let best = latest.state.bestEpoch
         guard testModel == "best", best > 0, best != latest.state.epoch else {
@@ -94,16 +83,16 @@ public struct RunPrediction {
     public static func inputs(_ path: URL) throws -> [URL] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
-            throw PredictionError(path: path.path, message: "input does not exist")
+            throw RunFileError(path: path.path, message: "input does not exist")
         }
         guard isDirectory.boolValue else {
             guard NIfTIStack.stem(path.lastPathComponent) != nil else {
-                throw PredictionError(path: path.path, message: "not a NIfTI file name (.nii or .nii.gz)")
+                throw RunFileError(path: path.path, message: "not a NIfTI file name (.nii or .nii.gz)")
             }
             return [path]
         }
         let files = try NIfTIStack.files(in: path)
-        guard !files.isEmpty else { throw PredictionError(path: path.path, message: "no .nii or .nii.gz files in this folder") }
+        guard !files.isEmpty else { throw RunFileError(path: path.path, message: "no .nii or .nii.gz files in this folder") }
         return files
     }
 
@@ -116,17 +105,17 @@ public struct RunPrediction {
         var names: [String: URL] = [:]
         for s in stacks {
             if let other = names[s.stem] {
-                throw PredictionError(path: s.url.path, message: "same volume name '\(s.stem)' as \(other.path); outputs would collide")
+                throw RunFileError(path: s.url.path, message: "same volume name '\(s.stem)' as \(other.path); outputs would collide")
             }
             names[s.stem] = s.url
             let target = out.appendingPathComponent(s.stem + ".nii.gz")
             if target.standardizedFileURL.path == s.url.standardizedFileURL.path {
-                throw PredictionError(path: target.path, message: "the output would overwrite its input; choose another --out folder")
+                throw RunFileError(path: target.path, message: "the output would overwrite its input; choose another --out folder")
             }
         }
         let volumes = try stacks.map { try $0.volume(name: $0.stem) }
         do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw PredictionError(path: out.path, message: "cannot create the output folder (\(error.localizedDescription))")
+            throw RunFileError(path: out.path, message: "cannot create the output folder (\(error.localizedDescription))")
         }
         var inference = config
         inference.cache.enabled = false                 // new volumes: nothing to reuse
@@ -149,7 +138,7 @@ private struct PredictionVisitor: HeadVisitor {
         let config = prediction.config, checkpoint = prediction.checkpoint
         let expected = Set(head.layout.names), found = Set(checkpoint.params.map(\.0))
         guard expected == found else {
-            throw PredictionError(path: prediction.checkpointFolder.path, message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
+            throw RunFileError(path: prediction.checkpointFolder.path, message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
                                   + "missing \(expected.subtracting(found).sorted()), unexpected \(found.subtracting(expected).sorted())")
         }
         let trainer = try SeedTrainer(head: head, config: config, seed: prediction.seed, comm: SingleProcessCommunicator(), worldSize: 1,

@@ -79,14 +79,14 @@ public final class SeedTrainer<Head: SegmentationHead> {
         var params = [Float](repeating: 0, count: state.layout.totalCount)
         for (name, t) in checkpoint.params {
             guard let e = state.layout.entry(name), e.shape == t.shape else {
-                throw CheckpointStoreError(path: name, message: "checkpoint tensor does not fit this head")
+                throw RunFileError(path: name, message: "checkpoint tensor does not fit this head")
             }
             params.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
         }
         var frozenValues = frozen.values
         for (name, t) in checkpoint.frozen {
             guard let e = frozen.layout.entry(name), e.shape == t.shape else {
-                throw CheckpointStoreError(path: name, message: "checkpoint buffer does not fit this head")
+                throw RunFileError(path: name, message: "checkpoint buffer does not fit this head")
             }
             frozenValues.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
         }

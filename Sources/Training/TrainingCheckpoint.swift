@@ -44,10 +44,15 @@ public struct TrainingCheckpoint {
     }
 }
 
-/// A checkpoint problem, naming the checkpoint folder.
-public struct CheckpointStoreError: Error, CustomStringConvertible {
+/// A problem with a file or folder of a run (checkpoint, prediction input, inspected file),
+/// naming the path and what was wrong.
+public struct RunFileError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
     public var description: String { "\(path): \(message)" }
 }
 
@@ -91,7 +96,7 @@ public struct CheckpointStore {
         try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
         try? fm.removeItem(at: final)
         guard rename(tmp.path, final.path) == 0 else {
-            throw CheckpointStoreError(path: final.path, message: "cannot move the checkpoint into place (errno \(errno))")
+            throw RunFileError(path: final.path, message: "cannot move the checkpoint into place (errno \(errno))")
         }
         try AtomicFile.write(Data("ok\n".utf8), to: final.appendingPathComponent(Self.marker))
         try prune(best: state.bestEpoch)
@@ -111,7 +116,7 @@ public struct CheckpointStore {
     public func read(epoch: Int) throws -> TrainingCheckpoint {
         let dir = folder(epoch: epoch)
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Self.marker).path) else {
-            throw CheckpointStoreError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
+            throw RunFileError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
         }
         let state: TrainingCheckpoint.State
         do {
@@ -119,13 +124,13 @@ public struct CheckpointStore {
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             state = try decoder.decode(TrainingCheckpoint.State.self, from: Data(contentsOf: dir.appendingPathComponent("state.json")))
         } catch {
-            throw CheckpointStoreError(path: dir.appendingPathComponent("state.json").path, message: "unreadable training state (\(error))")
+            throw RunFileError(path: dir.appendingPathComponent("state.json").path, message: "unreadable training state (\(error))")
         }
         for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
             let path = dir.appendingPathComponent(file).path
             let actual = (try? SHA256.hexDigest(ofFile: URL(fileURLWithPath: path))) ?? "missing"
             guard actual == expected else {
-                throw CheckpointStoreError(path: path, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
+                throw RunFileError(path: path, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
             }
         }
         let head = try SafeTensorsFile(contentsOf: dir.appendingPathComponent("head.safetensors"))

@@ -43,22 +43,16 @@ final class DistributedTrainingTests: XCTestCase {
         return root
     }()
 
+    /// The tiny CNN run of `TinyRun` on this suite's shared phantom data, in a fresh output folder.
     func config(_ name: String, epochs: Int = 2) -> ExperimentConfig {
-        var c = ExperimentConfig()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-run-\(name)-\(UUID().uuidString)")
+        var c = TinyRun.config(in: dir)
         c.name = name
+        c.data.layout = "auto"
         c.data.root = Self.dataRoot.path
-        c.data.train_size = 1
-        c.data.slice_size = 32
-        c.data.augmentation = "none"
-        c.head.kind = "cnn"
-        c.head.depth = 2
-        c.head.channels = 4
         c.optim.epochs = epochs
         c.optim.lr = 0.01
-        c.seeds = [0]
-        c.cache.dtype = "fp32"
-        c.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-run-\(name)-\(UUID().uuidString)").path
-        c.output.keep_checkpoints = 10
+        c.run.progress_every = 10
         c.run.verify_ranks = true
         return c
     }

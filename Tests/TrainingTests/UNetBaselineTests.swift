@@ -17,23 +17,17 @@ final class UNetBaselineTests: XCTestCase {
         return root
     }()
 
+    /// The tiny run of `TinyRun` with a small UNet instead of the CNN head, without the cache.
     func config(epochs: Int, lr: Float) -> ExperimentConfig {
-        var c = ExperimentConfig()
+        var c = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("autosam-unet-\(UUID().uuidString)"))
         c.name = "unet-baseline-test"
+        c.data.layout = "auto"
         c.data.root = Self.dataRoot.path
-        c.data.train_size = 1
-        c.data.slice_size = 32
-        c.data.augmentation = "none"
         c.head.kind = "unet"
-        c.head.depth = 2
-        c.head.channels = 4
         c.optim.epochs = epochs
         c.optim.lr = lr
         c.optim.scheduler = "none"
-        c.seeds = [0]
         c.cache.enabled = false
-        c.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-unet-\(UUID().uuidString)").path
-        c.run.progress_every = 1000
         return c
     }
 
