@@ -37,7 +37,7 @@ extension UNet {
         }
     }
 
-    private func forwardUnit(_ u: Int, parameters: UnsafePointer<Float>, _ ws: UNetWorkspace) {
+    func forwardUnit(_ u: Int, parameters: UnsafePointer<Float>, _ ws: UNetWorkspace) {
         let unit = units[u], b = ws.batch, s = ws.shapes[unit.inputs[0]]
         let x = ws.values[unit.inputs[0]].pointer, y = ws.values[unit.output].pointer
         let weight = parameters + max(unit.offset, 0)
@@ -66,7 +66,7 @@ extension UNet {
 
     /// Unit u's backward from the complete gradient of its output (every consumer of a value
     /// runs later in forward order, so earlier in this reversed loop).
-    private func backwardUnit(_ u: Int, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+    func backwardUnit(_ u: Int, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
                               _ ws: UNetWorkspace) {
         let unit = units[u], b = ws.batch, s = ws.shapes[unit.inputs[0]]
         let x = ws.values[unit.inputs[0]].pointer, y = ws.values[unit.output].pointer

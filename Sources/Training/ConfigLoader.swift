@@ -130,6 +130,12 @@ public enum ConfigLoader {
         try require((2...5).contains(c.head.depth), "head.depth must be in 2...5")
         try require(c.head.channels >= 1, "head.channels must be >= 1")
         try require(c.optim.epochs >= 1 && c.optim.batch_size >= 1 && c.optim.lr > 0, "optim.epochs, optim.batch_size and optim.lr must be positive")
+        try require(["none", "simclr"].contains(c.pretrain.method), "pretrain.method must be none or simclr, got '\(c.pretrain.method)'")
+        try require(c.pretrain.method == "none" || c.head.kind == "unet", "pretrain.method simclr pretrains the UNet baseline's encoder: it needs head.kind unet")
+        try require(c.pretrain.epochs >= 1 && c.pretrain.lr > 0 && c.pretrain.temperature > 0 && c.pretrain.projection_dim >= 1,
+                    "pretrain.epochs, pretrain.lr, pretrain.temperature and pretrain.projection_dim must be positive")
+        try require(c.pretrain.batch_size >= 2, "pretrain.batch_size must be >= 2 (NT-Xent needs negatives)")
+        try require(c.pretrain.projection_hidden >= 0 && c.pretrain.micro_batch >= 0, "pretrain.projection_hidden and pretrain.micro_batch must be >= 0")
         try require(["plateau", "none"].contains(c.optim.scheduler), "optim.scheduler must be plateau or none")
         try require(["last", "best"].contains(c.optim.test_model), "optim.test_model must be last or best")
         try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, "seeds must be a non-empty list of distinct integers")

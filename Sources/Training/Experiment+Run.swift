@@ -1,3 +1,4 @@
+import Checkpoints
 import Collectives
 import Datasets
 import Foundation
@@ -81,13 +82,15 @@ struct SeedRunner: HeadVisitor {
         let store = CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
         let log = RunLog(rank: experiment.world.rank, metricsFile: comm.isCoordinator ? seedDir.appendingPathComponent("metrics.jsonl") : nil,
                          verbose: config.run.debug_checks)
+        var budget = stopAfterEpochs
+        guard let pretrained = try pretrainedEncoder(head, seedDir: seedDir, log: log, budget: &budget) else { return nil }
         let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
-                                      provider: provider, store: comm.isCoordinator ? store : nil, log: log)
+                                      provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
         if let checkpoint = try resumeCheckpoint(store, log: log) {
             try trainer.restore(checkpoint)
             log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
         }
-        try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: stopAfterEpochs)
+        try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: budget)
         if stopAfterEpochs != nil { return nil }
         var predictor = VolumePredictor(head: head, provider: provider, sliceSize: config.data.slice_size,
                                         batchSize: config.optim.batch_size)
@@ -108,7 +111,11 @@ struct SeedRunner: HeadVisitor {
             for s in skipped { log.info("skipping damaged checkpoint: \(s)") }
             found = latest
         }
-        guard let checkpoint = found else { return nil }
+        return try found.map { try validated($0, log: log) }
+    }
+
+    /// `checkpoint` if it may continue this run: same seed, no blocking config change.
+    private func validated(_ checkpoint: TrainingCheckpoint, log: RunLog) throws -> TrainingCheckpoint {
         let blocking = ConfigDiff.blocking(checkpoint.state.config, experiment.config)
         guard blocking.isEmpty else {
             throw TrainingError.resume("the checkpoint's config differs: " + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
@@ -123,6 +130,47 @@ struct SeedRunner: HeadVisitor {
             log.info("resume: world size \(checkpoint.state.worldSize) -> \(experiment.world.size) (identical within float tolerance, not bit-identical)")
         }
         return checkpoint
+    }
+
+    /// The SimCLR-pretrained encoder tensors for a UNet with `pretrain.method = simclr` ([] for
+    /// any other run), pretrained now on the fold's unlabelled training slices or continued from /
+    /// taken from the newest complete pretraining checkpoint when resuming. Pretraining epochs
+    /// of this invocation count against `budget` (`--stop-after-epochs`); nil when it ran out
+    /// before pretraining finished. The coordinator also exports `pretrain/encoder.safetensors`.
+    private func pretrainedEncoder<H: SegmentationHead>(_ head: H, seedDir: URL, log: RunLog,
+                                                        budget: inout Int?) throws -> [(String, Tensor)]? {
+        let config = experiment.config
+        guard config.pretrain.method == "simclr", let unet = head as? UNet, let set = data.unlabelled else { return [] }
+        let dir = seedDir.appendingPathComponent("pretrain")
+        if comm.isCoordinator { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        try comm.barrier()
+        let store = CheckpointStore(root: dir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
+        let network = SimCLRNetwork(unet: unet, projectionHidden: config.pretrain.projection_hidden,
+                                    projectionDim: config.pretrain.projection_dim)
+        let pretrainLog = RunLog(rank: log.rank, metricsFile: comm.isCoordinator ? dir.appendingPathComponent("metrics.jsonl") : nil,
+                                 verbose: log.verbose)
+        let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
+                                           augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
+        if resume != .none {
+            let (latest, skipped) = store.latestValid()
+            for s in skipped { log.info("skipping damaged pretraining checkpoint: \(s)") }
+            if let checkpoint = try latest.map({ try validated($0, log: log) }) {
+                try trainer.restore(checkpoint)
+                log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
+            }
+        }
+        let before = trainer.epochsDone
+        if !trainer.isComplete {
+            log.info("seed \(seed): SimCLR pretraining of the UNet encoder (\(network.layout.totalCount) parameters) on \(set.count) slices")
+        }
+        try trainer.train(set, split: data.split, stopAfter: budget)
+        budget = budget.map { $0 - (trainer.epochsDone - before) }
+        guard trainer.isComplete else { return nil }
+        if comm.isCoordinator && trainer.epochsDone > before {
+            try SafeTensorsFile.write(trainer.encoderTensors, metadata: ["method": "simclr", "epochs": "\(trainer.epochsDone)"],
+                                      to: dir.appendingPathComponent("encoder.safetensors"))
+        }
+        return trainer.encoderTensors
     }
 
     /// Coordinator: metrics per test volume at native resolution, predictions as NIfTI, CSV.

@@ -35,6 +35,9 @@ public final class Experiment {
         public let train: SliceSet
         public let validation: SliceSet
         public let test: SliceSet
+        /// Every training patient of the fold (labels unused), for self-supervised pretraining;
+        /// nil when the config does not pretrain.
+        public let unlabelled: SliceSet?
     }
 
     /// Synthesises phantom data when asked and absent (coordinator), scans the dataset, makes or
@@ -61,7 +64,12 @@ public final class Experiment {
         let sets = try index.sliceSets(split, trainSize: config.data.train_size == 0 ? nil : config.data.train_size,
                                        classes: config.data.classes)
         log.info("data: \(index.layout.rawValue) at \(root.path); train \(sets.train.count) slices of \(sets.train.volumes.count) volumes, val \(sets.val.count), test \(sets.test.count)")
-        return Data(split: split, train: sets.train, validation: sets.val, test: sets.test)
+        var unlabelled: SliceSet? = nil
+        if config.pretrain.method != "none" {
+            unlabelled = try SliceSet(index: index, patients: split.train, classes: config.data.classes)
+            log.info("pretraining (\(config.pretrain.method)): \(unlabelled!.count) unlabelled slices of \(split.train.count) training patients")
+        }
+        return Data(split: split, train: sets.train, validation: sets.val, test: sets.test, unlabelled: unlabelled)
     }
 
     /// The embedding provider of this run (cache under `cache.dir`).

@@ -7,6 +7,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var encoder = EncoderChoice()
     public var head = HeadConfig()
     public var optim = OptimConfig()
+    /// Self-supervised pretraining of the UNet encoder before fine-tuning (the SimCLR baseline).
+    public var pretrain = PretrainConfig()
     /// Seeds trained (and averaged over) by one run; the paper uses 4.
     public var seeds: [Int] = [0, 1, 2, 3]
     public var cache = CacheConfig()
@@ -73,6 +75,30 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var scheduler_start_epoch = 10
         /// Model used for testing: `last` (reference) or `best` (lowest validation loss).
         public var test_model = "last"
+        public init() {}
+    }
+
+    /// SimCLR (Chen et al. 2020) for the UNet baseline (DESIGN §1, issue 8): the UNet's encoder
+    /// path, global average pooling and a projection MLP are trained with NT-Xent on two
+    /// augmented views of every slice of the fold's training patients (labels unused), then the
+    /// whole UNet is fine-tuned from the pretrained encoder with `optim`.
+    public struct PretrainConfig: Codable, Equatable, Sendable {
+        /// `none` or `simclr` (needs `head.kind = unet`).
+        public var method = "none"
+        public var epochs = 100
+        /// Global batch of slices N (2N views; the NT-Xent negatives of a view are the other
+        /// 2N - 2), the same whatever the number of ranks.
+        public var batch_size = 32
+        public var lr: Float = 1e-3
+        /// NT-Xent temperature (0.5 in the paper's SimCLR baseline).
+        public var temperature = 0.5
+        /// Output width of the projection MLP (Linear C -> hidden, ReLU, Linear hidden -> dim).
+        public var projection_dim = 128
+        /// Hidden width of the projection MLP; 0 means the bottleneck's channel count (SimCLR's choice).
+        public var projection_hidden = 0
+        /// Views per forward/backward chunk on a rank; 0 means all of the rank's views at once.
+        /// Smaller chunks bound activation memory at the cost of one extra forward pass.
+        public var micro_batch = 0
         public init() {}
     }
 

@@ -33,10 +33,15 @@ public final class RunLog {
     public func epoch(_ r: EpochRecord, of epochs: Int) {
         info(String(format: "seed %d epoch %d/%d  train %.4f (ce %.4f dice %.4f)  val dice %.4f  lr %.2e  %.1fs",
                     r.seed, r.epoch, epochs, r.trainLoss, r.trainCE, r.trainDice, r.validationDice, Double(r.lr), r.seconds))
+        append(r)
+    }
+
+    /// Appends `record` as one JSON line to `metricsFile` (when there is one).
+    public func append<Record: Encodable>(_ record: Record) {
         guard let metricsFile else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard var line = try? encoder.encode(r) else { return }
+        guard var line = try? encoder.encode(record) else { return }
         line.append(0x0A)
         if let handle = try? FileHandle(forWritingTo: metricsFile) {
             handle.seekToEndOfFile()

@@ -46,8 +46,10 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// Seconds per phase in the current epoch (printed in the debug mode).
     var phaseSeconds: [String: Double] = [:]
 
+    /// `pretrained` tensors (by state-dict name, e.g. a SimCLR-pretrained UNet encoder) replace
+    /// their initial values.
     public init(head: Head, config: ExperimentConfig, seed: Int, comm: Communicator, worldSize: Int,
-                provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog) throws {
+                provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog, pretrained: [(String, Tensor)] = []) throws {
         self.config = config
         self.seed = seed
         self.comm = comm
@@ -63,6 +65,13 @@ public final class SeedTrainer<Head: SegmentationHead> {
             let report = try autosam.initialiseFromSAM(archive: archive, into: &trainable)
             log.info("seed \(seed): \(report.copied.count) mask decoder tensors initialised from \(archive.path)")
         }
+        for (name, value) in pretrained {
+            guard let e = trainable.layout.entry(name), e.shape == value.shape else {
+                throw RunFileError(path: name, message: "pretrained tensor \(value.shape) does not fit this head")
+            }
+            trainable.setParameter(name, value)
+        }
+        if !pretrained.isEmpty { log.info("seed \(seed): \(pretrained.count) tensors start from the pretrained encoder") }
         // The coordinator's initial parameters and random buffers are the ones every rank uses.
         try comm.broadcast(&trainable.params, root: 0)
         var frozenValues = frozen.values
