@@ -78,7 +78,7 @@ final class PredictionTests: XCTestCase {
         best.optim.epochs = 6                       // validation loss rises in epoch 6 on this data
         let folder = try TinyRun.train(best)
         let prediction = try RunPrediction(run: folder)
-        let newest = try CheckpointStore(root: folder.appendingPathComponent("seed_0/checkpoints"), keep: .max).latestValid().checkpoint
+        let newest = CheckpointStore(root: folder.appendingPathComponent("seed_0/checkpoints"), keep: .max).latestValid().checkpoint
         let bestEpoch = try XCTUnwrap(newest).state.bestEpoch
         XCTAssertLessThan(bestEpoch, best.optim.epochs, "the best epoch must not be the last for this test to mean anything")
         XCTAssertEqual(prediction.checkpoint.state.epoch, bestEpoch)
