@@ -66,7 +66,7 @@ extension Communicator {
         guard bytes.count == values.count * 4 else {
             throw CollectiveError(rank: rank, operation: "broadcast", detail: "root sent \(bytes.count / 4) floats, this rank holds \(values.count)")
         }
-        values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) }
+        bytes.withUnsafeBytes { source in values.withUnsafeMutableBytes { $0.copyMemory(from: source) } }
     }
 
     /// Gathers every rank's bytes; only meaningful on `root` (others get nil).

@@ -8,8 +8,8 @@ final class CLICommandTests: XCTestCase {
     /// Runs the binary with `folder` as its working directory (the config's relative paths).
     private func autosam(_ arguments: [String], in folder: URL? = nil) throws -> ProcessRunner.Outcome {
         let previous = FileManager.default.currentDirectoryPath
-        if let folder { FileManager.default.changeCurrentDirectoryPath(folder.path) }
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        if let folder { XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path), folder.path) }
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         return try ProcessRunner.run(ProcessRunner.autosam.path, arguments)
     }
 

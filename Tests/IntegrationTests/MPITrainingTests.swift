@@ -59,4 +59,23 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("rank 1 failed"), run.output)
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     }
+
+    /// The SimCLR baseline under mpirun: pretraining and fine-tuning on 2 ranks with the per-step
+    /// bit-identity check, stopped inside pretraining and resumed.
+    func testSimCLRPretrainingAndFineTuningUnderMPI() throws {
+        let simclr = ["--set", "head.kind=unet", "--set", "head.depth=2", "--set", "head.channels=4", "--set", "data.slice_size=32",
+                      "--set", "pretrain.method=simclr", "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=6",
+                      "--set", "pretrain.projection_dim=8", "--set", "optim.epochs=1", "--set", "cache.enabled=false"]
+        let first = try train(ranks: 2, output: "simclr", simclr + ["--debug", "--stop-after-epochs", "1"])
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.stdout.contains("SimCLR epoch 1/2"), first.output)
+        XCTAssertFalse(first.stdout.contains("SimCLR epoch 2/2"), first.output)
+        let second = try train(ranks: 2, output: "simclr", simclr + ["--debug", "--resume", "auto"])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stdout.contains("SimCLR pretraining resumed after epoch 1"), second.output)
+        XCTAssertTrue(second.stdout.contains("tensors start from the pretrained encoder"), second.output)
+        XCTAssertTrue(second.stdout.contains("Dice"), "results table missing: \(second.output)")
+        let encoder = Self.workDir.appendingPathComponent("simclr/seed_0/pretrain/encoder.safetensors")
+        XCTAssertTrue(try SafeTensorsFile(contentsOf: encoder).names.allSatisfy { $0.hasPrefix("encoders.") })
+    }
 }
