@@ -25,6 +25,7 @@ extension Experiment {
     /// (nil on other ranks).
     @discardableResult
     public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+        if config.head.kind == "sam_box" { return try runBoxBaseline() }   // nothing to train or resume
         let data = try prepareData()
         let provider = try makeProvider()
         let started = Date()
