@@ -117,6 +117,32 @@ final class SuiteTests: XCTestCase {
         changed.optim.epochs = 3
         XCTAssertFalse(SuiteRunner.isFinished(changed), "a changed config is not finished")
     }
+
+    /// The shipped suites list loadable configs (the SimCLR ones may not exist yet: written in
+    /// parallel), the box configs select both input paths on the paper configs' data and split.
+    func testShippedSuitesAndBoxConfigsLoad() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let pending = Set(["simclr_train1", "simclr_train5", "simclr_demo"].map { "configs/baselines/\($0).json" })
+        for name in ["configs/paper/table1.json", "configs/demo_suite.json"] {
+            let suite = try Suite.load(root.appendingPathComponent(name))
+            XCTAssertNotNil(suite.output, name)
+            for run in suite.runs where !pending.contains(run) {
+                XCTAssertNoThrow(try ConfigLoader.load(file: root.appendingPathComponent(run)), "\(name): \(run)")
+            }
+        }
+        XCTAssertEqual(try Suite.load(root.appendingPathComponent("configs/paper/table1.json")).runs.count, 12)
+        let paper = try ConfigLoader.load(file: root.appendingPathComponent("configs/paper/autosam_vit_b_train1.json"))
+        for input in BoxInputPath.allCases {
+            let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/sam_box_\(input.rawValue).json"))
+            XCTAssertEqual(c.name, "sam_box_\(input.rawValue)")
+            XCTAssertEqual(c.head.kind, "sam_box")
+            XCTAssertEqual(c.head.box_input, input.rawValue)
+            XCTAssertEqual(c.encoder.checkpoint, paper.encoder.checkpoint)
+            XCTAssertEqual([c.data.layout, c.data.root], [paper.data.layout, paper.data.root])
+            XCTAssertEqual([c.data.split_seed, c.data.folds, c.data.fold, c.data.classes],
+                           [paper.data.split_seed, paper.data.folds, paper.data.fold, paper.data.classes])
+        }
+    }
 }
 
 /// Names of the configs a slice encoder was built for (thread-safe).
