@@ -34,7 +34,7 @@ struct BoxBaselineCommand: ParsableCommand {
     @Option(help: "Heads of the mask decoder's two-way transformer (8 in every SAM release).")
     var decoderHeads: Int = 8
 
-    @Option(help: "Score only the first N test volumes.")
+    @Option(help: "Score only the first N test volumes (a partial run: no config.json is saved, so `autosam suite` does not take it as done).")
     var maxVolumes: Int?
 
     @Option(help: "Run folder. Default: output.dir of a sam_box config; for any other config <output.dir>_sam_box_<input>, so a head's run is never overwritten.")
@@ -73,8 +73,14 @@ struct BoxBaselineCommand: ParsableCommand {
             let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
             if world.isCoordinator {
                 try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
-                try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"),
-                                                      atomically: true, encoding: .utf8)
+                // config.json marks a complete run of the config (`autosam suite` skips those); a
+                // --max-volumes run is partial.
+                let saved = experiment.outputDir.appendingPathComponent("config.json")
+                if maxVolumes == nil {
+                    try ConfigLoader.render(config).write(to: saved, atomically: true, encoding: .utf8)
+                } else if FileManager.default.fileExists(atPath: saved.path) {
+                    try FileManager.default.removeItem(at: saved)
+                }
                 experiment.log.info("\(world.size) rank(s); run folder \(config.output.dir)")
             }
             try experiment.runBoxBaseline(decoderHeads: decoderHeads, maxVolumes: maxVolumes, metrics: tableMetrics)
