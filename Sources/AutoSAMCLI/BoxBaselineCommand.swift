@@ -1,17 +1,21 @@
 import ArgumentParser
 import Collectives
 import Foundation
-import Metrics
 import Training
 
-/// `autosam baseline-box`: the paper's zero-shot SAM baseline with ground-truth box prompts.
+/// `autosam baseline-box`: the paper's zero-shot SAM baseline with ground-truth box prompts, as a
+/// run (the same distributed code path as `autosam train` on a `head.kind = sam_box` config).
 struct BoxBaselineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baseline-box",
         abstract: "Zero-shot SAM with ground-truth box prompts on the test set (no training).",
         discussion: """
-        Needs a full SAM checkpoint (encoder.checkpoint: image encoder, prompt encoder and mask decoder). Uses the \
-        config's data, split and fold and scores every test volume like `autosam train` (standard mode). Per slice \
+        Runs the config as head.kind=sam_box (what `autosam train` does with such a config, e.g. \
+        configs/baselines/sam_box_reference.json), one rank or many under mpirun: test volumes are sharded over \
+        the ranks, the coordinator scores them like `autosam train` (standard mode, native resolution) and writes \
+        config.json, seed_<s>/predictions/, seed_<s>/test_volumes.csv and summary.json (one seed: the baseline is \
+        deterministic) to the run folder, so `autosam table` and `autosam suite` include it. \
+        Needs a full SAM checkpoint (encoder.checkpoint: image encoder, prompt encoder and mask decoder). Per slice \
         and per class present in the ground truth: the box exactly as AutoSAM's inference.py get_box computes it \
         (border objects give -1 / H+1, several components: the first transition found wins), mapped to the encoder's \
         input frame, SAM's mask decoder with multimask_output=false, the mask resized to the slice and thresholded \
@@ -24,23 +28,23 @@ struct BoxBaselineCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Input path: reference (the reference's [0,1] images through SAM's normalisation) or corrected.")
-    var input: String = "reference"
+    @Option(help: "Input path: reference (the reference's [0,1] images through SAM's normalisation) or corrected. Default: the config's head.box_input.")
+    var input: String?
 
     @Option(help: "Heads of the mask decoder's two-way transformer (8 in every SAM release).")
     var decoderHeads: Int = 8
 
-    @Option(help: "Score only the first N test volumes.")
+    @Option(help: "Score only the first N test volumes (a partial run: no config.json is saved, so `autosam suite` does not take it as done).")
     var maxVolumes: Int?
 
-    @Option(help: "Folder for <volume>_pred.nii.gz label maps and volumes.csv (nothing is written without it).")
+    @Option(help: "Run folder. Default: output.dir of a sam_box config; for any other config <output.dir>_sam_box_<input>, so a head's run is never overwritten.")
     var out: String?
 
     @Option(help: "Metrics shown in the table, comma separated: dice, assd, hd95, hd.")
     var metrics: String = "dice,assd"
 
     func validate() throws {
-        guard BoxInputPath(rawValue: input) != nil else {
+        if let input, BoxInputPath(rawValue: input) == nil {
             throw ValidationError("--input must be reference or corrected, got '\(input)'")
         }
         guard decoderHeads >= 1 else { throw ValidationError("--decoder-heads must be at least 1") }
@@ -48,23 +52,38 @@ struct BoxBaselineCommand: ParsableCommand {
         _ = try TableMetrics.parse(metrics)
     }
 
-    func run() throws {
-        let config = try options.load()
-        configureThreads(config)
-        let path = BoxInputPath(rawValue: input)!
-        let baseline = try BoxBaseline(config: config, inputPath: path, decoderHeads: decoderHeads)
-        let experiment = Experiment(config: config, world: SingleProcessCommunicator(),
-                                    encoderFactory: { try SliceEncoders.make($0) })
-        let data = try experiment.prepareData()
-        print("SAM checkpoint: \(config.encoder.checkpoint); input path: \(path.rawValue)")
-        let result = try baseline.run(data.test, classes: config.data.classes, maxVolumes: maxVolumes) { volume in
-            print("  \(volume.name): \(volume.depth) slices of \(volume.height) x \(volume.width)")
+    /// The loaded config turned into a sam_box run config.
+    func boxConfig() throws -> ExperimentConfig {
+        var config = try options.load()
+        if let input { config.head.box_input = input }
+        if config.head.kind != "sam_box" {
+            config.head.kind = "sam_box"
+            config.name = "\(config.name)_sam_box_\(config.head.box_input)"
+            config.output.dir = "\(config.output.dir)_sam_box_\(config.head.box_input)"
         }
-        let label = "SAM box (\(path.rawValue))"
-        print(ResultsTable(rows: [.init(label: label, summary: result.summary)], metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
-        if let out {
-            try BoxBaseline.write(result, classes: config.data.classes, to: URL(fileURLWithPath: out))
-            print("wrote \(result.predictions.count) prediction(s) and volumes.csv to \(out)")
+        if let out { config.output.dir = out }
+        return config
+    }
+
+    func run() throws {
+        let config = try boxConfig()
+        let tableMetrics = try TableMetrics.parse(metrics)
+        RankedJob.run { world in
+            configureThreads(config)
+            let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
+            if world.isCoordinator {
+                try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
+                // config.json marks a complete run of the config (`autosam suite` skips those); a
+                // --max-volumes run is partial.
+                let saved = experiment.outputDir.appendingPathComponent("config.json")
+                if maxVolumes == nil {
+                    try ConfigLoader.render(config).write(to: saved, atomically: true, encoding: .utf8)
+                } else if FileManager.default.fileExists(atPath: saved.path) {
+                    try FileManager.default.removeItem(at: saved)
+                }
+                experiment.log.info("\(world.size) rank(s); run folder \(config.output.dir)")
+            }
+            try experiment.runBoxBaseline(decoderHeads: decoderHeads, maxVolumes: maxVolumes, metrics: tableMetrics)
         }
     }
 }

@@ -140,7 +140,21 @@ public final class BoxBaseline {
         return out
     }
 
-    /// Predicts and scores (standard evaluation) the first `maxVolumes` volumes of `set` (all when nil).
+    /// Standard-mode scores of a predicted label map (D, H, W) against the volume's labels, at
+    /// native resolution with the voxel spacing (the evaluation of every training run).
+    public static func score(_ volume: Volume, prediction: [UInt8], classes: Int) throws -> VolumeScores {
+        guard let reference = volume.labels else {
+            throw RunFileError(path: volume.imageFile, message: "the box baseline needs ground-truth labels to score")
+        }
+        let s = volume.spacing
+        return VolumeEvaluator.evaluate(name: volume.name, prediction: prediction, reference: reference,
+                                        shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
+                                        spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column),
+                                        classCount: classes, mode: .standard)
+    }
+
+    /// Single-process: predicts and scores the first `maxVolumes` volumes of `set` (all when nil).
+    /// Runs use `Experiment.runBoxBaseline`, which shards the volumes over ranks.
     public func run(_ set: SliceSet, classes: Int, maxVolumes: Int? = nil,
                     progress: (Volume) -> Void = { _ in }) throws -> BoxBaselineResult {
         let volumes = Array(set.volumes.prefix(maxVolumes ?? set.volumes.count))
@@ -149,23 +163,9 @@ public final class BoxBaseline {
             progress(volume)
             let prediction = try predictVolume(volume, classes: classes)
             predictions.append(prediction)
-            scores.append(VolumeEvaluator.evaluate(
-                name: volume.name, prediction: prediction, reference: volume.labels!,
-                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
-                spacing: VoxelSpacing(z: volume.spacing.slice, y: volume.spacing.row, x: volume.spacing.column),
-                classCount: classes, mode: .standard))
+            scores.append(try Self.score(volume, prediction: prediction, classes: classes))
         }
         let summary = ScoreSummary(volumes: scores, classNames: ClassNames.forClasses(classes), mode: .standard)
         return BoxBaselineResult(volumes: volumes, predictions: predictions, scores: scores, summary: summary)
-    }
-
-    /// Writes `<name>_pred.nii.gz` per volume (the source's geometry) and `volumes.csv` to `dir`.
-    public static func write(_ result: BoxBaselineResult, classes: Int, to dir: URL) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for (volume, labels) in zip(result.volumes, result.predictions) {
-            try volume.prediction(labels).write(to: dir.appendingPathComponent("\(volume.name)_pred.nii.gz"))
-        }
-        let csv = ScoreCSV.perVolume(result.scores, classNames: ClassNames.forClasses(classes))
-        try csv.write(to: dir.appendingPathComponent("volumes.csv"), atomically: true, encoding: .utf8)
     }
 }

@@ -124,7 +124,11 @@ public enum ConfigLoader {
         try require(c.data.train_size >= 0, "data.train_size must be >= 0")
         try require(c.data.slice_size >= 8, "data.slice_size must be >= 8")
         try require(c.data.bank_views >= 1, "data.bank_views must be >= 1")
-        try require(["autosam", "cnn", "linear", "unet"].contains(c.head.kind), "head.kind must be autosam, cnn or linear (heads) or unet (baseline), got '\(c.head.kind)'")
+        try require(["autosam", "cnn", "linear", "unet", "sam_box"].contains(c.head.kind),
+                    "head.kind must be autosam, cnn or linear (heads) or unet or sam_box (baselines), got '\(c.head.kind)'")
+        try require(BoxInputPath(rawValue: c.head.box_input) != nil, "head.box_input must be reference or corrected, got '\(c.head.box_input)'")
+        try require(c.head.kind != "sam_box" || !c.encoder.checkpoint.isEmpty,
+                    "head.kind sam_box needs encoder.checkpoint (a full SAM checkpoint: image encoder, prompt encoder, mask decoder)")
         try require(c.head.kind != "unet" || c.data.slice_size % (1 << c.head.depth) == 0,
                     "data.slice_size must be a multiple of 2^head.depth for the unet")
         try require((2...5).contains(c.head.depth), "head.depth must be in 2...5")

@@ -23,9 +23,10 @@ public struct RunSummary: Codable {
 extension Experiment {
     /// Trains every seed and evaluates it on the test set; the world coordinator writes
     /// `summary.json`, per-seed CSVs and predictions, prints the table and returns the summary
-    /// (nil on other ranks).
+    /// (nil on other ranks). A `sam_box` config runs `runBoxBaseline` instead.
     @discardableResult
     public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+        if config.head.kind == "sam_box" { return try runBoxBaseline() }   // nothing to train or resume
         let data = try prepareData()
         let provider = try makeProvider()
         let started = Date()

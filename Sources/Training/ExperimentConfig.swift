@@ -54,7 +54,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
 
     public struct HeadConfig: Codable, Equatable, Sendable {
         /// `autosam`, `cnn`, `linear` or `unet` (the UNet baseline trained from scratch on the raw
-        /// slices: no SAM encoder is loaded, `IdentitySliceEncoder` feeds it the augmented slice).
+        /// slices: no SAM encoder is loaded, `IdentitySliceEncoder` feeds it the augmented slice),
+        /// or `sam_box` (zero-shot SAM with ground-truth box prompts: no training, one seed; needs
+        /// `encoder.checkpoint`).
         public var kind = "autosam"
         /// CNN head depth k (2...5); for `unet` the number of max-pool down-sampling levels
         /// (`data.slice_size` must be a multiple of 2^depth).
@@ -62,6 +64,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         /// CNN head top channel count t; for `unet` the base width (channels of the first level,
         /// doubled at every level).
         public var channels = 64
+        /// `sam_box` only: the SAM input path, `reference` (the reference's [0,1] images through
+        /// SAM's 0-255 normalisation) or `corrected` (`BoxInputPath`).
+        public var box_input = "reference"
         public init() {}
     }
 

@@ -60,7 +60,7 @@ final class BoxBaselineTests: XCTestCase {
     }
 
     /// Both input paths run on the fixture SAM: label maps of the volume's shape with values in
-    /// 0..<K, a score per class per volume, and the written NIfTI and CSV.
+    /// 0..<K and a score per class per volume.
     func testBothInputPathsEndToEndOnTinySAM() throws {
         let c = config()
         defer { try? FileManager.default.removeItem(atPath: c.output.dir) }
@@ -81,12 +81,6 @@ final class BoxBaselineTests: XCTestCase {
             XCTAssertEqual(result.summary.samples, 1)
             XCTAssertNotNil(result.scores[0].average(.dice), path.rawValue)
             outputs.append(prediction)
-            let out = URL(fileURLWithPath: c.output.dir).appendingPathComponent("pred-\(path.rawValue)")
-            try BoxBaseline.write(result, classes: 4, to: out)
-            let written = try NIfTIStack(contentsOf: out.appendingPathComponent("\(volume.name)_pred.nii.gz"))
-            XCTAssertEqual(try written.classIndices(classes: 4), prediction)
-            let csv = try String(contentsOf: out.appendingPathComponent("volumes.csv"), encoding: .utf8)
-            XCTAssertTrue(csv.contains(volume.name), csv)
         }
         XCTAssertNotEqual(outputs[0], outputs[1], "the two input paths feed different images")
     }
@@ -131,5 +125,70 @@ final class BoxBaselineTests: XCTestCase {
         XCTAssertThrowsError(try BoxBaseline(config: c, inputPath: .reference)) { error in
             XCTAssertTrue("\(error)".contains("does not exist"), "\(error)")
         }
+    }
+}
+
+/// The box baseline as a run (`head.kind = sam_box`): config keys, sharding over ranks, the
+/// files a training run writes.
+extension BoxBaselineTests {
+    func testSamBoxConfigKeysAreValidated() throws {
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=sam_box"])) { error in
+            XCTAssertTrue("\(error)".contains("sam_box needs encoder.checkpoint"), "\(error)")
+        }
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.box_input=fixed"])) { error in
+            XCTAssertTrue("\(error)".contains("head.box_input must be reference or corrected, got 'fixed'"), "\(error)")
+        }
+        let c = try ConfigLoader.load(file: nil, overrides: ["head.kind=sam_box", "head.box_input=corrected", "encoder.checkpoint=sam.pth"])
+        XCTAssertEqual(c.head.kind, "sam_box")
+        XCTAssertEqual(c.head.box_input, "corrected")
+        XCTAssertEqual(ExperimentConfig().head.box_input, "reference")
+    }
+
+    /// 1 rank and 2 in-process ranks write the same label maps and scores as the single-process
+    /// `BoxBaseline.run`, one seed entry (the first of `seeds`), readable by `RunSummary.read`.
+    func testConfigPathOnOneAndTwoRanksMatchesSingleProcessRun() throws {
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        var one = config()
+        one.head.kind = "sam_box"
+        one.head.box_input = "corrected"
+        one.seeds = [3, 1]
+        one.output.dir = base.appendingPathComponent("one").path
+        var two = one
+        two.output.dir = base.appendingPathComponent("two").path
+
+        let single = try XCTUnwrap(Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder)
+            .runBoxBaseline(decoderHeads: heads))
+        let ranks = try LocalGroup.run(size: 2) { comm in
+            try Experiment(config: two, world: comm, encoderFactory: Self.noEncoder).runBoxBaseline(decoderHeads: heads)
+        }
+        XCTAssertNil(ranks[1], "only the coordinator returns the summary")
+        let double = try XCTUnwrap(ranks[0])
+
+        let data = try Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder).prepareData()
+        XCTAssertGreaterThanOrEqual(data.test.volumes.count, 2, "both ranks should get a volume")
+        let expected = try BoxBaseline(config: one, inputPath: .corrected, decoderHeads: heads).run(data.test, classes: 4)
+        XCTAssertEqual(single.seeds, [3])
+        XCTAssertEqual(single.name, one.name)
+        XCTAssertEqual(single.perSeed, [expected.summary])
+        XCTAssertEqual(double.perSeed, single.perSeed)
+        XCTAssertEqual(double.overSeeds, single.overSeeds)
+        XCTAssertEqual(try RunSummary.read(run: URL(fileURLWithPath: one.output.dir)).perSeed, single.perSeed)
+        XCTAssertEqual(try RunSummary.read(run: URL(fileURLWithPath: two.output.dir)).overSeeds, single.overSeeds)
+        for run in [one, two] {
+            let seedDir = URL(fileURLWithPath: run.output.dir).appendingPathComponent("seed_3")
+            for (volume, prediction) in zip(expected.volumes, expected.predictions) {
+                let file = seedDir.appendingPathComponent("predictions/\(volume.name).nii.gz")
+                XCTAssertEqual(try NIfTIStack(contentsOf: file).classIndices(classes: 4), prediction, file.path)
+            }
+            let csv = try String(contentsOf: seedDir.appendingPathComponent("test_volumes.csv"), encoding: .utf8)
+            XCTAssertTrue(expected.volumes.allSatisfy { csv.contains($0.name) }, csv)
+        }
+    }
+
+    /// The box run never builds a slice encoder (no cache, no head).
+    static func noEncoder(_: ExperimentConfig) throws -> SliceEncoder {
+        throw TrainingError.injected("the box baseline must not build a slice encoder")
     }
 }

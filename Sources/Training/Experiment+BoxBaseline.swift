@@ -1,0 +1,94 @@
+import Checkpoints
+import Collectives
+import Datasets
+import Foundation
+import Metrics
+
+extension Experiment {
+    /// The zero-shot SAM box baseline as a run (`head.kind = sam_box`, issue 8 item 3): no
+    /// training, no embedding cache, no head. The test volumes are sharded over the world's
+    /// ranks whole (`BatchSharding.share`), each rank predicts its share with its own
+    /// `BoxBaseline` (input path `head.box_input`), the label maps are gathered on the
+    /// coordinator, which scores them like a training run (standard mode, native resolution) and
+    /// writes what `train` writes: `seed_<s>/predictions/<volume>.nii.gz`,
+    /// `seed_<s>/test_volumes.csv` and `summary.json` with ONE seed entry (the baseline is
+    /// deterministic; s = the first of `config.seeds`). Returns the summary on the coordinator,
+    /// nil elsewhere. `decoderHeads`: the mask decoder's head count (8 in every SAM release);
+    /// `maxVolumes`: only the first N test volumes; `metrics`: the columns of the printed table.
+    @discardableResult
+    public func runBoxBaseline(decoderHeads: Int = 8, maxVolumes: Int? = nil,
+                               metrics: [Metric] = [.dice, .assd]) throws -> RunSummary? {
+        guard let inputPath = BoxInputPath(rawValue: config.head.box_input) else {
+            throw ConfigError(source: "config", message: "head.box_input must be reference or corrected, got '\(config.head.box_input)'")
+        }
+        let data = try prepareData()
+        let baseline = try BoxBaseline(config: config, inputPath: inputPath, decoderHeads: decoderHeads)
+        let seed = config.seeds[0]
+        if world.isCoordinator {
+            log.info("SAM box baseline, \(inputPath.rawValue) input, checkpoint \(config.encoder.checkpoint): no training; "
+                     + "deterministic, so one seed entry (seed \(seed), the first of config.seeds)")
+        }
+        let count = min(maxVolumes ?? data.test.volumes.count, data.test.volumes.count)
+        var mine: [(volume: Int, labels: [UInt8])] = []
+        for v in BatchSharding.share(Array(0..<count), rank: world.rank, size: world.size) {
+            let volume = data.test.volumes[v]
+            log.info("box baseline: \(volume.name), \(volume.depth) slices of \(volume.height) x \(volume.width)")
+            mine.append((v, try baseline.predictVolume(volume, classes: config.data.classes)))
+        }
+        guard let maps = try LabelMapGather.gather(mine, count: count, comm: world) else { return nil }
+        let volumes = Array(data.test.volumes.prefix(count))
+        return try writeBoxResults(volumes: volumes, maps: maps, seed: seed, metrics: metrics)
+    }
+
+    /// Coordinator: scores, prediction NIfTIs, per-volume CSV, `summary.json`, the printed table.
+    private func writeBoxResults(volumes: [Volume], maps: [[UInt8]], seed: Int, metrics: [Metric]) throws -> RunSummary {
+        let classes = config.data.classes
+        let seedDir = outputDir.appendingPathComponent("seed_\(seed)")
+        let predictions = seedDir.appendingPathComponent("predictions")
+        try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
+        var scores: [VolumeScores] = []
+        for (volume, labels) in zip(volumes, maps) {
+            scores.append(try BoxBaseline.score(volume, prediction: labels, classes: classes))
+            try volume.prediction(labels).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
+        }
+        let names = ClassNames.forClasses(classes)
+        try ScoreCSV.perVolume(scores, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
+                                                                atomically: true, encoding: .utf8)
+        let perSeed = [ScoreSummary(volumes: scores, classNames: names, mode: .standard)]
+        let summary = RunSummary(name: config.name, seeds: [seed], perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try pretty.encode(summary), to: outputDir.appendingPathComponent("summary.json"))
+        print(summary.table(metrics: metrics).render())
+        return summary
+    }
+}
+
+/// Label maps predicted on several ranks, gathered on the coordinator by volume index.
+enum LabelMapGather {
+    /// Every rank passes its (volume index, label map) pairs; the coordinator gets all `count`
+    /// maps indexed by volume (a volume nobody predicted is an error), the other ranks nil.
+    static func gather(_ mine: [(volume: Int, labels: [UInt8])], count: Int, comm: Communicator) throws -> [[UInt8]]? {
+        var payload: [UInt8] = []
+        for (v, labels) in mine {
+            withUnsafeBytes(of: Int64(v).littleEndian) { payload += $0 }
+            withUnsafeBytes(of: Int64(labels.count).littleEndian) { payload += $0 }
+            payload += labels
+        }
+        guard let parts = try comm.gather(payload, root: 0) else { return nil }
+        var result = [[UInt8]?](repeating: nil, count: count)
+        for part in parts {
+            var offset = 0
+            while offset < part.count {
+                let (v, n) = part.withUnsafeBytes { raw in
+                    (Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))),
+                     Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self))))
+                }
+                result[v] = Array(part[(offset + 16)..<(offset + 16 + n)])
+                offset += 16 + n
+            }
+        }
+        guard let missing = result.firstIndex(where: { $0 == nil }) else { return result.map { $0! } }
+        throw CollectiveError(rank: comm.rank, operation: "gather label maps", detail: "no rank predicted volume \(missing)")
+    }
+}
