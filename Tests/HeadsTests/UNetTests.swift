@@ -128,12 +128,12 @@ final class UNetTests: XCTestCase {
                 let numeric = probe.doubleDifference(at: e), tolerance = 1e-3 * abs(numeric.central) + floor
                 if numeric.gap > tolerance { kinks += 1; continue }
                 checked += 1
-                let a = Double(analytic[e])
+                let a = Double(analytic[e]), label = "L\(net.levels) \(shape) \(entry.name)[\(e - entry.offset)]"
                 XCTAssertLessThanOrEqual(abs(a - numeric.central), tolerance,
-                                         "L\(net.levels) \(shape) \(entry.name)[\(e - entry.offset)]: analytic \(a), Double FD \(numeric.central)",
-                                         file: file, line: line)
+                                         "\(label): analytic \(a), Double FD \(numeric.central)", file: file, line: line)
             }
         }
-        XCTAssertLessThanOrEqual(10 * kinks, checked, "L\(net.levels) \(shape): \(kinks) kinks for \(checked) checks", file: file, line: line)
+        XCTAssertLessThanOrEqual(10 * kinks, checked, "L\(net.levels) \(shape): \(kinks) kinks for \(checked) checks",
+                                 file: file, line: line)
     }
 }
