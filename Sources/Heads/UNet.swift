@@ -130,9 +130,10 @@ public struct UNet: SegmentationHead, Equatable, Sendable {
         FeatureShape(channels: valueChannels[v], height: height >> valueLevels[v], width: width >> valueLevels[v])
     }
 
-    /// Multiply-adds of one forward pass of a batch of S x S images (convolutions only).
-    public func multiplyAdds(batch: Int, size: Int) -> Int {
-        units.reduce(0) { total, unit in
+    /// Multiply-adds of one forward pass of a batch of S x S images (convolutions only), through
+    /// the first `unitCount` units (default all; `encoderUnitCount` for the encoder path).
+    public func multiplyAdds(batch: Int, size: Int, units unitCount: Int? = nil) -> Int {
+        units.prefix(unitCount ?? units.count).reduce(0) { total, unit in
             let out = shape(ofValue: unit.output, height: size, width: size)
             switch unit.op {
             case let .convNormReLU(_, i, _): return total + batch * out.count * i * 9
