@@ -71,24 +71,9 @@ public struct VolumePredictor<Head: SegmentationHead> {
     /// coordinator (nil elsewhere), indexed by volume.
     public mutating func predictAll(_ set: SliceSet, params: [Float], template: TrainableState, frozen: FrozenState,
                                     comm: Communicator) throws -> [[UInt8]]? {
-        var payload: [UInt8] = []
-        for v in BatchSharding.share(Array(set.volumes.indices), rank: comm.rank, size: comm.size) {
-            let labels = try predict(volume: v, of: set, params: params, template: template, frozen: frozen)
-            withUnsafeBytes(of: Int64(v).littleEndian) { payload += $0 }
-            withUnsafeBytes(of: Int64(labels.count).littleEndian) { payload += $0 }
-            payload += labels
+        let mine = try BatchSharding.share(Array(set.volumes.indices), rank: comm.rank, size: comm.size).map { v in
+            (volume: v, labels: try predict(volume: v, of: set, params: params, template: template, frozen: frozen))
         }
-        guard let parts = try comm.gather(payload, root: 0) else { return nil }
-        var result = [[UInt8]](repeating: [], count: set.volumes.count)
-        for part in parts {
-            var offset = 0
-            while offset < part.count {
-                let v = part.withUnsafeBytes { Int(Int64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: Int64.self))) }
-                let n = part.withUnsafeBytes { Int(Int64(littleEndian: $0.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self))) }
-                result[v] = Array(part[(offset + 16)..<(offset + 16 + n)])
-                offset += 16 + n
-            }
-        }
-        return result
+        return try LabelMapGather.gather(mine, count: set.volumes.count, comm: comm)
     }
 }
