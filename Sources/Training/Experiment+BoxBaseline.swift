@@ -36,30 +36,7 @@ extension Experiment {
             mine.append((v, try baseline.predictVolume(volume, classes: config.data.classes)))
         }
         guard let maps = try LabelMapGather.gather(mine, count: count, comm: world) else { return nil }
-        let volumes = Array(data.test.volumes.prefix(count))
-        return try writeBoxResults(volumes: volumes, maps: maps, seed: seed, metrics: metrics)
-    }
-
-    /// Coordinator: scores, prediction NIfTIs, per-volume CSV, `summary.json`, the printed table.
-    private func writeBoxResults(volumes: [Volume], maps: [[UInt8]], seed: Int, metrics: [Metric]) throws -> RunSummary {
-        let classes = config.data.classes
-        let seedDir = outputDir.appendingPathComponent("seed_\(seed)")
-        let predictions = seedDir.appendingPathComponent("predictions")
-        try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
-        var scores: [VolumeScores] = []
-        for (volume, labels) in zip(volumes, maps) {
-            scores.append(try BoxBaseline.score(volume, prediction: labels, classes: classes))
-            try volume.prediction(labels).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
-        }
-        let names = ClassNames.forClasses(classes)
-        try ScoreCSV.perVolume(scores, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
-                                                                atomically: true, encoding: .utf8)
-        let perSeed = [ScoreSummary(volumes: scores, classNames: names, mode: .standard)]
-        let summary = RunSummary(name: config.name, seeds: [seed], perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
-        let pretty = JSONEncoder()
-        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try pretty.encode(summary), to: outputDir.appendingPathComponent("summary.json"))
-        print(summary.table(metrics: metrics).render())
-        return summary
+        let result = try writeSeedResults(seed: seed, volumes: Array(data.test.volumes.prefix(count)), maps: maps)
+        return try writeSummary([result], metrics: metrics)
     }
 }

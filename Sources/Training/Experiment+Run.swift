@@ -49,18 +49,46 @@ extension Experiment {
     }
 
     private func summarise(_ mine: [SeedResult]) throws -> RunSummary? {
-        let encoder = JSONEncoder()
-        let gathered = try world.gather(try encoder.encode(mine).map { $0 }, root: 0)
+        let gathered = try world.gather(try JSONEncoder().encode(mine).map { $0 }, root: 0)
         guard let gathered else { return nil }
         let all = try gathered.flatMap { try JSONDecoder().decode([SeedResult].self, from: Foundation.Data($0)) }
-            .sorted { $0.seed < $1.seed }
+        return try writeSummary(all)
+    }
+
+    /// Coordinator: metrics of every labelled volume at native resolution (medpy-exact, standard
+    /// mode), the predictions as NIfTI (the source's header and affine) in
+    /// `seed_<s>/predictions/` and `seed_<s>/test_volumes.csv`.
+    func writeSeedResults(seed: Int, volumes: [Volume], maps: [[UInt8]]) throws -> SeedResult {
+        let seedDir = outputDir.appendingPathComponent("seed_\(seed)")
+        let predictions = seedDir.appendingPathComponent("predictions")
+        try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
+        var scores: [VolumeScores] = []
+        for (volume, labels) in zip(volumes, maps) {
+            guard let reference = volume.labels else { continue }
+            let s = volume.spacing
+            scores.append(VolumeEvaluator.evaluate(
+                name: volume.name, prediction: labels, reference: reference,
+                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
+                spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column), classCount: config.data.classes, mode: .standard))
+            try volume.prediction(labels).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
+        }
+        let names = ClassNames.forClasses(config.data.classes)
+        try ScoreCSV.perVolume(scores, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
+                                                                atomically: true, encoding: .utf8)
+        return SeedResult(seed: seed, volumes: scores)
+    }
+
+    /// Coordinator: the per-seed and over-seed summaries, written atomically to `summary.json`
+    /// and printed as a table.
+    func writeSummary(_ results: [SeedResult], metrics: [Metric] = [.dice, .assd]) throws -> RunSummary {
+        let all = results.sorted { $0.seed < $1.seed }
         let names = ClassNames.forClasses(config.data.classes)
         let perSeed = all.map { ScoreSummary(volumes: $0.volumes, classNames: names, mode: .standard) }
         let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
         let pretty = JSONEncoder()
         pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try pretty.encode(summary).write(to: outputDir.appendingPathComponent("summary.json"))
-        print(summary.table().render())
+        try AtomicFile.write(try pretty.encode(summary), to: outputDir.appendingPathComponent("summary.json"))
+        print(summary.table(metrics: metrics).render())
         return summary
     }
 }
@@ -97,7 +125,7 @@ struct SeedRunner: HeadVisitor {
                                         batchSize: config.optim.batch_size)
         guard let maps = try predictor.predictAll(data.test, params: trainer.testParameters, template: trainer.state,
                                                   frozen: trainer.frozen, comm: comm) else { return nil }
-        return try score(maps, seedDir: seedDir)
+        return try experiment.writeSeedResults(seed: seed, volumes: data.test.volumes, maps: maps)
     }
 
     private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
@@ -172,25 +200,5 @@ struct SeedRunner: HeadVisitor {
                                       to: dir.appendingPathComponent("encoder.safetensors"))
         }
         return trainer.encoderTensors
-    }
-
-    /// Coordinator: metrics per test volume at native resolution, predictions as NIfTI, CSV.
-    private func score(_ maps: [[UInt8]], seedDir: URL) throws -> SeedResult {
-        let predictions = seedDir.appendingPathComponent("predictions")
-        try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
-        var volumes: [VolumeScores] = []
-        for (v, volume) in data.test.volumes.enumerated() {
-            guard let reference = volume.labels else { continue }
-            let s = volume.spacing
-            volumes.append(VolumeEvaluator.evaluate(
-                name: volume.name, prediction: maps[v], reference: reference,
-                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
-                spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column), classCount: experiment.config.data.classes, mode: .standard))
-            try volume.prediction(maps[v]).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
-        }
-        let names = ClassNames.forClasses(experiment.config.data.classes)
-        try ScoreCSV.perVolume(volumes, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
-                                                                 atomically: true, encoding: .utf8)
-        return SeedResult(seed: seed, volumes: volumes)
     }
 }
