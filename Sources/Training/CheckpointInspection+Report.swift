@@ -32,7 +32,8 @@ extension CheckpointInspection {
                              + "world size \(s.worldSize), run '\(s.config.name)'"))
             lines.append(row("head", "kind \(s.config.head.kind), depth \(s.config.head.depth), channels \(s.config.head.channels), "
                              + "classes \(s.config.data.classes); encoder "
-                             + (s.config.encoder.checkpoint.isEmpty ? "random \(s.config.encoder.preset)" : s.config.encoder.checkpoint)))
+                             + (s.config.head.kind == "unet" ? "none (raw slices)"
+                                : s.config.encoder.checkpoint.isEmpty ? "random \(s.config.encoder.preset)" : s.config.encoder.checkpoint)))
         }
         lines.append(row("parameters", "\(grouped(parameterCount)) in \(parts.reduce(0) { $0 + $1.tensors }) tensors"))
         for part in parts {

@@ -78,6 +78,10 @@ extension CheckpointInspection {
         let format: TensorArchiveFormat = archive is PthCheckpoint ? .pth : .safetensors
         if format == .safetensors, !infos.isEmpty, infos.allSatisfy({ $0.name.hasPrefix("params/") || $0.name.hasPrefix("frozen/") }) {
             let training = try trainingState(next: url, sha256: sha, problems: &problems, notes: &notes)
+            if infos.contains(where: { $0.name == "params/projection.0.weight" }) {
+                notes.append("SimCLR pretraining checkpoint: the UNet's encoder path and the projection MLP"
+                             + (training.map { " (\($0.epoch) of \($0.config.pretrain.epochs) pretraining epochs)" } ?? ""))
+            }
             return CheckpointInspection(
                 path: url.path, format: format, fileSize: size, sha256: sha, kind: .trainedHead,
                 parts: partCounts(infos, names: ["params", "frozen"]), dtypes: dtypes, encoder: nil, promptEncoder: nil,

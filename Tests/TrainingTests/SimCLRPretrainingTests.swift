@@ -128,6 +128,9 @@ final class SimCLRPretrainingTests: XCTestCase {
                 XCTAssertGreaterThan(zip(initial.parameter(name).data, try exported.tensor(name).data).map { abs($0 - $1) }.max()!, 1e-4, name)
             }
         }
+        let report = try CheckpointInspection.inspect(seedDir.appendingPathComponent("pretrain/checkpoints/epoch_0002/head.safetensors")).report()
+        XCTAssertTrue(report.contains("SimCLR pretraining checkpoint") && report.contains("2 of 2 pretraining epochs"), report)
+        XCTAssertTrue(report.contains("encoder none (raw slices)"), report)
         XCTAssertEqual(try String(contentsOf: seedDir.appendingPathComponent("pretrain/metrics.jsonl"), encoding: .utf8)
             .split(separator: "\n").count, 2)
     }
