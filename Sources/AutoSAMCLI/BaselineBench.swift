@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Heads
 import Layers
@@ -87,9 +88,27 @@ struct BaselineBenchCommand: ParsableCommand {
         for _ in 0..<steps { NTXentLoss.backward(dZ: &dz, upstream: 1, z: z, samples: samples, dim: projectionDim) }
         print(String(format: "NT-Xent loss + gradient, %d views x %d: %.1f ms", 2 * samples, projectionDim,
                      Date().timeIntervalSince(started) / Double(steps) * 1000))
-        let perStep = (encoderTimes.forward * 2 + encoderTimes.backward) * Double(2 * samples) / Double(views)
+        let augmentation = augmentationSeconds(rng)
+        print(String(format: "augmentation of one view (256 x 216 slice -> %d): %.1f ms", size, augmentation * 1000))
+        let perStep = (encoderTimes.forward * 2 + encoderTimes.backward + augmentation * Double(views)) * Double(2 * samples) / Double(views)
         print(String(format: "a SimCLR step of %d slices (2 x %d views, chunks of %d: forward twice, backward once) on one rank: about %.1f s",
                      samples, samples, views, perStep))
+    }
+
+    /// Seconds of one training augmentation (DESIGN §3.6) of an ACDC-sized slice to S x S.
+    private func augmentationSeconds(_ rng: CounterRNG) -> Double {
+        let (h, w) = (256, 216)
+        let image = rng.normals(h * w, start: 1 << 43)
+        var config = AugmentationConfig.reference
+        config.outputSize = size
+        let augmenter = Augmenter(config: config, seed: 1)
+        let started = Date()
+        for i in 0..<(4 * steps) {
+            _ = image.withUnsafeBufferPointer {
+                augmenter.augment(image: $0.baseAddress!, labels: nil, height: h, width: w, rng: CounterRNG(seed: 1).substream(UInt64(i)))
+            }
+        }
+        return Date().timeIntervalSince(started) / Double(4 * steps)
     }
 
     /// Mean forward and backward seconds of `steps` calls after one warm-up; `body` runs the
