@@ -81,6 +81,9 @@ public final class SimCLRPretrainer {
     /// Pretrains the remaining epochs on the slices of `set` (labels unused), stopping after
     /// `stopAfter` epochs of this call when given.
     public func train(_ set: SliceSet, split: Split, stopAfter: Int? = nil) throws {
+        guard set.count >= 2 else {
+            throw ConfigError(source: "pretrain", message: "SimCLR needs at least 2 unlabelled slices, the fold's training patients have \(set.count)")
+        }
         let n = config.pretrain.batch_size
         var epochsThisCall = 0
         while epochsDone < config.pretrain.epochs {
