@@ -31,9 +31,6 @@ struct BoxBaselineCommand: ParsableCommand {
     @Option(help: "Input path: reference (the reference's [0,1] images through SAM's normalisation) or corrected. Default: the config's head.box_input.")
     var input: String?
 
-    @Option(help: "Heads of the mask decoder's two-way transformer (8 in every SAM release).")
-    var decoderHeads: Int = 8
-
     @Option(help: "Score only the first N test volumes (a partial run: no config.json is saved, so `autosam suite` does not take it as done).")
     var maxVolumes: Int?
 
@@ -47,7 +44,6 @@ struct BoxBaselineCommand: ParsableCommand {
         if let input, BoxInputPath(rawValue: input) == nil {
             throw ValidationError("--input must be reference or corrected, got '\(input)'")
         }
-        guard decoderHeads >= 1 else { throw ValidationError("--decoder-heads must be at least 1") }
         if let maxVolumes, maxVolumes < 1 { throw ValidationError("--max-volumes must be at least 1") }
         _ = try TableMetrics.parse(metrics)
     }
@@ -83,7 +79,7 @@ struct BoxBaselineCommand: ParsableCommand {
                 }
                 experiment.log.info("\(world.size) rank(s); run folder \(config.output.dir)")
             }
-            try experiment.runBoxBaseline(decoderHeads: decoderHeads, maxVolumes: maxVolumes, metrics: tableMetrics)
+            try experiment.runBoxBaseline(maxVolumes: maxVolumes, metrics: tableMetrics)
         }
     }
 }

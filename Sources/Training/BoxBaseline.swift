@@ -49,7 +49,8 @@ public final class BoxBaseline {
 
     /// From a config's `encoder.checkpoint`, which must name a full SAM checkpoint: random
     /// weights (an empty checkpoint) make no sense for a zero-shot baseline.
-    public convenience init(config: ExperimentConfig, inputPath: BoxInputPath, decoderHeads: Int = 8) throws {
+    /// `decoderHeads` defaults to the config's `encoder.decoder_heads`.
+    public convenience init(config: ExperimentConfig, inputPath: BoxInputPath, decoderHeads: Int? = nil) throws {
         guard !config.encoder.checkpoint.isEmpty else {
             throw ConfigError(source: "config", message: "the box baseline needs a full SAM checkpoint (encoder.checkpoint); "
                               + "random encoder weights are not SAM")
@@ -58,7 +59,7 @@ public final class BoxBaseline {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ConfigError(source: "config", message: "encoder.checkpoint \(url.path) does not exist")
         }
-        try self.init(checkpoint: url, inputPath: inputPath, decoderHeads: decoderHeads)
+        try self.init(checkpoint: url, inputPath: inputPath, decoderHeads: decoderHeads ?? config.encoder.decoder_heads)
     }
 
     /// Merges binary class masks (fixtures quirk 14). `masks[k]` (H*W, 0/1) for class k in

@@ -147,6 +147,7 @@ public enum ConfigLoader {
         try require(c.encoder.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(c.encoder.preset)
                         : ["vit_b", "vit_l", "vit_h", "auto"].contains(c.encoder.preset),
                     "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, vit_b, vit_l, vit_h or auto with one")
+        try require(c.encoder.decoder_heads >= 1, "encoder.decoder_heads must be >= 1")
         try require(c.output.keep_checkpoints >= 1 && c.output.checkpoint_every >= 1, "output.keep_checkpoints and output.checkpoint_every must be >= 1")
         try require(c.run.threads >= 0 && c.run.progress_every >= 1, "run.threads must be >= 0 and run.progress_every >= 1")
     }

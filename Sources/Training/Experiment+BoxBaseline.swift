@@ -13,16 +13,16 @@ extension Experiment {
     /// writes what `train` writes: `seed_<s>/predictions/<volume>.nii.gz`,
     /// `seed_<s>/test_volumes.csv` and `summary.json` with ONE seed entry (the baseline is
     /// deterministic; s = the first of `config.seeds`). Returns the summary on the coordinator,
-    /// nil elsewhere. `decoderHeads`: the mask decoder's head count (8 in every SAM release);
+    /// nil elsewhere. The mask decoder's head count is `encoder.decoder_heads`;
     /// `maxVolumes`: only the first N test volumes; `metrics`: the columns of the printed table.
     @discardableResult
-    public func runBoxBaseline(decoderHeads: Int = 8, maxVolumes: Int? = nil,
+    public func runBoxBaseline(maxVolumes: Int? = nil,
                                metrics: [Metric] = [.dice, .assd]) throws -> RunSummary? {
         guard let inputPath = BoxInputPath(rawValue: config.head.box_input) else {
             throw ConfigError(source: "config", message: "head.box_input must be reference or corrected, got '\(config.head.box_input)'")
         }
         let data = try prepareData()
-        let baseline = try BoxBaseline(config: config, inputPath: inputPath, decoderHeads: decoderHeads)
+        let baseline = try BoxBaseline(config: config, inputPath: inputPath)
         let seed = config.seeds[0]
         if world.isCoordinator {
             log.info("SAM box baseline, \(inputPath.rawValue) input, checkpoint \(config.encoder.checkpoint): no training; "

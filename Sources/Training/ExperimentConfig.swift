@@ -49,6 +49,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var preset = "vit_b"
         /// Seed of the random weights when no checkpoint is given (demo only; reported as such).
         public var random_seed = 0
+        /// Attention heads of the checkpoint's mask decoder (two-way transformer), used by the
+        /// AutoSAM head and the box baseline: checkpoints do not store it; 8 in every SAM release.
+        public var decoder_heads = 8
         public init() {}
     }
 

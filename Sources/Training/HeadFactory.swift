@@ -44,7 +44,8 @@ public enum HeadFactory {
             // defaults for these channels; `AutoSAMHead.initialiseFromSAM` copies SAM's weights.
             let checkpoint = config.encoder.checkpoint
             let decoder = checkpoint.isEmpty ? AutoSAMHeadConfig.sam(embeddingDim: inputChannels, classes: k)
-                : try AutoSAMHeadConfig.inferred(from: TensorArchives.open(URL(fileURLWithPath: checkpoint)), classes: k)
+                : try AutoSAMHeadConfig.inferred(from: TensorArchives.open(URL(fileURLWithPath: checkpoint)), classes: k,
+                                                 heads: config.encoder.decoder_heads)
             guard decoder.embeddingDim == inputChannels else {
                 throw ConfigError(source: checkpoint, message: "the SAM mask decoder is \(decoder.embeddingDim) wide but the encoder gives \(inputChannels) channels")
             }

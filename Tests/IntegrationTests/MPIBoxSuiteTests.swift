@@ -22,7 +22,7 @@ final class MPIBoxSuiteTests: XCTestCase {
         try """
         {"name": "box-mpi",
          "data": {"layout": "acdc", "root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1},
-         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto"},
+         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto", "decoder_heads": 2},
          "head": {"kind": "sam_box", "box_input": "corrected"},
          "seeds": [0], "output": {"dir": "\(dir.path)/one"}}
         """.write(to: config, atomically: true, encoding: .utf8)

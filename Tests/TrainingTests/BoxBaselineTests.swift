@@ -154,21 +154,22 @@ extension BoxBaselineTests {
         one.head.kind = "sam_box"
         one.head.box_input = "corrected"
         one.seeds = [3, 1]
+        one.encoder.decoder_heads = heads
         one.output.dir = base.appendingPathComponent("one").path
         var two = one
         two.output.dir = base.appendingPathComponent("two").path
 
         let single = try XCTUnwrap(Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder)
-            .runBoxBaseline(decoderHeads: heads))
+            .runBoxBaseline())
         let ranks = try LocalGroup.run(size: 2) { comm in
-            try Experiment(config: two, world: comm, encoderFactory: Self.noEncoder).runBoxBaseline(decoderHeads: heads)
+            try Experiment(config: two, world: comm, encoderFactory: Self.noEncoder).runBoxBaseline()
         }
         XCTAssertNil(ranks[1], "only the coordinator returns the summary")
         let double = try XCTUnwrap(ranks[0])
 
         let data = try Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder).prepareData()
         XCTAssertGreaterThanOrEqual(data.test.volumes.count, 2, "both ranks should get a volume")
-        let expected = try BoxBaseline(config: one, inputPath: .corrected, decoderHeads: heads).run(data.test, classes: 4)
+        let expected = try BoxBaseline(config: one, inputPath: .corrected).run(data.test, classes: 4)
         XCTAssertEqual(single.seeds, [3])
         XCTAssertEqual(single.name, one.name)
         XCTAssertEqual(single.perSeed, [expected.summary])

@@ -43,6 +43,9 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=transformer"])) { e in
             XCTAssertTrue("\(e)".contains("head.kind must be autosam, cnn or linear"), "\(e)")
         }
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["encoder.decoder_heads=0"])) { e in
+            XCTAssertTrue("\(e)".contains("encoder.decoder_heads must be >= 1"), "\(e)")
+        }
         XCTAssertThrowsError(try ConfigLoader.load(file: try write("[1, 2]"))) { e in
             XCTAssertTrue("\(e)".contains("not a JSON object"), "\(e)")
         }
