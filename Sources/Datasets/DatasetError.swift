@@ -37,5 +37,21 @@ public struct DatasetError: Error, Equatable, CustomStringConvertible, Sendable 
         self.message = message
     }
 
-    public var description: String { "\(file): \(kind.rawValue): \(message)" }
+    public var description: String { "\(file): \(kind.words): \(message)" }
+}
+
+extension DatasetError.Kind {
+    /// The kind as a reader would say it ("missing file", not `missingFile`).
+    var words: String {
+        switch self {
+        case .shapeMismatch: return "shape mismatch"
+        case .spacingMismatch: return "spacing mismatch"
+        case .labelOutOfRange: return "label out of range"
+        case .nonFinite: return "non-finite value"
+        case .missingFile: return "missing file"
+        case .emptyFolder: return "empty folder"
+        case .io: return "I/O error"
+        case .truncated, .corrupt, .unsupported, .inconsistent: return rawValue
+        }
+    }
 }

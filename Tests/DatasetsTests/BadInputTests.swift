@@ -121,4 +121,11 @@ final class BadInputTests: TemporaryDirectoryTestCase {
             }
         }
     }
+
+    func testMessagesNameTheFileAndTheKindInWords() {
+        XCTAssertEqual(DatasetError(file: "/d/p1.nii.gz", .missingFile, "label volume not found").description,
+                       "/d/p1.nii.gz: missing file: label volume not found")
+        XCTAssertEqual(DatasetError(file: "a.png", .labelOutOfRange, "value 7").description, "a.png: label out of range: value 7")
+        XCTAssertEqual(DatasetError(file: "b", .truncated, "ends at 10").description, "b: truncated: ends at 10")
+    }
 }
