@@ -56,7 +56,7 @@ public struct SimCLRNetwork: Equatable, Sendable {
     public func forward(_ images: Tensor, parameters: [Float], workspace ws: inout SimCLRWorkspace) -> Tensor {
         precondition(parameters.count == layout.totalCount, "\(parameters.count) parameters for a layout of \(layout.totalCount)")
         let b = images.shape[0], c = unet.bottleneckChannels
-        ws.prepare(batch: b, channels: c, hidden: hidden, dim: projectionDim)
+        ws.prepare(batch: b, channels: c, hidden: hidden)
         var z = Tensor(zeros: [b, projectionDim])
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!, (w1, w2) = projectionWeights(p)
@@ -109,7 +109,7 @@ public final class SimCLRWorkspace {
 
     public init() {}
 
-    func prepare(batch b: Int, channels c: Int, hidden h: Int, dim: Int) {
+    func prepare(batch b: Int, channels c: Int, hidden h: Int) {
         batch = b
         pooled = [Float](repeating: 0, count: b * c)
         hidden = [Float](repeating: 0, count: b * h)

@@ -141,19 +141,6 @@ public final class BoxBaseline {
         return out
     }
 
-    /// Standard-mode scores of a predicted label map (D, H, W) against the volume's labels, at
-    /// native resolution with the voxel spacing (the evaluation of every training run).
-    public static func score(_ volume: Volume, prediction: [UInt8], classes: Int) throws -> VolumeScores {
-        guard let reference = volume.labels else {
-            throw RunFileError(path: volume.imageFile, message: "the box baseline needs ground-truth labels to score")
-        }
-        let s = volume.spacing
-        return VolumeEvaluator.evaluate(name: volume.name, prediction: prediction, reference: reference,
-                                        shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
-                                        spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column),
-                                        classCount: classes, mode: .standard)
-    }
-
     /// Single-process: predicts and scores the first `maxVolumes` volumes of `set` (all when nil).
     /// Runs use `Experiment.runBoxBaseline`, which shards the volumes over ranks.
     public func run(_ set: SliceSet, classes: Int, maxVolumes: Int? = nil,
@@ -162,9 +149,9 @@ public final class BoxBaseline {
         var predictions: [[UInt8]] = [], scores: [VolumeScores] = []
         for volume in volumes {
             progress(volume)
-            let prediction = try predictVolume(volume, classes: classes)
+            let prediction = try predictVolume(volume, classes: classes)      // throws without labels
             predictions.append(prediction)
-            scores.append(try Self.score(volume, prediction: prediction, classes: classes))
+            scores.append(volume.scores(of: prediction, classes: classes)!)
         }
         let summary = ScoreSummary(volumes: scores, classNames: ClassNames.forClasses(classes), mode: .standard)
         return BoxBaselineResult(volumes: volumes, predictions: predictions, scores: scores, summary: summary)

@@ -64,12 +64,8 @@ extension Experiment {
         try FileManager.default.createDirectory(at: predictions, withIntermediateDirectories: true)
         var scores: [VolumeScores] = []
         for (volume, labels) in zip(volumes, maps) {
-            guard let reference = volume.labels else { continue }
-            let s = volume.spacing
-            scores.append(VolumeEvaluator.evaluate(
-                name: volume.name, prediction: labels, reference: reference,
-                shape: VolumeShape(z: volume.depth, y: volume.height, x: volume.width),
-                spacing: VoxelSpacing(z: s.slice, y: s.row, x: s.column), classCount: config.data.classes, mode: .standard))
+            guard let score = volume.scores(of: labels, classes: config.data.classes) else { continue }
+            scores.append(score)
             try volume.prediction(labels).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
         }
         let names = ClassNames.forClasses(config.data.classes)
@@ -129,18 +125,22 @@ struct SeedRunner: HeadVisitor {
     }
 
     private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
-        let found: TrainingCheckpoint?
         switch resume {
         case .none: return nil
         case .path(let url):
-            found = try CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
-                .read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
+            return try validated(CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
+                .read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1), log: log)
         case .auto:
-            let (latest, skipped) = store.latestValid()
-            for s in skipped { log.info("skipping damaged checkpoint: \(s)") }
-            found = latest
+            return try newestValid(store, log: log)
         }
-        return try found.map { try validated($0, log: log) }
+    }
+
+    /// The newest complete checkpoint of `store` that verifies and may continue this run
+    /// (damaged ones are logged and skipped).
+    private func newestValid(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
+        let (latest, skipped) = store.latestValid()
+        for s in skipped { log.info("skipping damaged checkpoint: \(s)") }
+        return try latest.map { try validated($0, log: log) }
     }
 
     /// `checkpoint` if it may continue this run: same seed, no blocking config change.
@@ -180,13 +180,9 @@ struct SeedRunner: HeadVisitor {
                                  verbose: log.verbose)
         let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                            augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
-        if resume != .none {
-            let (latest, skipped) = store.latestValid()
-            for s in skipped { log.info("skipping damaged pretraining checkpoint: \(s)") }
-            if let checkpoint = try latest.map({ try validated($0, log: log) }) {
-                try trainer.restore(checkpoint)
-                log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
-            }
+        if resume != .none, let checkpoint = try newestValid(store, log: log) {
+            try trainer.restore(checkpoint)
+            log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
         }
         let before = trainer.epochsDone
         if !trainer.isComplete {

@@ -65,12 +65,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
             let report = try autosam.initialiseFromSAM(archive: archive, into: &trainable)
             log.info("seed \(seed): \(report.copied.count) mask decoder tensors initialised from \(archive.path)")
         }
-        for (name, value) in pretrained {
-            guard let e = trainable.layout.entry(name), e.shape == value.shape else {
-                throw RunFileError(path: name, message: "pretrained tensor \(value.shape) does not fit this head")
-            }
-            trainable.setParameter(name, value)
-        }
+        trainable.params = try trainable.layout.filling(trainable.params, with: pretrained, what: "pretrained tensor")
         if !pretrained.isEmpty { log.info("seed \(seed): \(pretrained.count) tensors start from the pretrained encoder") }
         // The coordinator's initial parameters and random buffers are the ones every rank uses.
         try comm.broadcast(&trainable.params, root: 0)
@@ -85,31 +80,16 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// Continues from `checkpoint` (same seed; the caller checked the config).
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
         let s = checkpoint.state
-        var params = [Float](repeating: 0, count: state.layout.totalCount)
-        for (name, t) in checkpoint.params {
-            guard let e = state.layout.entry(name), e.shape == t.shape else {
-                throw RunFileError(path: name, message: "checkpoint tensor does not fit this head")
-            }
-            params.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
-        }
-        var frozenValues = frozen.values
-        for (name, t) in checkpoint.frozen {
-            guard let e = frozen.layout.entry(name), e.shape == t.shape else {
-                throw RunFileError(path: name, message: "checkpoint buffer does not fit this head")
-            }
-            frozenValues.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
-        }
-        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps,
-                        m: checkpoint.adamM, v: checkpoint.adamV, step: s.adamStep)
-        state = TrainableState(layout: state.layout, params: params, adam: adam)
-        frozen = FrozenState(layout: frozen.layout, values: frozenValues)
+        state = try checkpoint.trainableState(continuing: state)
+        frozen = FrozenState(layout: frozen.layout,
+                             values: try frozen.layout.filling(frozen.values, with: checkpoint.frozen, what: "checkpoint buffer"))
         scheduler = s.scheduler
         epochsDone = s.epoch
         stepsDone = s.step
         bestValidation = s.bestValidationLoss
         bestEpoch = s.bestEpoch
         lastTrainingLoss = s.lastTrainingLoss
-        bestParams = params
+        bestParams = state.params
     }
 
     /// Trains the remaining epochs (stopping early after `stopAfter` epochs of this call when given).
@@ -226,14 +206,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
     }
 
     func checkpoint(split: Split) -> TrainingCheckpoint {
-        let a = state.adam
-        let st = TrainingCheckpoint.State(
-            epoch: epochsDone, step: stepsDone, lr: a.lr, scheduler: scheduler, bestValidationLoss: bestValidation,
-            bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss, seed: seed, worldSize: worldSize, config: config,
-            splitPatients: ["train": split.train, "val": split.val, "test": split.test], adamStep: a.step,
-            adam: .init(lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps))
-        return TrainingCheckpoint(state: st, params: state.layout.names.map { ($0, state.parameter($0)) },
-                                  frozen: frozen.layout.names.map { ($0, frozen.tensor($0)) }, adamM: a.m, adamV: a.v)
+        TrainingCheckpoint(trainable: state, frozen: frozen, epoch: epochsDone, step: stepsDone, scheduler: scheduler,
+                           bestValidationLoss: bestValidation, bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss,
+                           seed: seed, worldSize: worldSize, config: config, split: split)
     }
 }
 

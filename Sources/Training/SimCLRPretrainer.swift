@@ -64,18 +64,8 @@ public final class SimCLRPretrainer {
 
     /// Continues from a pretraining checkpoint (same seed; the caller checked the config).
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
-        var params = state.params
-        for (name, t) in checkpoint.params {
-            guard let e = state.layout.entry(name), e.shape == t.shape else {
-                throw RunFileError(path: name, message: "pretraining checkpoint tensor does not fit this network")
-            }
-            params.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
-        }
-        let s = checkpoint.state
-        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps,
-                        m: checkpoint.adamM, v: checkpoint.adamV, step: s.adamStep)
-        state = TrainableState(layout: state.layout, params: params, adam: adam)
-        (epochsDone, stepsDone, lastLoss) = (s.epoch, s.step, s.lastTrainingLoss)
+        state = try checkpoint.trainableState(continuing: state)
+        (epochsDone, stepsDone, lastLoss) = (checkpoint.state.epoch, checkpoint.state.step, checkpoint.state.lastTrainingLoss)
     }
 
     /// Pretrains the remaining epochs on the slices of `set` (labels unused), stopping after
@@ -167,20 +157,16 @@ public final class SimCLRPretrainer {
 
     static let orderStream: UInt64 = 0x51C1_AB00
 
-    /// Items `range` of a batch tensor.
+    /// Items `range` of a batch tensor (`t` itself when the range covers it).
     static func rows(_ range: Range<Int>, of t: Tensor) -> Tensor {
+        if range == 0..<t.shape[0] { return t }
         let per = t.count / t.shape[0]
         return Tensor(shape: [range.count] + t.shape.dropFirst(), data: Array(t.data[range.lowerBound * per ..< range.upperBound * per]))
     }
 
     func checkpoint(split: Split) -> TrainingCheckpoint {
-        let a = state.adam
-        let st = TrainingCheckpoint.State(
-            epoch: epochsDone, step: stepsDone, lr: a.lr, scheduler: ReduceLROnPlateau(), bestValidationLoss: .nan,
-            bestEpoch: epochsDone, lastTrainingLoss: lastLoss, seed: seed, worldSize: worldSize, config: config,
-            splitPatients: ["train": split.train, "val": split.val, "test": split.test], adamStep: a.step,
-            adam: .init(lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps))
-        return TrainingCheckpoint(state: st, params: state.layout.names.map { ($0, state.parameter($0)) },
-                                  frozen: [], adamM: a.m, adamV: a.v)
+        TrainingCheckpoint(trainable: state, frozen: .empty, epoch: epochsDone, step: stepsDone, scheduler: ReduceLROnPlateau(),
+                           bestValidationLoss: .nan, bestEpoch: epochsDone, lastTrainingLoss: lastLoss, seed: seed,
+                           worldSize: worldSize, config: config, split: split)
     }
 }

@@ -1,5 +1,7 @@
 import Checkpoints
+import Datasets
 import Foundation
+import Heads
 import Optim
 import Tensors
 
@@ -41,6 +43,44 @@ public struct TrainingCheckpoint {
         self.frozen = frozen
         self.adamM = adamM
         self.adamV = adamV
+    }
+
+    /// A trainer's checkpoint: its parameters, frozen buffers, Adam moments and settings, and
+    /// `state` (whose Adam fields are taken from `trainable`).
+    init(trainable: TrainableState, frozen: FrozenState, epoch: Int, step: Int, scheduler: ReduceLROnPlateau,
+         bestValidationLoss: Double, bestEpoch: Int, lastTrainingLoss: Double, seed: Int, worldSize: Int,
+         config: ExperimentConfig, split: Split) {
+        let a = trainable.adam
+        let state = State(epoch: epoch, step: step, lr: a.lr, scheduler: scheduler, bestValidationLoss: bestValidationLoss,
+                          bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss, seed: seed, worldSize: worldSize,
+                          config: config, splitPatients: ["train": split.train, "val": split.val, "test": split.test],
+                          adamStep: a.step, adam: .init(lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps))
+        self.init(state: state, params: trainable.layout.names.map { ($0, trainable.parameter($0)) },
+                  frozen: frozen.layout.names.map { ($0, frozen.tensor($0)) }, adamM: a.m, adamV: a.v)
+    }
+
+    /// The trainable state this checkpoint continues: its tensors over `current` (same layout)
+    /// and its Adam moments, step and settings.
+    func trainableState(continuing current: TrainableState) throws -> TrainableState {
+        let s = state
+        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, m: adamM, v: adamV, step: s.adamStep)
+        let values = try current.layout.filling(current.params, with: params, what: "checkpoint tensor")
+        return TrainableState(layout: current.layout, params: values, adam: adam)
+    }
+}
+
+extension ParameterLayout {
+    /// `values` (laid out by this layout) with the named tensors written over their entries; a
+    /// name this layout lacks or a shape that differs is an error naming the tensor.
+    func filling(_ values: [Float], with tensors: [(String, Tensor)], what: String) throws -> [Float] {
+        var out = values
+        for (name, t) in tensors {
+            guard let e = entry(name), e.shape == t.shape else {
+                throw RunFileError(path: name, message: "\(what) \(t.shape) does not fit this model")
+            }
+            out.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
+        }
+        return out
     }
 }
 

@@ -11,13 +11,7 @@ import XCTest
 /// The zero-shot SAM box baseline: the reference's mask merge rule on hand-made masks, and both
 /// input paths end to end on the tiny fixture SAM and phantom data.
 final class BoxBaselineTests: XCTestCase {
-    static let dataRoot: URL = {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-data-\(getpid())")
-        if !FileManager.default.fileExists(atPath: root.path) {
-            try! Phantom.writeDataset(to: root, patients: 4, seed: 5, inPlaneScale: 0.5)
-        }
-        return root
-    }()
+    static let dataRoot = TinyRun.phantomData(patients: 4, seed: 5)
 
     /// mask[k] = m_k, mask[0] = -sum m_k -> 1 where 0, 0 where negative; argmax, ties lowest.
     func testMergeFollowsReferenceRule() {

@@ -35,13 +35,7 @@ final class PoolingEncoder: SliceEncoder {
 }
 
 final class DistributedTrainingTests: XCTestCase {
-    static let dataRoot: URL = {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-train-data-\(getpid())")
-        if !FileManager.default.fileExists(atPath: root.path) {
-            try! Phantom.writeDataset(to: root, patients: 5, seed: 3, inPlaneScale: 0.5)
-        }
-        return root
-    }()
+    static let dataRoot = TinyRun.phantomData(patients: 5, seed: 3)
 
     /// The tiny CNN run of `TinyRun` on this suite's shared phantom data, in a fresh output folder.
     func config(_ name: String, epochs: Int = 2) -> ExperimentConfig {

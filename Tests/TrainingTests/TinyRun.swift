@@ -60,6 +60,16 @@ enum TinyRun {
         return experiment.outputDir
     }
 
+    /// A phantom dataset at half the in-plane matrix in the temporary folder, written once per
+    /// test process for each (patients, seed) and shared by the suites that ask for it.
+    static func phantomData(patients: Int, seed: UInt64) -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-phantom-p\(patients)-s\(seed)-\(getpid())")
+        if !FileManager.default.fileExists(atPath: root.path) {
+            try! Phantom.writeDataset(to: root, patients: patients, seed: seed, inPlaneScale: 0.5)
+        }
+        return root
+    }
+
     /// The finished run on 3 phantom patients at half the in-plane matrix: its folder and config.
     static let shared: (folder: URL, config: ExperimentConfig) = {
         let config = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("tinyrun-\(UUID().uuidString)"))

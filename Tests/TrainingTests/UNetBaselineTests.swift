@@ -9,13 +9,7 @@ import XCTest
 /// selects the UNet and the identity encoder, and training from pixels clearly beats the
 /// untrained network on the phantom test volumes.
 final class UNetBaselineTests: XCTestCase {
-    static let dataRoot: URL = {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-unet-data-\(getpid())")
-        if !FileManager.default.fileExists(atPath: root.path) {
-            try! Phantom.writeDataset(to: root, patients: 5, seed: 3, inPlaneScale: 0.5)
-        }
-        return root
-    }()
+    static let dataRoot = TinyRun.phantomData(patients: 5, seed: 3)
 
     /// The tiny run of `TinyRun` with a small UNet instead of the CNN head, without the cache.
     func config(epochs: Int, lr: Float) -> ExperimentConfig {
