@@ -56,6 +56,38 @@ final class LocalGroupTests: XCTestCase {
         }
     }
 
+    struct RankFailure: Error, CustomStringConvertible {
+        let rank: Int
+        var description: String { "rank \(rank) gave up" }
+    }
+
+    /// A rank that throws while its peers wait in (or later enter) a collective ends the group:
+    /// the peers' collectives throw instead of blocking forever, and `run` rethrows the thrower's
+    /// own error. Before the fix this test hung.
+    func testAThrowingRankFailsItsPeersCollectivesPromptly() {
+        XCTAssertThrowsError(try LocalGroup.run(size: 3) { comm -> Void in
+            var v: [Float] = [1]
+            try comm.allReduceSum(&v)
+            if comm.rank == 1 { throw RankFailure(rank: 1) }
+            try comm.allReduceSum(&v)        // ranks 0 and 2 wait here for rank 1
+            try comm.barrier()
+        }) { error in
+            XCTAssertEqual((error as? RankFailure)?.rank, 1, "the thrower's error, not a peer's: \(error)")
+        }
+    }
+
+    /// The same inside sub-communicators: a failure in one colour's group wakes the other group too.
+    func testAFailureReachesRanksWaitingInASubCommunicator() {
+        XCTAssertThrowsError(try LocalGroup.run(size: 4) { comm -> Void in
+            let sub = try comm.split(color: comm.rank % 2, key: comm.rank)
+            if comm.rank == 3 { throw RankFailure(rank: 3) }
+            try sub.barrier()                // rank 1 waits for rank 3 in its colour's group
+            try comm.barrier()               // ranks 0 and 2 wait for everyone in the world
+        }) { error in
+            XCTAssertEqual((error as? RankFailure)?.rank, 3, "\(error)")
+        }
+    }
+
     func testSingleProcessCommunicatorIsIdentity() throws {
         let c = SingleProcessCommunicator()
         var v: [Float] = [1, 2]
