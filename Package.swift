@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Datasets", dependencies: ["Tensors", "CPNG", "CZlib"], swiftSettings: v5 + fastMath),
         .target(name: "SAM", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: v5 + fastMath),
-        .target(name: "Heads", dependencies: ["Tensors", "Layers", "Checkpoints", "Optim", "SAM"], swiftSettings: v5 + fastMath),
+        .target(name: "Heads", dependencies: ["Tensors", "Layers", "Checkpoints", "Optim", "SAM", "Collectives"], swiftSettings: v5 + fastMath),
         .target(name: "Metrics", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Training",
                 dependencies: ["Tensors", "Layers", "Checkpoints", "Datasets", "SAM", "Heads", "Metrics",
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "SAM", "Checkpoints", "Collectives", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "SAMTests", dependencies: ["SAM", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Layers", "Optim", "SAM", "Checkpoints", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Layers", "Optim", "SAM", "Checkpoints", "Collectives", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: v5),
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import Datasets
 import Foundation
 import Heads
@@ -58,17 +59,19 @@ struct BaselineBenchCommand: ParsableCommand {
         let images = Tensor(shape: [batch, 3, size, size], data: rng.normals(batch * 3 * size * size))
         let labels = (0..<batch * size * size).map { Int32(rng.uniformInt(UInt64($0), below: 4)) }
         var state = unet.initialState(seed: 1).trainable
-        var workspace = unet.makeWorkspace()
-        let unetTimes = time {
-            state.zeroGradients()
-            let logits = unet.forward(images, state: state, frozen: .empty, workspace: &workspace)
-            var loss = HeadLoss(labelHeight: size, labelWidth: size)
-            let (_, statistics) = loss.forward(logits: logits, labels: labels)
-            return { unet.backward(loss.backward(statistics: statistics), state: &state, frozen: .empty, workspace: &workspace) }
+        var step: HeadStep<UNet>? = HeadStep(head: unet)
+        let unetBatch = LocalBatch(embeddings: images, labels: labels, labelSize: size)
+        var unetSums = (forward: 0.0, backward: 0.0)
+        for round in 0...steps {   // the training path itself (HeadStep.run), timed by its phase clock
+            _ = try step!.run(unetBatch, globalCount: batch, state: &state, frozen: .empty, comm: SingleProcessCommunicator(), backward: true)
+            guard round > 0, let p = step?.phases else { continue }
+            unetSums.forward += p.forward
+            unetSums.backward += p.loss + p.backward
         }
+        let unetTimes = (forward: unetSums.forward / Double(steps), backward: unetSums.backward / Double(steps))
         row("unet w\(width) L\(levels) batch \(batch)", state.layout.totalCount, unetTimes,
             unet.multiplyAdds(batch: batch, size: size))
-        workspace = unet.makeWorkspace()     // release the UNet's activations before the SimCLR part
+        step = nil     // release the UNet's activations before the SimCLR part
 
         let network = SimCLRNetwork(unet: unet, projectionDim: projectionDim)
         let params = network.initialParameters(seed: 1)

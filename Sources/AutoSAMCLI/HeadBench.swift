@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Collectives
 import Heads
 import Tensors
 #if canImport(Glibc)
@@ -80,50 +81,44 @@ struct HeadBenchCommand: ParsableCommand {
             switch name {
             case "autosam":
                 let head = AutoSAMHead(inputChannels: channels, classes: classes)
-                measure(head, "autosam", head.config.multiplyAdds(batch: batch, height: grid, width: grid), embeddings, labels)
+                try measure(head, "autosam", head.config.multiplyAdds(batch: batch, height: grid, width: grid), embeddings, labels)
             case "cnn":
                 let head = CNNHead(inputChannels: channels, classes: classes, depth: depth, topChannel: topChannel)
-                measure(head, "cnn k=\(depth) t=\(topChannel)", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
+                try measure(head, "cnn k=\(depth) t=\(topChannel)", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
             default:
                 let head = LinearHead(inputChannels: channels, classes: classes)
-                measure(head, "linear", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
+                try measure(head, "linear", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
             }
         }
     }
 
     /// Times the phases of `steps` training steps and prints one row.
     private func measure<H: SegmentationHead>(_ head: H, _ name: String, _ multiplyAdds: Int,
-                                               _ embeddings: Tensor, _ labels: [Int32]) {
+                                               _ embeddings: Tensor, _ labels: [Int32]) throws {
         let initial = head.initialState(seed: 1)
         var state = initial.trainable
         let frozen = initial.frozen
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
+        let comm = SingleProcessCommunicator()
+        let batch = LocalBatch(embeddings: embeddings, labels: labels, labelSize: labelSize)
         var phases = [Double](repeating: 0, count: 4)   // forward, loss (resize + CE/Dice + backward), backward, Adam
-        var logitsShape = [Int]()
-        for step in 0...steps {
-            var clock = Date()
-            func lap(_ phase: Int) {
-                if step > 0 { phases[phase] += Date().timeIntervalSince(clock) }
-                clock = Date()
-            }
-            state.zeroGradients()
-            let logits = head.forward(embeddings, state: state, frozen: frozen, workspace: &workspace)
-            lap(0)
-            var loss = HeadLoss(labelHeight: labelSize, labelWidth: labelSize)
-            let (_, statistics) = loss.forward(logits: logits, labels: labels)
-            let dLogits = loss.backward(statistics: statistics)
-            lap(1)
-            head.backward(dLogits, state: &state, frozen: frozen, workspace: &workspace)
-            lap(2)
+        for round in 0...steps {
+            // The training path itself (HeadStep.run), timed by its own phase clock.
+            _ = try step.run(batch, globalCount: batch.count, state: &state, frozen: frozen, comm: comm, backward: true)
+            let adamStarted = Date()
             state.step()
-            lap(3)
-            logitsShape = logits.shape
+            guard round > 0 else { continue }
+            let p = step.phases
+            for (i, seconds) in [p.forward, p.loss, p.backward, Date().timeIntervalSince(adamStarted)].enumerated() {
+                phases[i] += seconds
+            }
         }
         let ms = phases.map { $0 / Double(steps) * 1000 }
         let total = ms.reduce(0, +)
         let flops = 6.0 * Double(multiplyAdds)   // forward 2 FLOP per multiply-add, backward twice that
         let gflops = flops / ((ms[0] + ms[2]) / 1000) / 1e9
-        let shape = logitsShape.dropFirst().map(String.init).joined(separator: "x")
+        let out = head.outputSize(height: embeddings.shape[2], width: embeddings.shape[3])
+        let shape = "\(head.classes)x\(out.height)x\(out.width)"
         print(name.padding(toLength: 15, withPad: " ", startingAt: 0)
               + String(format: "%9d  ", state.layout.totalCount)
               + shape.padding(toLength: 12, withPad: " ", startingAt: 0)

@@ -111,3 +111,11 @@ public final class SingleProcessCommunicator: Communicator {
         exit(1)
     }
 }
+
+/// How work items are shared: rank r takes positions r, r + R, r + 2R, ... so shares differ by
+/// at most one item (DESIGN §4.2).
+public enum BatchSharding {
+    public static func share<T>(_ items: [T], rank: Int, size: Int) -> [T] {
+        stride(from: rank, to: items.count, by: size).map { items[$0] }
+    }
+}

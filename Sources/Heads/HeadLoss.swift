@@ -9,7 +9,7 @@ import Tensors
 ///
 /// Split like `SegmentationLoss` for distributed training: `forward` returns this shard's
 /// cross-entropy term and Dice statistics; the ranks sum them; `backward` takes the global
-/// statistics. One process simply passes its own statistics.
+/// statistics. `HeadStep` (the training step, the only caller in training) does exactly that.
 ///
 /// Shapes: B batch, K classes, h x w logit grid, Lh x Lw label grid, P = Lh * Lw.
 /// logits (B, K, h, w), labels (B, Lh, Lw) flattened, class indices in 0..<K.
@@ -39,7 +39,7 @@ public struct HeadLoss {
         precondition(labels.count == b * p, "\(labels.count) labels for \(b) images of \(labelHeight)x\(labelWidth)")
         logitsShape = logits.shape
         self.labels = labels
-        let scores = resizes(logits.shape) ? resized(logits) : logits   // (B, K, Lh, Lw)
+        let scores = resized(logits)   // (B, K, Lh, Lw)
         probabilities = [Float](repeating: 0, count: b * k * p)
         return scores.withPointer { sp in
             SegmentationLoss.forward(probabilities: &probabilities, logits: sp, labels: labels,
@@ -66,8 +66,9 @@ public struct HeadLoss {
         return dLogits
     }
 
-    /// logits (B, K, h, w) -> (B, K, Lh, Lw).
-    private func resized(_ logits: Tensor) -> Tensor {
+    /// logits (B, K, h, w) -> (B, K, Lh, Lw) (the logits themselves when the grids agree).
+    public func resized(_ logits: Tensor) -> Tensor {
+        guard resizes(logits.shape) else { return logits }
         let (b, k, h, w) = (logits.shape[0], logits.shape[1], logits.shape[2], logits.shape[3])
         var out = Tensor(zeros: [b, k, labelHeight, labelWidth])
         logits.withPointer { lp in
@@ -75,34 +76,5 @@ public struct HeadLoss {
                                    outHeight: labelHeight, outWidth: labelWidth)
         }
         return out
-    }
-}
-
-extension SegmentationHead {
-    /// One single-process pass: head forward, `HeadLoss` (resizing the logits to the label grid
-    /// when they differ), loss backward, head backward. ACCUMULATES into `state.grads` (zero them
-    /// first) and returns the loss parts. embeddings (B, C, H, W), labels (B, Lh, Lw) flattened.
-    public func lossAndGradients(embeddings: Tensor, labels: [Int32], labelHeight: Int, labelWidth: Int,
-                                 state: inout TrainableState, frozen: FrozenState,
-                                 workspace: inout Workspace) -> SegmentationLoss.Parts {
-        var loss = HeadLoss(labelHeight: labelHeight, labelWidth: labelWidth)
-        let logits = forward(embeddings, state: state, frozen: frozen, workspace: &workspace)
-        let (crossEntropy, statistics) = loss.forward(logits: logits, labels: labels)
-        let dLogits = loss.backward(statistics: statistics)
-        backward(dLogits, state: &state, frozen: frozen, workspace: &workspace)
-        return SegmentationLoss.combine(crossEntropy: crossEntropy, statistics: statistics)
-    }
-
-    /// A whole single-process training step: zero the gradients, `lossAndGradients`, one Adam
-    /// update. Returns the loss parts before the update.
-    @discardableResult
-    public func trainingStep(embeddings: Tensor, labels: [Int32], labelHeight: Int, labelWidth: Int,
-                             state: inout TrainableState, frozen: FrozenState,
-                             workspace: inout Workspace) -> SegmentationLoss.Parts {
-        state.zeroGradients()
-        let parts = lossAndGradients(embeddings: embeddings, labels: labels, labelHeight: labelHeight,
-                                     labelWidth: labelWidth, state: &state, frozen: frozen, workspace: &workspace)
-        state.step()
-        return parts
     }
 }

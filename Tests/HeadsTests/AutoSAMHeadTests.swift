@@ -57,7 +57,7 @@ final class AutoSAMHeadTests: XCTestCase {
 
     func testForwardLossAndGradientsMatchFixture() throws {
         let head = try fixtureHead(), file = try Fixtures.file(Self.fixture), inputs = try HeadFixtureTests.Inputs.load()
-        var (state, frozen) = try fixtureState(head)
+        let (state, frozen) = try fixtureState(head)
         var workspace = head.makeWorkspace()
         let logits = head.forward(inputs.embeddings, state: state, frozen: frozen, workspace: &workspace)
         func check(_ actual: Tensor, _ key: String) throws {
@@ -76,18 +76,9 @@ final class AutoSAMHeadTests: XCTestCase {
         try check(workspace.hyperIn, "hyper_in")
         try check(workspace.iouPredictionsAll, "iou_pred_all")
 
-        let parts = head.lossAndGradients(embeddings: inputs.embeddings, labels: inputs.labels,
-                                          labelHeight: inputs.labelHeight, labelWidth: inputs.labelWidth,
-                                          state: &state, frozen: frozen, workspace: &workspace)
-        for (key, value) in [("loss", parts.total), ("ce", parts.crossEntropy), ("dice", parts.dice.loss)] {
-            try check(Tensor(shape: [1], data: [Float(value)]), key)
-        }
-        try check(Tensor(shape: [parts.dice.perClass.count], data: parts.dice.perClass.map(Float.init)), "dice_per_class")
-        for name in head.layout.names {
-            let key = "grads/" + name
-            assertClose(state.gradient(name), try file.tensor(key), atol: Fixtures.suggestedAtol(Self.fixture, key),
-                        rtol: Self.isZeroGradient(name) ? 0 : 1e-4, key)
-        }
+        // Loss parts and every gradient through the training path, on 1, 2 and 3 ranks.
+        try FixtureTrainingPath.check(head, state: state, frozen: frozen, fixture: Self.fixture,
+                                      rtol: { Self.isZeroGradient($0) ? 0 : 1e-4 })
     }
 
     func testInitialiseFromTinySAM() throws {
@@ -223,7 +214,7 @@ final class AutoSAMHeadTests: XCTestCase {
         let labels = (0..<2 * 63).map { Int32(rng.uniformInt(UInt64($0), below: 3)) }
         let initial = head.initialState(seed: 210), frozen = initial.frozen
         var state = initial.trainable
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         let names = [AutoSAMHead.Key.maskTokens, AutoSAMHead.Key.upscaling + "3.weight",
                      AutoSAMHead.Key.hypernetwork(0) + "layers.2.weight"]
         func load(_ tensors: [Tensor]) {
@@ -233,17 +224,14 @@ final class AutoSAMHeadTests: XCTestCase {
             "AutoSAM 8x8 -> 7x9 loss", inputs: names.map(state.parameter),
             forward: { t in
                 load(t)
-                var loss = HeadLoss(labelHeight: labelSize.0, labelWidth: labelSize.1)
-                let logits = head.forward(x, state: state, frozen: frozen, workspace: &workspace)
-                let (crossEntropy, statistics) = loss.forward(logits: logits, labels: labels)
-                let total = SegmentationLoss.combine(crossEntropy: crossEntropy, statistics: statistics).total
+                let total = step.singleProcess(x, labels: labels, labelHeight: labelSize.0, labelWidth: labelSize.1,
+                                               state: &state, frozen: frozen, backward: false).total
                 return [Tensor(shape: [1], data: [Float(total)])]
             },
             backward: { t, w in
                 load(t)
-                state.zeroGradients()
-                _ = head.lossAndGradients(embeddings: x, labels: labels, labelHeight: labelSize.0, labelWidth: labelSize.1,
-                                          state: &state, frozen: frozen, workspace: &workspace)
+                _ = step.singleProcess(x, labels: labels, labelHeight: labelSize.0, labelWidth: labelSize.1,
+                                       state: &state, frozen: frozen, backward: true)
                 return names.map { Tensor(shape: state.gradient($0).shape, data: state.gradient($0).data.map { $0 * w[0].data[0] }) }
             })
     }
@@ -277,11 +265,11 @@ final class AutoSAMHeadTests: XCTestCase {
         }
         let initial = head.initialState(seed: 230, lr: 1e-2), frozen = initial.frozen
         var state = initial.trainable
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         var losses: [Double] = []
         for _ in 0..<100 {
-            losses.append(head.trainingStep(embeddings: x, labels: labels, labelHeight: size, labelWidth: size,
-                                            state: &state, frozen: frozen, workspace: &workspace).total)
+            losses.append(step.singleProcessStep(x, labels: labels, labelHeight: size, labelWidth: size,
+                                                 state: &state, frozen: frozen).total)
         }
         XCTAssertGreaterThan(losses[0], 0.5)
         XCTAssertLessThan(losses.last!, 0.01, "loss went \(losses[0]) -> \(losses.last!)")
@@ -291,10 +279,9 @@ final class AutoSAMHeadTests: XCTestCase {
         let head = Self.tinyHead(classes: 3)
         let initial = head.initialState(seed: 240), frozen = initial.frozen
         var state = initial.trainable
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         let x = randomTensor([1, 16, 2, 2], seed: 240), labels = [Int32](repeating: 1, count: 64)
-        head.trainingStep(embeddings: x, labels: labels, labelHeight: 8, labelWidth: 8, state: &state, frozen: frozen,
-                          workspace: &workspace)
+        step.singleProcessStep(x, labels: labels, labelHeight: 8, labelWidth: 8, state: &state, frozen: frozen)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-head-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try HeadCheckpoint.save(state, frozen: frozen, to: url, includeOptimizer: true)

@@ -24,10 +24,9 @@ final class HeadCheckpointTests: XCTestCase {
         var state = head.initialState(seed: seed, lr: 3e-3).trainable
         let x = randomTensor([1, head.inputChannels, 2, 2], seed: seed)
         let labels = [Int32](repeating: 1, count: 64)
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         for _ in 0..<2 {
-            head.trainingStep(embeddings: x, labels: labels, labelHeight: 8, labelWidth: 8, state: &state,
-                              frozen: .empty, workspace: &workspace)
+            step.singleProcessStep(x, labels: labels, labelHeight: 8, labelWidth: 8, state: &state, frozen: .empty)
         }
         return state
     }

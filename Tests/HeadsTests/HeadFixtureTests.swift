@@ -5,8 +5,8 @@ import Tensors
 import TestSupport
 
 /// The CNN and linear heads against the PyTorch fixtures (`cnn_head_d2`, `cnn_head_d4`,
-/// `linear_head` on `head_inputs`): architecture and names, logits, loss parts and every
-/// parameter gradient. Configurations are derived from the fixtures' parameter names and shapes.
+/// `linear_head` on `head_inputs`): architecture and names, logits, and the loss parts and every
+/// parameter gradient of the training path (`HeadStep`, on 1, 2 and 3 ranks). Configurations are derived from the fixtures' parameter names and shapes.
 final class HeadFixtureTests: XCTestCase {
     /// Shared inputs: embeddings (B, C, g, g) and labels (B, L, L).
     struct Inputs {
@@ -89,7 +89,7 @@ final class HeadFixtureTests: XCTestCase {
         XCTAssertEqual(Set(Self.parameterNames(file)), Set(head.layout.names), "\(name): fixture parameters")
         guard misShaped.isEmpty else { return }
 
-        var state = try Self.state(head, fixture: file)
+        let state = try Self.state(head, fixture: file)
         var workspace = head.makeWorkspace()
         let logits = head.forward(inputs.embeddings, state: state, frozen: .empty, workspace: &workspace)
         let expectedLogits = try file.tensor("output")
@@ -98,19 +98,6 @@ final class HeadFixtureTests: XCTestCase {
         XCTAssertEqual([size.height, size.width], Array(logits.shape[2...]), "\(name): outputSize")
         assertClose(logits, expectedLogits, atol: Fixtures.suggestedAtol(name, "output"), rtol: 1e-4, "\(name)/output")
 
-        let parts = head.lossAndGradients(embeddings: inputs.embeddings, labels: inputs.labels,
-                                          labelHeight: inputs.labelHeight, labelWidth: inputs.labelWidth,
-                                          state: &state, frozen: .empty, workspace: &workspace)
-        for (key, value) in [("loss", parts.total), ("ce", parts.crossEntropy), ("dice", parts.dice.loss)] {
-            assertClose([Float(value)], try file.tensor(key).data, atol: Fixtures.suggestedAtol(name, key),
-                        rtol: 1e-4, "\(name)/\(key)")
-        }
-        assertClose(parts.dice.perClass.map(Float.init), try file.tensor("dice_per_class").data,
-                    atol: Fixtures.suggestedAtol(name, "dice_per_class"), rtol: 1e-4, "\(name)/dice_per_class")
-        for param in head.layout.names {
-            let key = "grads/" + param
-            assertClose(state.gradient(param), try file.tensor(key), atol: Fixtures.suggestedAtol(name, key),
-                        rtol: 1e-4, "\(name)/\(key)")
-        }
+        try FixtureTrainingPath.check(head, state: state, frozen: .empty, fixture: name)
     }
 }

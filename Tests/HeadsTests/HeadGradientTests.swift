@@ -95,21 +95,20 @@ final class HeadGradientTests: XCTestCase {
         let rng = CounterRNG(seed: seed, stream: 3)
         let labels = (0..<batch * size.0 * size.1).map { Int32(rng.uniformInt(UInt64($0), below: UInt64(head.classes))) }
         var state = head.initialState(seed: seed).trainable
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         func loss(_ params: [Float]) -> Float {
-            var headLoss = HeadLoss(labelHeight: size.0, labelWidth: size.1)
-            let logits = head.forward(x, parameters: params, frozen: [], workspace: &workspace)
-            let (crossEntropy, statistics) = headLoss.forward(logits: logits, labels: labels)
-            return Float(SegmentationLoss.combine(crossEntropy: crossEntropy, statistics: statistics).total)
+            var probe = state
+            probe.params = params
+            return Float(step.singleProcess(x, labels: labels, labelHeight: size.0, labelWidth: size.1, state: &probe,
+                                            frozen: .empty, backward: false).total)
         }
         check.verify(
             name, inputs: split(state.params, head.layout),
             forward: { t in [Tensor(shape: [1], data: [loss(t.flatMap(\.data))])] },
             backward: { t, w in
                 state.params = t.flatMap(\.data)
-                state.zeroGradients()
-                _ = head.lossAndGradients(embeddings: x, labels: labels, labelHeight: size.0, labelWidth: size.1,
-                                          state: &state, frozen: .empty, workspace: &workspace)
+                _ = step.singleProcess(x, labels: labels, labelHeight: size.0, labelWidth: size.1, state: &state,
+                                       frozen: .empty, backward: true)
                 return self.split(state.grads.map { $0 * w[0].data[0] }, head.layout)
             }, file: file, line: line)
     }

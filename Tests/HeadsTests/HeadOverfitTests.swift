@@ -58,12 +58,12 @@ final class HeadOverfitTests: XCTestCase {
                                       file: StaticString = #filePath, line: UInt = #line) {
         let batch = Batch(channels: head.inputChannels, classes: head.classes, seed: 77)
         var state = head.initialState(seed: initSeed, lr: lr).trainable
-        var workspace = head.makeWorkspace()
+        var step = HeadStep(head: head)
         var losses = [Double]()
         for _ in 0..<steps {
-            let parts = head.trainingStep(embeddings: batch.embeddings, labels: batch.labels,
-                                          labelHeight: Batch.labelSize, labelWidth: Batch.labelSize,
-                                          state: &state, frozen: .empty, workspace: &workspace)
+            let parts = step.singleProcessStep(batch.embeddings, labels: batch.labels,
+                                               labelHeight: Batch.labelSize, labelWidth: Batch.labelSize,
+                                               state: &state, frozen: .empty)
             losses.append(parts.total)
         }
         XCTAssertEqual(state.adam.step, steps, file: file, line: line)

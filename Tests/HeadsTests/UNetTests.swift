@@ -81,11 +81,11 @@ final class UNetTests: XCTestCase {
         let cells = (0..<b * 16).map { Int32(rng.uniformInt(UInt64($0), below: 3)) }
         let labels = (0..<b * s * s).map { i in cells[(i / (s * s)) * 16 + (i / s % s) / 4 * 4 + (i % s) / 4] }
         var state = net.initialState(seed: 3, lr: 1e-2).trainable
-        var workspace = net.makeWorkspace()
+        var step = HeadStep(head: net)
         var losses = [Double]()
         for _ in 0..<80 {
-            losses.append(net.trainingStep(embeddings: images, labels: labels, labelHeight: s, labelWidth: s,
-                                           state: &state, frozen: .empty, workspace: &workspace).total)
+            losses.append(step.singleProcessStep(images, labels: labels, labelHeight: s, labelWidth: s,
+                                                 state: &state, frozen: .empty).total)
         }
         XCTAssertGreaterThan(losses[0], 1.0)
         XCTAssertLessThan(losses.last!, 0.05, "loss went \(losses[0]) -> \(losses.last!)")
