@@ -8,6 +8,13 @@ import TestSupport
 final class PthCorruptionTests: TemporaryDirectoryTestCase {
     var tinySam: [UInt8] { get throws { try Array(Data(contentsOf: Fixtures.url("tiny_sam.pth"))) } }
 
+    /// tiny_sam.pth's `data.pkl` entry and its storages' `data/<key>` entries in state-dict order
+    /// (the folder is `tiny_sam/` when torch names it after the file).
+    func tinySamEntries() throws -> (pickle: String, storages: [String]) {
+        let pth = try PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth"))
+        return (pth.prefix + "data.pkl", pth.names.map { pth.prefix + "data/" + pth.layouts[$0]!.storage.key })
+    }
+
     /// Offset of the central-directory header of `name` (signature, then the name at +46).
     func centralHeader(_ name: String, in bytes: [UInt8]) -> Int {
         let target = Array(name.utf8)
@@ -19,11 +26,6 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
         }
         XCTFail("no central header for \(name)")
         return 0
-    }
-
-    /// Offset of the pickle inside tiny_sam.pth.
-    func pickleOffset() throws -> Int {
-        try XCTUnwrap(PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth")).archive.entry("tiny_sam/data.pkl")).dataOffset
     }
 
     func testTruncatedArchivesFail() throws {
@@ -46,48 +48,100 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
     }
 
     func testCentralDirectoryPointingOutsideTheFile() throws {
+        let storages = try tinySamEntries().storages
         var sizes = try tinySam
-        let header = centralHeader("tiny_sam/data/1", in: sizes)
+        let header = centralHeader(storages[1], in: sizes)
         for i in 20..<28 { sizes[header + i] = 0x7F }   // compressed and uncompressed size
-        assertFails(["ZIP entry 'tiny_sam/data/1'", "run past the start of the central directory"]) { try PthCheckpoint(contentsOf: write(sizes, "sizes.pth")) }
+        assertFails(["ZIP entry '\(storages[1])'", "run past the start of the central directory"]) { try PthCheckpoint(contentsOf: write(sizes, "sizes.pth")) }
 
         var local = try tinySam
-        let header2 = centralHeader("tiny_sam/data/2", in: local)
+        let header2 = centralHeader(storages[2], in: local)
         local[header2 + 42] &+= 4                            // local header offset now misses the signature
-        assertFails(["ZIP entry 'tiny_sam/data/2'", "no local header at byte"]) { try PthCheckpoint(contentsOf: write(local, "local.pth")) }
+        assertFails(["ZIP entry '\(storages[2])'", "no local header at byte"]) { try PthCheckpoint(contentsOf: write(local, "local.pth")) }
     }
 
     func testMissingStorageEntry() throws {
         let original = try PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth"))
-        let owner = try XCTUnwrap(original.names.first { original.layouts[$0]!.storage.key == "5" })
+        let key = try XCTUnwrap(original.names.last.map { original.layouts[$0]!.storage.key })
+        let owner = try XCTUnwrap(original.names.first { original.layouts[$0]!.storage.key == key })   // its first user
+        let entry = original.prefix + "data/" + key
         var bytes = try tinySam
-        let header = centralHeader("tiny_sam/data/5", in: bytes)
-        bytes[header + 46 + "tiny_sam/data/".utf8.count] = UInt8(ascii: "X")
-        assertFails(["storage '5' of tensor '\(owner)' is missing", "no ZIP entry 'tiny_sam/data/5'"]) {
+        let header = centralHeader(entry, in: bytes)
+        bytes[header + 46 + (original.prefix + "data/").utf8.count] = UInt8(ascii: "X")   // first character of the key
+        assertFails(["storage '\(key)' of tensor '\(owner)' is missing", "no ZIP entry '\(entry)'"]) {
             try PthCheckpoint(contentsOf: write(bytes, "missing.pth"))
         }
     }
 
-    /// Pickle offsets from the fixture README's disassembly; the bytes are checked before patching.
+    /// A tensor of tiny_sam.pth whose pickle call can be patched in place, and where.
+    struct PatchTarget {
+        let name: String
+        let layout: PthTensorLayout
+        let call: PickleScanner.TensorCall
+        /// A dimension whose size, and one (of size > 1) whose stride, can be incremented in place.
+        let sizeDimension: Int
+        let strideDimension: Int
+    }
+
+    /// The first tensor that alone fills its storage (offset 0, contiguous) and whose storage numel,
+    /// one size and one stride can each be incremented without changing their opcodes' widths.
+    func patchTarget(_ pth: PthCheckpoint, _ calls: [PickleScanner.TensorCall]) -> PatchTarget? {
+        let storageUsers = Dictionary(grouping: pth.layouts.values, by: \.storage.key).mapValues(\.count)
+        for (name, call) in zip(pth.names, calls) {
+            let layout = pth.layouts[name]!
+            guard layout.offset == 0, layout.isContiguous, layout.count > 0, layout.count == layout.storage.numel,
+                  storageUsers[layout.storage.key] == 1, call.numel.encoded(layout.storage.numel + 1) != nil,
+                  let size = layout.shape.indices.first(where: { call.size[$0].encoded(layout.shape[$0] + 1) != nil }),
+                  let stride = layout.shape.indices.first(where: { layout.shape[$0] > 1 && call.stride[$0].encoded(layout.strides[$0] + 1) != nil })
+            else { continue }
+            return PatchTarget(name: name, layout: layout, call: call, sizeDimension: size, strideDimension: stride)
+        }
+        return nil
+    }
+
+    /// Storage numel, a size and a stride of one tensor incremented in the pickle, at byte offsets
+    /// found by walking its opcodes (`PickleScanner`); the scanned values are checked first.
     func testWrongNumelSizeAndStrideInPickle() throws {
-        let pickle = try pickleOffset()
+        let pth = try PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth"))
+        let pickle = try XCTUnwrap(pth.archive.entry(pth.prefix + "data.pkl"))
+        let calls = try PickleScanner.tensorCalls(in: Array(try pth.archive.contents(of: pickle)))
+        XCTAssertEqual(calls.map { $0.size.map(\.value) }, pth.names.map { pth.layouts[$0]!.shape })
+        XCTAssertEqual(calls.map { $0.stride.map(\.value) }, pth.names.map { pth.layouts[$0]!.strides })
+        XCTAssertEqual(calls.map(\.numel.value), pth.names.map { pth.layouts[$0]!.storage.numel })
+        let target = try XCTUnwrap(patchTarget(pth, calls), "no tensor of tiny_sam.pth can be patched in place")
+        let (name, layout, storage) = (target.name, target.layout, target.layout.storage)
         let original = try tinySam
-        XCTAssertEqual(Array(original[pickle + 155 ... pickle + 157]), [0x4D, 0x00, 0x19], "BININT2 6400 (storage numel)")
-        XCTAssertEqual(Array(original[pickle + 169 ... pickle + 170]), [0x4B, 10], "BININT1 10 (size[2])")
-        XCTAssertEqual(Array(original[pickle + 180 ... pickle + 182]), [0x4D, 0x80, 0x02], "BININT2 640 (stride[1])")
-        var numel = original
-        numel[pickle + 156] = 0x01                          // 6401
-        assertFails(["storage '0' of tensor 'image_encoder.pos_embed' claims 6401 F32 elements", "'tiny_sam/data/0' has 25600 bytes"]) {
+        /// tiny_sam.pth with `literal` set to `value`.
+        func patched(_ literal: PickleScanner.IntLiteral, _ value: Int) throws -> [UInt8] {
+            var bytes = original
+            let at = pickle.dataOffset + literal.argument.lowerBound
+            bytes.replaceSubrange(at ..< at + literal.argument.count, with: try XCTUnwrap(literal.encoded(value)))
+            return bytes
+        }
+
+        let storageEntry = pth.prefix + "data/" + storage.key
+        let storageBytes = try XCTUnwrap(pth.archive.entry(storageEntry)).uncompressedSize
+        let numel = try patched(target.call.numel, storage.numel + 1)
+        assertFails(["storage '\(storage.key)' of tensor '\(name)' claims \(storage.numel + 1) \(storage.dtype.rawValue) elements",
+                     "'\(storageEntry)' has \(storageBytes) bytes"]) {
             try PthCheckpoint(contentsOf: write(numel, "numel.pth"))
         }
-        var size = original
-        size[pickle + 170] = 11
-        assertFails(["byte 200", "size [1, 10, 11, 64] has 7040 elements, more than its storage '0' (6400)"]) {
-            try PthCheckpoint(contentsOf: write(size, "size.pth"))
+
+        var size = layout.shape
+        size[target.sizeDimension] += 1
+        let grown = try patched(target.call.size[target.sizeDimension], size[target.sizeDimension])
+        assertFails(["byte \(target.call.reduce)",
+                     "size \(size) has \(size.reduce(1, *)) elements, more than its storage '\(storage.key)' (\(storage.numel))"]) {
+            try PthCheckpoint(contentsOf: write(grown, "size.pth"))
         }
-        var strides = original
-        strides[pickle + 181] = 0x81                        // 641
-        assertFails(["reads element 6408 of storage '0', which has 6400"]) { try PthCheckpoint(contentsOf: write(strides, "stride.pth")) }
+
+        var strides = layout.strides
+        strides[target.strideDimension] += 1
+        let last = zip(layout.shape, strides).reduce(layout.offset) { $0 + ($1.0 - 1) * $1.1 }   // the furthest element read
+        let strided = try patched(target.call.stride[target.strideDimension], strides[target.strideDimension])
+        assertFails(["reads element \(last) of storage '\(storage.key)', which has \(storage.numel)"]) {
+            try PthCheckpoint(contentsOf: write(strided, "stride.pth"))
+        }
     }
 
     func testUnexpectedGlobalInArchive() throws {
@@ -99,9 +153,10 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
     }
 
     func testDeflatedEntries() throws {
+        let pickle = try tinySamEntries().pickle
         var bytes = try tinySam
-        bytes[centralHeader("tiny_sam/data.pkl", in: bytes) + 10] = 8
-        assertFails(["ZIP entry 'tiny_sam/data.pkl' is compressed (deflate)", "only stored"]) { try PthCheckpoint(contentsOf: write(bytes, "deflated.pth")) }
+        bytes[centralHeader(pickle, in: bytes) + 10] = 8
+        assertFails(["ZIP entry '\(pickle)' is compressed (deflate)", "only stored"]) { try PthCheckpoint(contentsOf: write(bytes, "deflated.pth")) }
 
         let spec = TensorSpec(key: "w", numel: 2, shape: [2], strides: [1])
         let zip = TestZip.build([.init(name: "a/data.pkl", data: PickleWriter.stateDict([spec])),

@@ -112,7 +112,7 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
     /// Random mutations of a real state-dict pickle: every outcome is a value or a CheckpointError.
     func testRandomPickleMutationsNeverCrash() throws {
         let pth = try PthCheckpoint(contentsOf: Fixtures.url("pth_variants.pth"))
-        let original = Array(try pth.archive.contents(of: "archive/data.pkl"))
+        let original = Array(try pth.archive.contents(of: pth.prefix + "data.pkl"))
         let rng = CounterRNG(seed: 11)
         var rejected = 0
         for trial in 0..<2000 {

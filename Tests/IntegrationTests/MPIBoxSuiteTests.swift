@@ -19,10 +19,11 @@ final class MPIBoxSuiteTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("box.json")
+        let decoderHeads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)   // not visible in the checkpoint's shapes
         try """
         {"name": "box-mpi",
          "data": {"layout": "acdc", "root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1},
-         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto", "decoder_heads": 2},
+         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto", "decoder_heads": \(decoderHeads)},
          "head": {"kind": "sam_box", "box_input": "corrected"},
          "seeds": [0], "output": {"dir": "\(dir.path)/one"}}
         """.write(to: config, atomically: true, encoding: .utf8)

@@ -75,15 +75,17 @@ final class ConvTests: XCTestCase {
         for (a, b) in zip(once, twice) { assertClose(b.data, a.data.map { 2 * $0 }, atol: 1e-5, "accumulated") }
     }
 
-    /// SAM's patch embedding (Conv2d 16x16 stride 16 with bias) against PyTorch.
+    /// SAM's patch embedding (Conv2d patch x patch, stride patch, with bias) against PyTorch.
     func testPatchEmbeddingMatchesPyTorch() throws {
         let fixture = try Fixtures.file("encoder"), weights = try Fixtures.file("tiny_sam")
         let x = try fixture.tensor("input")
-        let w = try weights.tensor("image_encoder.patch_embed.proj.weight")
+        let w = try weights.tensor("image_encoder.patch_embed.proj.weight")   // (E, 3, patch, patch)
         let b = try weights.tensor("image_encoder.patch_embed.proj.bias")
-        let expected = try fixture.tensor("patch_embed_out")   // (1, 10, 10, 64) NHWC
-        let c = Case(shape: .init(batch: 1, inChannels: 3, outChannels: w.shape[0], height: x.shape[2], width: x.shape[3],
-                                  kernel: 16, stride: 16), bias: true)
+        let expected = try fixture.tensor("patch_embed_out")   // (1, grid, grid, E) NHWC
+        let patch = w.shape[2]
+        XCTAssertEqual(patch, Fixtures.config["patch_size"] as? Int)
+        let c = Case(shape: .init(batch: x.shape[0], inChannels: x.shape[1], outChannels: w.shape[0], height: x.shape[2],
+                                  width: x.shape[3], kernel: patch, stride: patch), bias: true)
         let y = conv(c, [x, w, b]).permuted([0, 2, 3, 1])
         assertClose(y, expected, atol: Fixtures.suggestedAtol("encoder", "patch_embed_out"), "patch_embed_out")
     }

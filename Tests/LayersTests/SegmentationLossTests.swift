@@ -41,8 +41,8 @@ final class SegmentationLossTests: XCTestCase {
     /// Loss, CE, Dice and per-class Dice of the PyTorch heads' logits on the shared labels.
     func testMatchesHeadFixtures() throws {
         let y = try Fixtures.file("head_inputs").integers("labels").map(Int32.init)
-        for (name, logitsKey) in [("linear_head", "output"), ("cnn_head_d2", "output"), ("cnn_head_d4", "output"),
-                                  ("autosam_head", "masks")] {
+        let heads = try [("linear_head", "output"), ("autosam_head", "masks")] + cnnHeadFiles().map { ($0, "output") }
+        for (name, logitsKey) in heads {
             let file = try Fixtures.file(name)
             let e = evaluate(try file.tensor(logitsKey), y)
             for (key, value) in [("loss", e.parts.total), ("ce", e.parts.crossEntropy), ("dice", e.parts.dice.loss)] {
@@ -53,6 +53,13 @@ final class SegmentationLossTests: XCTestCase {
             assertClose(e.parts.dice.perClass.map(Float.init), try file.tensor("dice_per_class").data,
                         atol: Fixtures.suggestedAtol(name, "dice_per_class"), rtol: 1e-4, "\(name)/dice_per_class")
         }
+    }
+
+    /// `cnn_head_d<k>` for every CNN head of the manifest's `cnn_heads`.
+    func cnnHeadFiles() throws -> [String] {
+        let heads = try XCTUnwrap(Fixtures.config["cnn_heads"] as? [[String: Any]], "manifest.config.cnn_heads")
+        XCTAssertFalse(heads.isEmpty)
+        return try heads.map { "cnn_head_d\(try XCTUnwrap($0["num_depth"] as? Int))" }
     }
 
     func testGradients() {

@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// Our metrics against medpy 0.5.2's values in `metrics.safetensors` (fixtures README,
-/// "medpy behaviour"): masks (6, 40, 40) z,y,x with spacing (10, 1.5, 1.5) mm.
+/// "medpy behaviour"): z,y,x masks of the manifest's `metric_shape` with its `metric_spacing` (mm).
 final class MedpyFixtureTests: XCTestCase {
     private var file: SafeTensorsFile!
     private var spacing: VoxelSpacing!
@@ -32,11 +32,17 @@ final class MedpyFixtureTests: XCTestCase {
         try file.doubles(name)[0]
     }
 
+    /// The manifest's medpy values by case name (`files` -> `metrics.safetensors` -> `values`).
+    private func manifestValues() throws -> [String: Any] {
+        try XCTUnwrap(Fixtures.fileInfo("metrics.safetensors")?["values"] as? [String: Any], "manifest metrics values")
+    }
+
     func testSpacingAgreesWithManifest() throws {
         let config = try XCTUnwrap(Fixtures.config["metric_spacing"] as? [Double])
         XCTAssertEqual([spacing.z, spacing.y, spacing.x], config)
         XCTAssertEqual(Fixtures.config["metric_shape"] as? [Int], [shape.z, shape.y, shape.x])
-        XCTAssertEqual(caseNames(), ["case0", "case1", "case2"])
+        XCTAssertEqual(caseNames(), try manifestValues().keys.filter { $0.hasPrefix("case") }.sorted())
+        XCTAssertFalse(caseNames().isEmpty)
     }
 
     func testSurfaceMatchesMedpyBorder() throws {
@@ -105,11 +111,10 @@ final class MedpyFixtureTests: XCTestCase {
         XCTAssertNil(ours.assd)
         XCTAssertNil(ours.hd95)
         XCTAssertNil(ours.hd)
-        XCTAssertEqual(ours.referenceVoxels, 1440)
+        let values = try XCTUnwrap(manifestValues()["empty_pred"] as? [String: Any])
+        XCTAssertEqual(ours.referenceVoxels, try XCTUnwrap(values["num_gt_voxels"] as? Int))
+        XCTAssertEqual(ours.referenceVoxels, gt.filter { $0 != 0 }.count)
 
-        let values = try XCTUnwrap((Fixtures.manifest["files"] as? [String: Any]).flatMap {
-            (($0["metrics.safetensors"] as? [String: Any])?["values"] as? [String: Any])?["empty_pred"] as? [String: Any]
-        })
         let reference = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing, mode: .reference)
         XCTAssertEqual(reference.dice, try XCTUnwrap(values["evaluate_py_dice"] as? Double))
         XCTAssertEqual(reference.hd95, try XCTUnwrap(values["evaluate_py_hd"] as? Double))

@@ -69,23 +69,35 @@ final class EncoderConfigTests: XCTestCase {
         }
     }
 
+    /// The fixture's configuration against vit_b: a line per field that differs (which fields
+    /// those are depends on the fixture's sizes), none for equal fields.
     func testCheckAgainstPresetListsDifferences() throws {
-        let tiny = try manifestEncoderConfig()
-        let differences = tiny.check(against: .vitB)
-        XCTAssertTrue(differences.contains("embedDim: \(tiny.embedDim) (preset: 768)"), "\(differences)")
-        XCTAssertTrue(differences.contains { $0.hasPrefix("globalBlocks:") })
-        XCTAssertFalse(differences.contains { $0.hasPrefix("patchSize:") }, "patch 16 is the same")
+        let tiny = try manifestEncoderConfig(), vitB = EncoderConfig.vitB
+        let differences = tiny.check(against: vitB)
+        let fields: [(String, String, String)] = [
+            ("imageSize", "\(tiny.imageSize)", "\(vitB.imageSize)"), ("patchSize", "\(tiny.patchSize)", "\(vitB.patchSize)"),
+            ("embedDim", "\(tiny.embedDim)", "\(vitB.embedDim)"), ("depth", "\(tiny.depth)", "\(vitB.depth)"),
+            ("globalBlocks", "\(tiny.globalBlocks)", "\(vitB.globalBlocks)"),
+        ]
+        for (name, mine, preset) in fields {
+            let line = "\(name): \(mine) (preset: \(preset))"
+            XCTAssertEqual(differences.contains(line), mine != preset, "\(line) in \(differences)")
+            XCTAssertEqual(differences.contains { $0.hasPrefix(name + ":") }, mine != preset, "\(name) in \(differences)")
+        }
+        XCTAssertFalse(differences.isEmpty, "the tiny fixture is not vit_b")
         XCTAssertEqual(EncoderConfig.vitB.check(against: .vitB), [])
     }
 
     func testLoadWithWrongPresetIsRejected() throws {
         let archive = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
+        let expected = try manifestEncoderConfig().check(against: .vitB)   // which fields differ depends on the fixture
+        XCTAssertFalse(expected.isEmpty, "the tiny fixture is not vit_b")
         XCTAssertThrowsError(try ImageEncoderWeights.load(from: archive, preset: .vitB)) { error in
             guard case let SAMLoadError.presetMismatch(_, preset, differences) = error else {
                 return XCTFail("unexpected error \(error)")
             }
             XCTAssertEqual(preset, "vit_b")
-            XCTAssertTrue(differences.contains { $0.hasPrefix("depth:") }, "\(differences)")
+            XCTAssertEqual(differences, expected)
         }
     }
 

@@ -65,7 +65,10 @@ final class ImageEncoderTests: XCTestCase {
         for slot in weights.table.slots {
             XCTAssertEqual(weights.tensor(slot), try archive.tensor(slot.key), slot.key)
         }
-        XCTAssertEqual(weights.blocks[1].attnQkvWeight.key, "image_encoder.blocks.1.attn.qkv.weight")
+        XCTAssertEqual(weights.blocks.count, try manifestEncoderConfig().depth)
+        for (i, block) in weights.blocks.enumerated() {
+            XCTAssertEqual(block.attnQkvWeight.key, "image_encoder.blocks.\(i).attn.qkv.weight")
+        }
     }
 
     // MARK: Loading errors
@@ -95,7 +98,8 @@ final class ImageEncoderTests: XCTestCase {
     }
 
     func testMissingWrongShapeAndExtraKeysAreAllReported() throws {
-        let missingKey = "image_encoder.blocks.0.norm2.bias", reshapedKey = "image_encoder.blocks.1.attn.qkv.weight"
+        let lastBlock = try manifestEncoderConfig().depth - 1   // block 1 in the current fixtures
+        let missingKey = "image_encoder.blocks.0.norm2.bias", reshapedKey = "image_encoder.blocks.\(lastBlock).attn.qkv.weight"
         let extraKey = "image_encoder.neck.4.weight"
         var reshapedTo: [Int] = []
         let archive = try editedCheckpoint { tensors in

@@ -69,20 +69,25 @@ final class MaskDecoderTests: XCTestCase {
     /// A damaged checkpoint: one key missing, one extra, one with the wrong shape.
     func testLoadReportListsMissingUnusedAndMisShapedKeys() throws {
         let source = try TensorArchives.open(Fixtures.url("tiny_sam.safetensors"))
+        let (missing, reshaped) = ("mask_decoder.iou_token.weight", "mask_decoder.output_upscaling.1.weight")
+        // Expected shapes are the fixture's; the damaged tensor gets one more element.
+        let missingShape = try source.info(missing).shape, expectedShape = try source.info(reshaped).shape
+        let wrongShape = [expectedShape.reduce(1, *) + 1]
         var tensors: [(String, Tensor)] = []
-        for name in source.names where name.hasPrefix("mask_decoder.") && name != "mask_decoder.iou_token.weight" {
-            tensors.append((name, name == "mask_decoder.output_upscaling.1.weight" ? Tensor(zeros: [9]) : try source.tensor(name)))
+        for name in source.names where name.hasPrefix("mask_decoder.") && name != missing {
+            tensors.append((name, name == reshaped ? Tensor(zeros: wrongShape) : try source.tensor(name)))
         }
         tensors.append(("mask_decoder.extra.bias", Tensor(zeros: [3])))
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("damaged_decoder_\(getpid()).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsFile.write(tensors, to: url)
-        XCTAssertThrowsError(try MaskDecoder(loading: try TensorArchives.open(url), heads: 2)) { error in
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        XCTAssertThrowsError(try MaskDecoder(loading: try TensorArchives.open(url), heads: heads)) { error in
             guard let e = error as? ParameterLoadError else { return XCTFail("unexpected error \(error)") }
-            XCTAssertEqual(e.report.missing, [.init(name: "mask_decoder.iou_token.weight", shape: [1, 32])])
+            XCTAssertEqual(e.report.missing, [.init(name: missing, shape: missingShape)])
             XCTAssertEqual(e.report.unused, [.init(name: "mask_decoder.extra.bias", shape: [3])])
-            XCTAssertEqual(e.report.misShaped, [.init(name: "mask_decoder.output_upscaling.1.weight", expected: [8], found: [9])])
-            XCTAssertTrue(e.description.contains("got [9], expected [8]"), e.description)
+            XCTAssertEqual(e.report.misShaped, [.init(name: reshaped, expected: expectedShape, found: wrongShape)])
+            XCTAssertTrue(e.description.contains("got \(wrongShape), expected \(expectedShape)"), e.description)
         }
     }
 

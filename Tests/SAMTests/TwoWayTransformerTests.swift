@@ -160,9 +160,9 @@ final class TwoWayTransformerTests: XCTestCase {
     }
 
     func testInferredConfigAndParameterNamesMatchCheckpoint() throws {
-        let checkpoint = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
-        let config = try TwoWayTransformerConfig.inferred(from: checkpoint, prefix: "mask_decoder.transformer.", heads: 2)
-        let c = Fixtures.config
+        let checkpoint = try TensorArchives.open(Fixtures.url("tiny_sam.pth")), c = Fixtures.config
+        let heads = try XCTUnwrap(c["dec_num_heads"] as? Int)
+        let config = try TwoWayTransformerConfig.inferred(from: checkpoint, prefix: "mask_decoder.transformer.", heads: heads)
         XCTAssertEqual(config.depth, c["dec_depth"] as? Int)
         XCTAssertEqual(config.mlpDim, c["dec_mlp_dim"] as? Int)
         XCTAssertEqual(config.downsampleRate, c["attention_downsample_rate"] as? Int)
