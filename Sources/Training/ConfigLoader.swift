@@ -142,6 +142,9 @@ public enum ConfigLoader {
         try require(c.pretrain.projection_hidden >= 0 && c.pretrain.micro_batch >= 0, "pretrain.projection_hidden and pretrain.micro_batch must be >= 0")
         try require(["plateau", "none"].contains(c.optim.scheduler), "optim.scheduler must be plateau or none")
         try require(["last", "best"].contains(c.optim.test_model), "optim.test_model must be last or best")
+        try require(c.optim.validate_every >= 1, "optim.validate_every must be >= 1")
+        try require(c.optim.test_model != "best" || c.optim.validate_every <= c.optim.epochs,
+                    "optim.test_model best needs a validated epoch: optim.validate_every (\(c.optim.validate_every)) is above optim.epochs (\(c.optim.epochs))")
         try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, "seeds must be a non-empty list of distinct integers")
         try require(["fp16", "fp32"].contains(c.cache.dtype), "cache.dtype must be fp16 or fp32")
         try require(c.encoder.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(c.encoder.preset)

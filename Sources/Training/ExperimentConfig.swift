@@ -83,6 +83,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var scheduler_start_epoch = 10
         /// Model used for testing: `last` (reference) or `best` (lowest validation loss).
         public var test_model = "last"
+        /// Validation Dice loss after every N-th epoch (1: every epoch, as the reference). Only
+        /// validated epochs can be the best model; the others log no validation loss.
+        public var validate_every = 1
         public init() {}
     }
 

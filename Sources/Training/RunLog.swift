@@ -31,8 +31,9 @@ public final class RunLog {
     }
 
     public func epoch(_ r: EpochRecord, of epochs: Int) {
-        info(String(format: "seed %d epoch %d/%d  train %.4f (ce %.4f dice %.4f)  val dice %.4f  lr %.2e  %.1fs",
-                    r.seed, r.epoch, epochs, r.trainLoss, r.trainCE, r.trainDice, r.validationDice, Double(r.lr), r.seconds))
+        let validation = r.validationDice.map { String(format: "%.4f", $0) } ?? "-"
+        info(String(format: "seed %d epoch %d/%d  train %.4f (ce %.4f dice %.4f)  val dice ", r.seed, r.epoch, epochs,
+                    r.trainLoss, r.trainCE, r.trainDice) + validation + String(format: "  lr %.2e  %.1fs", Double(r.lr), r.seconds))
         append(r)
     }
 

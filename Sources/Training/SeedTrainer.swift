@@ -15,14 +15,16 @@ public struct EpochRecord: Codable, Equatable {
     public let trainLoss: Double
     public let trainCE: Double
     public let trainDice: Double
-    public let validationDice: Double
+    /// nil for epochs that were not validated (`optim.validate_every`).
+    public let validationDice: Double?
     public let lr: Float
     public let seconds: Double
 }
 
 /// Trains one head for one seed on the ranks of `comm` with the reference semantics (DESIGN
 /// §3.5): CE + batch soft-Dice, Adam, ReduceLROnPlateau stepped with the last training loss from
-/// `scheduler_start_epoch` on, validation Dice loss every epoch, checkpoints by the coordinator.
+/// `scheduler_start_epoch` on, validation Dice loss every `validate_every` epochs (every epoch by
+/// default), checkpoints by the coordinator.
 /// Every rank runs the same loop on its share of each global batch; parameters stay identical.
 public final class SeedTrainer<Head: SegmentationHead> {
     public let config: ExperimentConfig
@@ -115,12 +117,13 @@ public final class SeedTrainer<Head: SegmentationHead> {
                     log.progress(seed: seed, epoch: epoch, step: s + 1, of: perEpoch, loss: parts.total, since: started)
                 }
             }
-            let validationLoss = try timed("validation") { try self.validationLoss(validation) }
+            let validates = (epoch + 1) % config.optim.validate_every == 0
+            let validationLoss = validates ? try timed("validation") { try self.validationLoss(validation) } : nil
             if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == "plateau" {
                 state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
             }
-            let improved = validationLoss < bestValidation
-            if improved {
+            let improved = validationLoss.map { $0 < bestValidation } ?? false
+            if improved, let validationLoss {
                 bestValidation = validationLoss
                 bestEpoch = epoch + 1
                 bestParams = state.params

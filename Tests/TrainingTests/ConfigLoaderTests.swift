@@ -46,6 +46,12 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["encoder.decoder_heads=0"])) { e in
             XCTAssertTrue("\(e)".contains("encoder.decoder_heads must be >= 1"), "\(e)")
         }
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["optim.validate_every=0"])) { e in
+            XCTAssertTrue("\(e)".contains("optim.validate_every must be >= 1"), "\(e)")
+        }
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["optim.test_model=best", "optim.epochs=3", "optim.validate_every=4"])) { e in
+            XCTAssertTrue("\(e)".contains("needs a validated epoch"), "\(e)")
+        }
         XCTAssertThrowsError(try ConfigLoader.load(file: try write("[1, 2]"))) { e in
             XCTAssertTrue("\(e)".contains("not a JSON object"), "\(e)")
         }
