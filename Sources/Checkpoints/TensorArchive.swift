@@ -30,6 +30,31 @@ public protocol TensorArchive {
 extension TensorArchive {
     /// Every tensor's info in file order.
     public func infos() throws -> [TensorInfo] { try names.map(info) }
+
+    /// `tensor(name)` for model weights, which must be finite: a NaN or Inf weight would make
+    /// every output NaN and train to NaN silently. Throws `NonFiniteTensorError` naming the file,
+    /// the tensor and its first bad element.
+    public func finiteTensor(_ name: String) throws -> Tensor {
+        let t = try tensor(name)
+        if let i = t.data.firstIndex(where: { !$0.isFinite }) {
+            throw NonFiniteTensorError(file: path, tensor: name, index: i, value: t.data[i],
+                                       count: t.data.reduce(0) { $1.isFinite ? $0 : $0 + 1 })
+        }
+        return t
+    }
+}
+
+/// A weight tensor holding NaN or Inf values.
+public struct NonFiniteTensorError: Error, CustomStringConvertible {
+    public let file: String
+    public let tensor: String
+    /// Flat index and value of the first non-finite element, and how many there are.
+    public let index: Int
+    public let value: Float
+    public let count: Int
+    public var description: String {
+        "\(file): tensor \(tensor) has \(count) non-finite value(s) (element \(index) is \(value)); the weights are damaged"
+    }
 }
 
 extension SafeTensorsFile: TensorArchive {

@@ -9,7 +9,11 @@ public struct AugmentedSlice: Sendable, Equatable {
     public var labels: [UInt8]?
 }
 
-/// The reference's training augmentation (see `AugmentationConfig`), deterministic from
+/// The reference's input pipeline (DESIGN §3.6): the slice is min-max scaled to [0, 1] first
+/// (`UnitRange`), then the training augmentation (see `AugmentationConfig`) acts on those values
+/// and the result is the network input as is, never re-normalised (additive brightness really
+/// shifts it, values may leave [0, 1]). Evaluation views are the scaled slice, resized.
+/// The augmentation is deterministic from
 /// (seed, epoch, slice id): every random number comes from `CounterRNG(seed:).substream(epoch,
 /// sliceId)` at fixed counters, so a slice's view does not depend on which rank or in which
 /// order it is processed. Image interpolation is cubic B-spline, labels nearest, borders nearest.
@@ -45,15 +49,15 @@ public struct Augmenter: Sendable {
     /// The evaluation view of slice `id`: resized only (as the reference's val/test transform).
     public func evaluationView(_ set: SliceSet, slice id: Int) -> AugmentedSlice {
         let r = set.slices[id]
-        var x = replicate(Array(set.image(id)), channels: config.channels)
+        var x = replicate(UnitRange.scaled(set.image(id)), channels: config.channels)
         let labels = set.labels(id).map { Array($0) }
         return resize(&x, labels: labels, height: r.height, width: r.width)
     }
 
-    /// Augments one H x W slice with the random numbers of `rng`.
+    /// Min-max scales one H x W slice to [0, 1] and augments it with the random numbers of `rng`.
     public func augment(image: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?, height: Int, width: Int,
                         rng: CounterRNG) -> AugmentedSlice {
-        var x = replicate(Array(UnsafeBufferPointer(start: image, count: height * width)), channels: config.channels)
+        var x = replicate(UnitRange.scaled(UnsafeBufferPointer(start: image, count: height * width)), channels: config.channels)
         addBrightness(&x, plane: height * width, rng: rng.substream(Step.brightness.rawValue))
         applyGamma(&x, rng: rng.substream(Step.gamma.rawValue))
         addNoise(&x, rng: rng.substream(Step.noise.rawValue))

@@ -71,7 +71,7 @@ extension AutoSAMHead {
                 misShaped.append(.init(name: name, expected: entry.shape, found: found))
                 continue
             }
-            values.append((name, try archive.tensor(name)))
+            values.append((name, try archive.finiteTensor(name)))
             report.copied.append(name)
         }
         guard misShaped.isEmpty && !values.isEmpty else { throw SAMImportError(file: archive.path, misShaped: misShaped) }

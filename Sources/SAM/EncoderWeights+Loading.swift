@@ -25,7 +25,9 @@ extension ImageEncoderWeights {
         try verifyKeys(of: archive, against: ImageEncoderTable(config: config))
         return try ImageEncoderWeights(config: config) { slot, destination in
             let tensor: Tensor
-            do { tensor = try archive.tensor(slot.key) } catch {
+            do { tensor = try archive.finiteTensor(slot.key) } catch let error as NonFiniteTensorError {
+                throw error
+            } catch {
                 throw SAMLoadError.unreadableTensor(file: archive.path, key: slot.key, reason: "\(error)")
             }
             guard tensor.count == slot.count else {

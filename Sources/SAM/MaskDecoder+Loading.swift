@@ -66,7 +66,7 @@ public enum ParameterLoader {
                 report.misShaped.append(.init(name: entry.name, expected: entry.shape, found: found))
                 continue
             }
-            let tensor = try archive.tensor(entry.name)
+            let tensor = try archive.finiteTensor(entry.name)
             values.replaceSubrange(entry.offset ..< entry.offset + entry.count, with: tensor.data)
             report.loaded.append(entry.name)
         }

@@ -4,8 +4,9 @@ import Tensors
 /// How images become encoder inputs (DESIGN §3.1). Both produce a (3, S, S) CHW tensor.
 public enum Preprocessing {
     public enum Mode: String, Codable, CaseIterable, Sendable {
-        /// AutoSAM's: slice min-max scaled to [0, 1], replicated to 3 channels, resized to 224 x 224,
-        /// then bilinearly to S x S, no pixel mean/std (the reference's AutoSamSeg input path).
+        /// AutoSAM's: the network input (the slice min-max scaled to [0, 1], then augmented in
+        /// training, by `Augmenter`) replicated to 3 channels, resized to 224 x 224, then
+        /// bilinearly to S x S, no pixel mean/std (the reference's AutoSamSeg input path).
         case reference
         /// SAM's own: 0-255 RGB, `ResizeLongestSide(S)`, (x - mean) / std per channel, zero padding
         /// at the bottom/right to S x S (`SamPredictor.set_image` + `Sam.preprocess`).
@@ -19,18 +20,18 @@ public enum Preprocessing {
     /// The side the reference resizes slices to before the encoder's interpolation.
     public static let referenceSliceSize = 224
 
-    /// `reference` mode: planes (C, H, W), C = 1 or 3, -> (3, S, S). Min-max over the whole input
-    /// (a constant slice becomes zeros), channel replication when C = 1, then
-    /// `BilinearResize` (align_corners false, no antialias, as F.interpolate) to `sliceSize`
-    /// (skipped when already that size) and to S.
+    /// `reference` mode: the network input planes (C, H, W), C = 1 or 3, -> (3, S, S), taken as
+    /// they are (the dataset already scaled them to [0, 1] before augmentation; no second
+    /// normalisation, so augmented intensities reach the encoder unchanged): channel replication
+    /// when C = 1, then `BilinearResize` (align_corners false, no antialias, as F.interpolate) to
+    /// `sliceSize` (skipped when already that size) and to S.
     ///
-    /// ref: AutoSAM @ 50a6ff4, dataset normalisation and `AutoSamSeg.forward` (fixtures quirk 10).
+    /// ref: AutoSAM @ 4f54845 `dataset/ACDC.py` (min-max first, fed as is) and @ 50a6ff4
+    /// `AutoSamSeg.forward` (fixtures quirk 10).
     public static func reference(_ slice: Tensor, imageSize s: Int, sliceSize: Int = referenceSliceSize) -> Tensor {
         precondition(slice.rank == 3 && (slice.shape[0] == 1 || slice.shape[0] == 3), "slice \(slice.shape), expected (1 or 3, H, W)")
         let (h, w) = (slice.shape[1], slice.shape[2])
-        let low = slice.data.min() ?? 0, range = (slice.data.max() ?? 0) - low
-        let scaled = slice.data.map { range > 0 ? ($0 - low) / range : 0 }
-        var planes = slice.shape[0] == 3 ? scaled : scaled + scaled + scaled
+        var planes = slice.shape[0] == 3 ? slice.data : slice.data + slice.data + slice.data
         var (ph, pw) = (h, w)
         for side in [sliceSize, s] where (ph, pw) != (side, side) {
             planes = bilinear(planes, height: ph, width: pw, to: side)

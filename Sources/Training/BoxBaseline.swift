@@ -79,6 +79,21 @@ public final class BoxBaseline {
         return out
     }
 
+    /// A box (x0, y0, x1, y1) of an H x W slice in the frame of the encoder's S x S input. The
+    /// reference path stretches the slice to S x S (its slices are square, 224 x 224, so the
+    /// reference's `apply_boxes` scaling by S / 224 is this stretch), so the box is scaled by
+    /// S / W in x and S / H in y; SAM's own path keeps the aspect ratio (`apply_boxes`).
+    func promptFrame(_ box: [Float], height: Int, width: Int) -> [Float] {
+        let s = imageEncoder.config.imageSize
+        switch inputPath {
+        case .reference:
+            let (sx, sy) = (Float(s) / Float(width), Float(s) / Float(height))
+            return [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]
+        case .corrected:
+            return Postprocess.applyBoxes(box, originalSize: (height, width), longestSide: s)
+        }
+    }
+
     /// The encoder input (1, 3, S, S) of an H x W slice and the unpadded input size for mask
     /// post-processing.
     func encoderInput(_ slice: ArraySlice<Float>, height: Int, width: Int) -> (Tensor, (height: Int, width: Int)) {
@@ -86,7 +101,7 @@ public final class BoxBaseline {
         let image = Tensor(shape: [1, height, width], data: Array(slice))
         switch inputPath {
         case .reference:
-            var x = Preprocessing.reference(image, imageSize: s, sliceSize: s)
+            var x = Preprocessing.reference(Tensor(shape: [1, height, width], data: UnitRange.scaled(slice)), imageSize: s, sliceSize: s)
             let plane = s * s
             for c in 0..<3 {
                 let mean = Preprocessing.pixelMean[c], inverseStd = 1 / Preprocessing.pixelStd[c]
@@ -111,7 +126,7 @@ public final class BoxBaseline {
         var masks = [[UInt8]?](repeating: nil, count: classes)
         for c in present {
             let box = try BoxPrompt.box(label: label, height: height, width: width, classValue: c).map(Float.init)
-            let frame = Postprocess.applyBoxes(box, originalSize: (height, width), longestSide: s)
+            let frame = promptFrame(box, height: height, width: width)
             let (sparse, dense) = promptEncoder.embed(points: nil, boxes: Tensor(shape: [1, 4], data: frame), masks: nil)
             let lowRes = maskDecoder.predict(imageEmbedding: embedding, imagePE: pe, sparsePrompts: sparse,
                                              densePrompts: dense, multimaskOutput: false).masks

@@ -143,6 +143,7 @@ public enum ConfigLoader {
         try require(["plateau", "none"].contains(c.optim.scheduler), "optim.scheduler must be plateau or none")
         try require(["last", "best"].contains(c.optim.test_model), "optim.test_model must be last or best")
         try require(c.optim.validate_every >= 1, "optim.validate_every must be >= 1")
+        try require(["whole_set", "batch_mean"].contains(c.optim.validation_loss), "optim.validation_loss must be whole_set or batch_mean, got '\(c.optim.validation_loss)'")
         try require(c.optim.test_model != "best" || c.optim.validate_every <= c.optim.epochs,
                     "optim.test_model best needs a validated epoch: optim.validate_every (\(c.optim.validate_every)) is above optim.epochs (\(c.optim.epochs))")
         try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, "seeds must be a non-empty list of distinct integers")

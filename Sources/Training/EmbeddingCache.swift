@@ -4,41 +4,43 @@ import Tensors
 
 /// On-disk cache of frozen-encoder embeddings (DESIGN §5), one file per entry:
 ///
-///     <directory>/<encoder key>/<entry key>.emb
+///     <root>/<folder key>/<entry key>.<precision>.emb
 ///     "ASEMB1\0\0" | u32 dtype (0 fp32, 1 fp16) | u32 rank | rank x u64 shape | u64 payload bytes
 ///     | u64 FNV-1a of payload | payload
 ///
-/// The encoder key names the encoder weights (checkpoint checksum or random preset and seed) and
-/// the preprocessing; the entry key names the slice (volume, index, content hash) and view. Entries
-/// are written to a temporary file and renamed into place, and every read verifies the header and
-/// the payload checksum, so a crash mid-write never leaves an entry that is read as valid: a
-/// damaged entry counts as a miss (and is recomputed and replaced). Reads map the file instead of
-/// copying it.
+/// `EmbeddingProvider` makes the folder and entry keys and says exactly what they cover; the
+/// stored precision is part of every file name, so the fp16 and fp32 values of one key are
+/// different entries. Entries are written to a temporary file and renamed into place, and every
+/// read verifies the header (including the precision the name promises) and the payload
+/// checksum, so a crash mid-write never leaves an entry that is read as valid: a damaged entry
+/// counts as a miss (and is recomputed and replaced). Reads map the file instead of copying it.
 public final class EmbeddingCache {
     public enum Precision: String, Sendable { case fp32, fp16 }
 
     public let directory: URL
-    public let precision: Precision
     public private(set) var hits = 0
     public private(set) var misses = 0
     public private(set) var rejected = 0
     private static let magic: [UInt8] = Array("ASEMB1".utf8) + [0, 0]
 
-    public init(root: URL, encoderKey: String, precision: Precision) throws {
-        directory = root.appendingPathComponent(encoderKey, isDirectory: true)
-        self.precision = precision
+    /// The cache folder `<root>/<folderKey>`, created when missing.
+    public init(root: URL, folderKey: String) throws {
+        directory = root.appendingPathComponent(folderKey, isDirectory: true)
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw CheckpointError(file: directory.path, "cannot create the embedding cache folder (\(error.localizedDescription))")
         }
     }
 
-    public func url(for key: String) -> URL { directory.appendingPathComponent(key + ".emb") }
+    public func url(for key: String, _ precision: Precision) -> URL {
+        directory.appendingPathComponent("\(key).\(precision.rawValue).emb")
+    }
 
-    /// The cached tensor for `key`, or nil when absent or invalid.
-    public func load(_ key: String) -> Tensor? {
-        guard let data = try? Data(contentsOf: url(for: key), options: .alwaysMapped),
-              let tensor = Self.decode(data) else {
-            if FileManager.default.fileExists(atPath: url(for: key).path) { rejected += 1 }
+    /// The cached tensor for `key` at `precision`, or nil when absent or invalid.
+    public func load(_ key: String, _ precision: Precision) -> Tensor? {
+        let url = url(for: key, precision)
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped),
+              let tensor = Self.decode(data, precision) else {
+            if FileManager.default.fileExists(atPath: url.path) { rejected += 1 }
             misses += 1
             return nil
         }
@@ -46,17 +48,18 @@ public final class EmbeddingCache {
         return tensor
     }
 
-    /// Stores `tensor` under `key` atomically.
-    public func store(_ key: String, _ tensor: Tensor) throws {
-        try AtomicFile.write(Self.encode(tensor, precision), to: url(for: key))
+    /// Stores `tensor` under `key` at `precision` atomically.
+    public func store(_ key: String, _ tensor: Tensor, _ precision: Precision) throws {
+        try AtomicFile.write(Self.encode(tensor, precision), to: url(for: key, precision))
     }
 
-    /// Returns the cached tensor or computes, stores and returns it.
-    public func value(_ key: String, compute: () throws -> Tensor) throws -> Tensor {
-        if let cached = load(key) { return cached }
+    /// Returns the cached tensor or computes, stores and returns it, rounded to `precision` as a
+    /// later read would return it.
+    public func value(_ key: String, _ precision: Precision, compute: () throws -> Tensor) throws -> Tensor {
+        if let cached = load(key, precision) { return cached }
         let fresh = try compute()
-        try store(key, fresh)
-        return precision == .fp16 ? Self.decode(Self.encode(fresh, precision))! : fresh
+        try store(key, fresh, precision)
+        return precision == .fp16 ? Self.decode(Self.encode(fresh, precision), precision)! : fresh
     }
 
     static func encode(_ tensor: Tensor, _ precision: Precision) -> Data {
@@ -72,7 +75,7 @@ public final class EmbeddingCache {
         }
         var header = Data(magic)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
-        put(UInt32(precision == .fp32 ? 0 : 1))
+        put(precision.code)
         put(UInt32(tensor.rank))
         for d in tensor.shape { put(UInt64(d)) }
         put(UInt64(payload.count))
@@ -80,7 +83,8 @@ public final class EmbeddingCache {
         return header + payload
     }
 
-    static func decode(_ data: Data) -> Tensor? {
+    /// The tensor of an entry stored at `precision`, or nil when the bytes are not a valid one.
+    static func decode(_ data: Data, _ precision: Precision) -> Tensor? {
         var offset = 0
         func take<T: FixedWidthInteger>(_: T.Type) -> T? {
             guard offset + MemoryLayout<T>.size <= data.count else { return nil }
@@ -90,18 +94,18 @@ public final class EmbeddingCache {
         }
         guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else { return nil }
         offset = magic.count
-        guard let dtype = take(UInt32.self), dtype <= 1, let rank = take(UInt32.self), rank <= 8 else { return nil }
+        guard take(UInt32.self) == precision.code, let rank = take(UInt32.self), rank <= 8 else { return nil }
         var shape: [Int] = []
         for _ in 0..<rank {
             guard let d = take(UInt64.self), d < 1 << 32 else { return nil }
             shape.append(Int(d))
         }
-        let count = shape.reduce(1, *), itemSize = dtype == 0 ? 4 : 2
-        guard let bytes = take(UInt64.self), bytes == UInt64(count * itemSize),
+        let count = shape.reduce(1, *)
+        guard let bytes = take(UInt64.self), bytes == UInt64(count * precision.byteWidth),
               let checksum = take(UInt64.self), offset + Int(bytes) == data.count else { return nil }
         let payload = data[data.startIndex + offset ..< data.endIndex]
         guard fnv1a(payload) == checksum else { return nil }
-        let values = DTypeConversion.floats(from: payload, dtype: dtype == 0 ? .f32 : .f16, count: count)
+        let values = DTypeConversion.floats(from: payload, dtype: precision == .fp32 ? .f32 : .f16, count: count)
         return Tensor(shape: shape, data: values)
     }
 
@@ -121,4 +125,25 @@ public final class EmbeddingCache {
         let safeName = volume.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }
         return "\(String(safeName))_z\(slice)_v\(view)_\(String(hash, radix: 16))"
     }
+
+    /// A short, stable name for `text`: the first 16 hex digits of its SHA-256, the same in every
+    /// process and on every machine (unlike `hashValue`).
+    public static func digest(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        return String(SHA256.hexString(bytes.withUnsafeBytes { SHA256.digest($0) }).prefix(16))
+    }
+
+    /// `digest` of `value` as JSON with sorted keys, so every stored property takes part,
+    /// including ones added later.
+    public static func digest<T: Encodable>(of value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return digest(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+extension EmbeddingCache.Precision {
+    /// The header's dtype code.
+    var code: UInt32 { self == .fp32 ? 0 : 1 }
+    var byteWidth: Int { self == .fp32 ? 4 : 2 }
 }

@@ -5,7 +5,10 @@ import Tensors
 
 /// The frozen encoder as the trainer sees it: images in, embeddings out.
 public protocol SliceEncoder: AnyObject {
-    /// Names the weights and the preprocessing, so cached embeddings are never mixed up.
+    /// Names everything of the encoder that changes an embedding of a given input image: the
+    /// weights, the architecture (the full encoder configuration, input size included) and the
+    /// input mode with its parameters, so cached embeddings are never mixed up. The same in every
+    /// process and on every machine.
     var cacheKey: String { get }
     /// (C, g, g) of every embedding.
     var embeddingShape: [Int] { get }
@@ -19,12 +22,39 @@ public protocol SliceEncoder: AnyObject {
 /// - `bank`: `views` augmented views per training slice, each encoded once and cached, one drawn
 ///   per (epoch, slice) from the seed;
 /// - `reference`: a fresh augmentation every step, encoded every step (nothing cached for training).
-/// Validation and test slices always use clean cached embeddings.
+/// Validation and test slices always use clean embeddings at full precision (cached as fp32
+/// whatever the training entries' precision), exactly what a fresh encoder pass gives, so a run's
+/// own test predictions and `autosam predict` (which encodes fresh) are the same masks.
+///
+/// Cache keys. An entry is `<root>/<folder key>/<entry key>.<precision>.emb`, and the keys cover
+/// exactly these, so these are the only things that may change a cached value:
+/// - folder key `<encoder.cacheKey>-<digest>`: the encoder (`SliceEncoder.cacheKey`: weights,
+///   architecture, input mode and its parameters) and a digest of the network input's settings:
+///   `augmentation.outputSize` (`data.slice_size`), `augmentation.channels` and `codeVersion`;
+/// - entry key `<volume>_z<index>_v<view>_<pixel hash>`: the slice (volume name, slice index,
+///   FNV-1a of its pixels as the slice set holds them) and the view (0 clean, 1 + v bank view v);
+///   bank entries' volume part also carries a digest of the full `AugmentationConfig` and
+///   `bankSeed`;
+/// - the stored precision (fp16/fp32), in the file name.
+/// So a clean view may depend on the slice's pixels, the output size and the channel count only,
+/// and a bank view on those, the augmentation config, the bank seed and its index. The digests
+/// are SHA-256 prefixes of canonical descriptions, the same in every process and on every
+/// machine. A code change that makes another input or embedding from the same settings must bump
+/// `codeVersion`; a new setting that does must join the keys.
 public final class EmbeddingProvider {
     public enum Mode: String, Sendable { case reference, bank, none }
 
+    /// Version of the code that turns a slice into an embedding (the augmenter's views, the
+    /// encoder's preprocessing and forward pass), part of the cache folder key: bump it when a
+    /// code change gives other embeddings for the same settings. 2: slices min-max scaled to
+    /// [0, 1] before augmentation and fed to the encoder as they are.
+    public static let codeVersion = 2
+
     public let encoder: SliceEncoder
     public let cache: EmbeddingCache?
+    /// Precision of the cached training entries (clean views in `none` mode, bank views):
+    /// `cache.dtype`. Evaluation entries are always fp32.
+    public let precision: EmbeddingCache.Precision
     /// Augmentation settings; the training view's seed is the head's seed, the bank's is `bankSeed`.
     public let augmentation: AugmentationConfig
     public let bankSeed: UInt64
@@ -32,15 +62,27 @@ public final class EmbeddingProvider {
     public let views: Int
     /// Encoder calls made by this provider (the cache test counts them).
     public private(set) var encoderCalls = 0
+    /// Names the bank's views in entry keys: a digest of `augmentation` and `bankSeed`.
+    private let bankName: String
 
-    public init(encoder: SliceEncoder, cache: EmbeddingCache?, augmentation: AugmentationConfig, bankSeed: UInt64,
-                mode: Mode, views: Int) {
+    /// The cache, when `cacheRoot` is given, is the folder of this encoder and input settings
+    /// under `cacheRoot` (see the type's "Cache keys").
+    public init(encoder: SliceEncoder, cacheRoot: URL?, precision: EmbeddingCache.Precision,
+                augmentation: AugmentationConfig, bankSeed: UInt64, mode: Mode, views: Int) throws {
         self.encoder = encoder
-        self.cache = cache
+        self.cache = try cacheRoot.map { try EmbeddingCache(root: $0, folderKey: Self.folderKey(encoder: encoder, augmentation: augmentation)) }
+        self.precision = precision
         self.augmentation = augmentation
         self.bankSeed = bankSeed
         self.mode = mode
         self.views = views
+        self.bankName = "bank-" + (try EmbeddingCache.digest(of: BankIdentity(seed: bankSeed, augmentation: augmentation)))
+    }
+
+    /// The cache folder name for `encoder` fed the clean views of `augmentation`.
+    public static func folderKey(encoder: SliceEncoder, augmentation: AugmentationConfig) -> String {
+        let inputs = "code v\(codeVersion); slice size \(augmentation.outputSize); channels \(augmentation.channels)"
+        return encoder.cacheKey + "-" + EmbeddingCache.digest(inputs)
     }
 
     public struct Sample {
@@ -48,17 +90,16 @@ public final class EmbeddingProvider {
         public let labels: [Int32]       // S x S
     }
 
-    /// The clean (evaluation) view of slice `id`.
+    /// The clean (evaluation) view of slice `id` at full precision, as a fresh encoder pass gives it.
     public func clean(_ set: SliceSet, _ id: Int) throws -> Sample {
-        let view = Augmenter(config: augmentation, seed: 0).evaluationView(set, slice: id)
-        return Sample(embedding: try cached(set, id, view: 0) { view.image }, labels: Self.labels(view))
+        try cleanView(set, id, at: .fp32)
     }
 
     /// The training view of slice `id` in `epoch`.
     public func training(_ set: SliceSet, _ id: Int, epoch: Int, seed: UInt64) throws -> Sample {
         switch mode {
         case .none:
-            return try clean(set, id)
+            return try cleanView(set, id, at: precision)
         case .reference:
             let view = Augmenter(config: augmentation, seed: seed).augment(set, slice: id, epoch: epoch)
             encoderCalls += 1
@@ -66,7 +107,7 @@ public final class EmbeddingProvider {
         case .bank:
             let v = bankView(set, id, epoch: epoch, seed: seed)
             let view = bankAugmentation(set, id, view: v)
-            return Sample(embedding: try cached(set, id, view: 1 + v) { view.image }, labels: Self.labels(view))
+            return Sample(embedding: try cached(set, id, view: 1 + v, precision) { view.image }, labels: Self.labels(view))
         }
     }
 
@@ -75,23 +116,32 @@ public final class EmbeddingProvider {
     public func prebuild(train: SliceSet, evaluation: [SliceSet], comm: Communicator,
                          progress: (Int, Int) -> Void) throws {
         guard cache != nil else { return }
-        var work: [(SliceSet, Int, Int)] = []           // (set, slice, view); view 0 = clean
-        for set in evaluation + (mode == .none ? [train] : []) {
-            work += (0..<set.count).map { (set, $0, 0) }
+        var work: [(SliceSet, Int, Int, EmbeddingCache.Precision)] = []     // (set, slice, view, precision); view 0 = clean
+        for set in evaluation {
+            work += (0..<set.count).map { (set, $0, 0, .fp32) }
+        }
+        if mode == .none {
+            work += (0..<train.count).map { (train, $0, 0, precision) }
         }
         if mode == .bank {
-            for id in 0..<train.count { work += (0..<views).map { (train, id, 1 + $0) } }
+            for id in 0..<train.count { work += (0..<views).map { (train, id, 1 + $0, precision) } }
         }
         let mine = BatchSharding.share(Array(work.indices), rank: comm.rank, size: comm.size)
         for (done, index) in mine.enumerated() {
-            let (set, id, view) = work[index]
-            if view == 0 { _ = try clean(set, id) } else {
+            let (set, id, view, entryPrecision) = work[index]
+            if view == 0 { _ = try cleanView(set, id, at: entryPrecision) } else {
                 let augmented = bankAugmentation(set, id, view: view - 1)
-                _ = try cached(set, id, view: view) { augmented.image }
+                _ = try cached(set, id, view: view, entryPrecision) { augmented.image }
             }
             progress(done + 1, mine.count)
         }
         try comm.barrier()
+    }
+
+    /// The clean view of slice `id`, cached at `precision`.
+    private func cleanView(_ set: SliceSet, _ id: Int, at precision: EmbeddingCache.Precision) throws -> Sample {
+        let view = Augmenter(config: augmentation, seed: 0).evaluationView(set, slice: id)
+        return Sample(embedding: try cached(set, id, view: 0, precision) { view.image }, labels: Self.labels(view))
     }
 
     private func bankView(_ set: SliceSet, _ id: Int, epoch: Int, seed: UInt64) -> Int {
@@ -99,20 +149,23 @@ public final class EmbeddingProvider {
     }
 
     /// Bank view v is the augmentation of "epoch" v under `bankSeed`, independent of the head's
-    /// seed, so all seeds share one cached bank (the cache key holds the view, not the seed).
+    /// seed, so all seeds share one cached bank (the entry key holds the view, not the head's seed).
     private func bankAugmentation(_ set: SliceSet, _ id: Int, view v: Int) -> AugmentedSlice {
         Augmenter(config: augmentation, seed: bankSeed).augment(set, slice: id, epoch: v)
     }
 
-    private func cached(_ set: SliceSet, _ id: Int, view: Int, image: () -> Tensor) throws -> Tensor {
+    /// The embedding of view `view` of slice `id` (`image` makes its encoder input), from the cache
+    /// at `precision` when there is one, else a fresh encoder pass.
+    private func cached(_ set: SliceSet, _ id: Int, view: Int, _ precision: EmbeddingCache.Precision,
+                        image: () -> Tensor) throws -> Tensor {
         let record = set.slices[id]
         guard let cache else {
             encoderCalls += 1
             return try encoder.encode(image())
         }
-        let name = view == 0 ? record.volume : "\(record.volume)_bank\(bankSeed)"
+        let name = view == 0 ? record.volume : "\(record.volume)_\(bankName)"
         let key = EmbeddingCache.entryKey(volume: name, slice: record.index, view: view, pixels: set.image(id))
-        return try cache.value(key) {
+        return try cache.value(key, precision) {
             encoderCalls += 1
             return try encoder.encode(image())
         }
@@ -121,4 +174,10 @@ public final class EmbeddingProvider {
     static func labels(_ view: AugmentedSlice) -> [Int32] {
         (view.labels ?? []).map { Int32($0) }
     }
+}
+
+/// What a bank view is made from besides the slice and its view index (digested into bank entry keys).
+private struct BankIdentity: Encodable {
+    let seed: UInt64
+    let augmentation: AugmentationConfig
 }

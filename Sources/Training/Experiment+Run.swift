@@ -111,8 +111,8 @@ struct SeedRunner: HeadVisitor {
         guard let pretrained = try pretrainedEncoder(head, seedDir: seedDir, log: log, budget: &budget) else { return nil }
         let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                       provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
-        if let checkpoint = try resumeCheckpoint(store, log: log) {
-            try trainer.restore(checkpoint)
+        if let (checkpoint, folder) = try resumeCheckpoint(store, log: log) {
+            try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: folder))
             log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
         }
         try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: budget)
@@ -124,14 +124,30 @@ struct SeedRunner: HeadVisitor {
         return try experiment.writeSeedResults(seed: seed, volumes: data.test.volumes, maps: maps)
     }
 
-    private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
+    /// The checkpoint to continue from and the store it lives in.
+    private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> (TrainingCheckpoint, CheckpointStore)? {
         switch resume {
         case .none: return nil
         case .path(let url):
-            return try validated(CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
-                .read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1), log: log)
+            let folder = CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
+            return (try validated(folder.read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1), log: log), folder)
         case .auto:
-            return try newestValid(store, log: log)
+            return try newestValid(store, log: log).map { ($0, store) }
+        }
+    }
+
+    /// The checkpoint of the best validated epoch recorded in `checkpoint` (the store keeps it),
+    /// when that is an earlier epoch; with `optim.test_model = best` it must be readable, since
+    /// testing uses its weights.
+    private func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore) throws -> TrainingCheckpoint? {
+        let best = checkpoint.state.bestEpoch
+        guard best >= 1, best != checkpoint.state.epoch else { return nil }
+        do {
+            return try store.read(epoch: best)
+        } catch where experiment.config.optim.test_model != "best" {
+            return nil
+        } catch {
+            throw TrainingError.resume("optim.test_model is best, but the best epoch's checkpoint \(store.folder(epoch: best).path) cannot be read: \(error)")
         }
     }
 

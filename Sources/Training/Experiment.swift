@@ -72,20 +72,16 @@ public final class Experiment {
         return Data(split: split, train: sets.train, validation: sets.val, test: sets.test, unlabelled: unlabelled)
     }
 
-    /// The embedding provider of this run (cache under `cache.dir`).
+    /// The embedding provider of this run: cache under `cache.dir` (when enabled) in the folder of
+    /// this encoder and input settings, training entries at `cache.dtype`.
     public func makeProvider() throws -> EmbeddingProvider {
         let encoder = try encoderFactory(config)
-        var cache: EmbeddingCache? = nil
-        if config.cache.enabled {
-            let dir = config.cache.dir.isEmpty ? outputDir.appendingPathComponent("cache") : URL(fileURLWithPath: config.cache.dir)
-            cache = try EmbeddingCache(root: dir, encoderKey: encoder.cacheKey,
-                                       precision: config.cache.dtype == "fp16" ? .fp16 : .fp32)
-        }
+        let cacheDir = config.cache.dir.isEmpty ? outputDir.appendingPathComponent("cache") : URL(fileURLWithPath: config.cache.dir)
         var augmentation = AugmentationConfig.reference
         augmentation.outputSize = config.data.slice_size
-        return EmbeddingProvider(encoder: encoder, cache: cache, augmentation: augmentation,
-                                 bankSeed: UInt64(config.data.split_seed), mode: EmbeddingProvider.Mode(rawValue: config.data.augmentation)!,
-                                 views: config.data.bank_views)
+        return try EmbeddingProvider(encoder: encoder, cacheRoot: config.cache.enabled ? cacheDir : nil, precision: EmbeddingCache.Precision(rawValue: config.cache.dtype)!,
+                                     augmentation: augmentation, bankSeed: UInt64(config.data.split_seed),
+                                     mode: EmbeddingProvider.Mode(rawValue: config.data.augmentation)!, views: config.data.bank_views)
     }
 
     /// The seeds this rank trains and the communicator it trains them in: with at least as many

@@ -86,6 +86,11 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         /// Validation Dice loss after every N-th epoch (1: every epoch, as the reference). Only
         /// validated epochs can be the best model; the others log no validation loss.
         public var validate_every = 1
+        /// The validation Dice loss: `whole_set` (ours: the batch soft-Dice of the whole
+        /// validation set as one batch, independent of batch size and rank count) or
+        /// `batch_mean` (the reference's: the mean over consecutive batches of `batch_size`
+        /// slices of each batch's soft-Dice loss).
+        public var validation_loss = "whole_set"
         public init() {}
     }
 
@@ -116,9 +121,10 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
 
     public struct CacheConfig: Codable, Equatable, Sendable {
         public var enabled = true
-        /// Cache folder; empty means `<output.dir>/../cache`.
+        /// Cache folder; empty means `<output.dir>/cache`.
         public var dir = ""
-        /// `fp16` or `fp32`.
+        /// `fp16` or `fp32`: the precision of cached training entries (clean views with
+        /// augmentation `none`, bank views); validation and test entries are always fp32.
         public var dtype = "fp16"
         public init() {}
     }

@@ -11,7 +11,9 @@ import Heads
 /// when the config tests the `best` model, the best-validation checkpoint it names (as testing
 /// did), or an explicit checkpoint folder. Inference is the test path of training
 /// (`VolumePredictor`): per-volume z-score, every slice resized to the network size and encoded,
-/// the head's logits resized back to the native slice size, argmax.
+/// the head's logits resized back to the native slice size, argmax. It needs no cache: testing
+/// in training also reads full-precision embeddings (fp32 cache entries whatever `cache.dtype`),
+/// so predicting a run's test volumes reproduces its own test predictions exactly.
 public struct RunPrediction {
     public let config: ExperimentConfig
     public let seed: Int

@@ -35,15 +35,25 @@ public final class SAMSliceEncoder: SliceEncoder {
             guard let preset else { throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'") }
             let weights = try ImageEncoderWeights.random(config: preset, seed: UInt64(config.encoder.random_seed))
             let name = "random-\(config.encoder.preset)-seed\(config.encoder.random_seed)"
-            return SAMSliceEncoder(encoder: ImageEncoder(weights: weights), mode: mode, cacheKey: "\(name)-\(mode.rawValue)",
+            return SAMSliceEncoder(encoder: ImageEncoder(weights: weights), mode: mode,
+                                   cacheKey: try cacheKey(weights: name, config: preset, mode: mode),
                                    provenance: "RANDOM weights (\(config.encoder.preset), seed \(config.encoder.random_seed)): a demo, not SAM")
         }
         let url = URL(fileURLWithPath: config.encoder.checkpoint)
         let archive = try TensorArchives.open(url)
         let encoder = try ImageEncoder(archive: archive, preset: preset)
         let digest = try SHA256.hexDigest(ofFile: url)
-        return SAMSliceEncoder(encoder: encoder, mode: mode, cacheKey: "sam-\(digest.prefix(16))-\(mode.rawValue)",
+        return SAMSliceEncoder(encoder: encoder, mode: mode,
+                               cacheKey: try cacheKey(weights: "sam-\(digest.prefix(16))", config: encoder.config, mode: mode),
                                provenance: "\(url.path) (sha256 \(digest.prefix(16))...)")
+    }
+
+    /// The `cacheKey` of the weights named `weights` (checkpoint checksum, or random preset and
+    /// seed) in the architecture `config` fed by `mode`: the name, the mode and a digest of the
+    /// full encoder configuration (input size included). The mode's other parameters are the
+    /// network input's size, in the cache folder key, and code constants.
+    public static func cacheKey(weights: String, config: EncoderConfig, mode: Preprocessing.Mode) throws -> String {
+        "\(weights)-\(mode.rawValue)-\(try EmbeddingCache.digest(of: config))"
     }
 
     public var embeddingShape: [Int] { [encoder.config.outChannels, encoder.config.gridSize, encoder.config.gridSize] }

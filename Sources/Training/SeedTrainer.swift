@@ -79,8 +79,10 @@ public final class SeedTrainer<Head: SegmentationHead> {
         self.bestParams = trainable.params
     }
 
-    /// Continues from `checkpoint` (same seed; the caller checked the config).
-    public func restore(_ checkpoint: TrainingCheckpoint) throws {
+    /// Continues from `checkpoint` (same seed; the caller checked the config). `best` is the
+    /// checkpoint of the best validated epoch when that is an earlier one (its weights are the
+    /// ones `test_model = best` tests); nil when the restored epoch is the best or none was.
+    public func restore(_ checkpoint: TrainingCheckpoint, best: TrainingCheckpoint? = nil) throws {
         let s = checkpoint.state
         state = try checkpoint.trainableState(continuing: state)
         frozen = FrozenState(layout: frozen.layout,
@@ -91,7 +93,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
         bestValidation = s.bestValidationLoss
         bestEpoch = s.bestEpoch
         lastTrainingLoss = s.lastTrainingLoss
-        bestParams = state.params
+        bestParams = try best.map { try $0.trainableState(continuing: state).params } ?? state.params
     }
 
     /// Trains the remaining epochs (stopping early after `stopAfter` epochs of this call when given).
@@ -161,15 +163,21 @@ public final class SeedTrainer<Head: SegmentationHead> {
     private func trainStep(_ global: [Int], set: SliceSet, epoch: Int) throws -> SegmentationLossParts {
         let mine = BatchSharding.share(global, rank: comm.rank, size: comm.size)
         let batch = try timed("embeddings") {
-            try makeBatch(mine.map { try provider.training(set, $0, epoch: epoch, seed: UInt64(seed)) })
+            try makeBatch(mine, of: set) { try provider.training(set, $0, epoch: epoch, seed: UInt64(seed)) }
         }
         let parts = try timed("head forward/backward + all-reduce") {
             try step.run(batch, globalCount: global.count, state: &state, frozen: frozen, comm: comm, backward: true)
         }
-        if config.run.debug_checks {
-            guard state.grads.allSatisfy(\.isFinite) else {
-                throw TrainingError.nonFinite("gradient at epoch \(epoch + 1), step \(stepsDone + 1)")
-            }
+        // Always on (one pass over the gradient, negligible next to the step): a NaN or Inf stops
+        // the run naming the step instead of training to NaN. The loss and gradient are global, so
+        // every rank stops together. A Dice term that is NaN because every class is predicted
+        // perfectly (the reference's empty mean) is not an error: its gradient is the CE's alone.
+        let diceUndefined = !parts.dice.loss.isFinite && parts.dice.kept.allSatisfy { !$0 }
+        guard parts.crossEntropy.isFinite, parts.dice.loss.isFinite || diceUndefined else {
+            throw TrainingError.nonFinite("training loss at epoch \(epoch + 1), step \(stepsDone + 1) (cross-entropy \(parts.crossEntropy), Dice \(parts.dice.loss))")
+        }
+        if let bad = state.layout.entries.first(where: { e in state.grads[e.offset ..< e.offset + e.count].contains { !$0.isFinite } }) {
+            throw TrainingError.nonFinite("gradient of \(bad.name) at epoch \(epoch + 1), step \(stepsDone + 1)")
         }
         timed("adam") { state.step() }
         if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {
@@ -178,22 +186,45 @@ public final class SeedTrainer<Head: SegmentationHead> {
         return parts
     }
 
-    /// Dice loss of the whole validation set as one batch (statistics summed over every slice and
-    /// every rank, so it does not depend on the rank count); volumes are sharded over ranks.
+    /// The validation Dice loss (`optim.validation_loss`): `whole_set`, the soft-Dice of the whole
+    /// validation set as one batch; `batch_mean`, the reference's mean over the consecutive
+    /// batches of `batch_size` slices of each batch's soft-Dice (batches whose loss is undefined,
+    /// every class predicted perfectly, are left out). Slices are dealt round-robin over the ranks
+    /// and the per-batch statistics summed over ranks, so neither depends on the rank count.
     func validationLoss(_ set: SliceSet) throws -> Double {
         guard set.count > 0 else { return .nan }
+        let b = config.optim.batch_size
+        let groups = config.optim.validation_loss == "batch_mean" ? (set.count + b - 1) / b : 1
         let mine = BatchSharding.share(Array(0..<set.count), rank: comm.rank, size: comm.size)
-        var total = SoftDiceLoss.Statistics(classes: step.head.classes)
-        for chunk in stride(from: 0, to: mine.count, by: config.optim.batch_size) {
-            let ids = Array(mine[chunk..<min(mine.count, chunk + config.optim.batch_size)])
-            let batch = try makeBatch(ids.map { try provider.clean(set, $0) })
-            total.add(step.statistics(batch, state: state, frozen: frozen))
+        let width = SoftDiceLoss.Statistics(classes: step.head.classes).values.count
+        var totals = [Double](repeating: 0, count: groups * width)       // (groups, statistics)
+        for (group, ids) in Dictionary(grouping: mine, by: { groups == 1 ? 0 : $0 / b }).sorted(by: { $0.key < $1.key }) {
+            for chunk in stride(from: 0, to: ids.count, by: b) {
+                let batch = try makeBatch(Array(ids[chunk..<min(ids.count, chunk + b)]), of: set) { try provider.clean(set, $0) }
+                let statistics = step.statistics(batch, state: state, frozen: frozen)
+                for i in 0..<width { totals[group * width + i] += statistics.values[i] }
+            }
         }
-        try comm.allReduceSum(&total.values)
-        return SoftDiceLoss.loss(total).loss
+        try comm.allReduceSum(&totals)
+        let losses = (0..<groups).map { g -> Double in
+            var statistics = SoftDiceLoss.Statistics(classes: step.head.classes)
+            statistics.values = Array(totals[g * width ..< (g + 1) * width])
+            return SoftDiceLoss.loss(statistics).loss
+        }.filter(\.isFinite)
+        return losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count)
     }
 
-    func makeBatch(_ samples: [EmbeddingProvider.Sample]) throws -> LocalBatch {
+    /// The batch of slices `ids` of `set`, each embedding from `sample`; an embedding with a NaN
+    /// or Inf (a damaged cache entry, an overflow in the encoder) is an error naming the slice.
+    func makeBatch(_ ids: [Int], of set: SliceSet, _ sample: (Int) throws -> EmbeddingProvider.Sample) throws -> LocalBatch {
+        let samples = try ids.map { id -> EmbeddingProvider.Sample in
+            let s = try sample(id)
+            if let i = s.embedding.data.firstIndex(where: { !$0.isFinite }) {
+                let r = set.slices[id]
+                throw TrainingError.nonFinite("embedding of \(r.volume) slice \(r.index) (element \(i) is \(s.embedding.data[i]))")
+            }
+            return s
+        }
         let s = config.data.slice_size
         guard let first = samples.first else {
             return LocalBatch(embeddings: Tensor(zeros: [0]), labels: [], labelSize: s)
@@ -217,7 +248,8 @@ public final class SeedTrainer<Head: SegmentationHead> {
 
 public typealias SegmentationLossParts = SegmentationLoss.Parts
 
-/// Training failures found by the debug checks.
+/// Training failures: non-finite values (always checked), rank divergence (debug checks),
+/// resume refusals.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(String)
     case diverged(String)

@@ -128,8 +128,8 @@ public final class SimCLRPretrainer {
                                                           gradients: &state.grads, workspace: &workspace) }
         }
         try comm.allReduceSum(&state.grads)
-        if config.run.debug_checks, !state.grads.allSatisfy(\.isFinite) {
-            throw TrainingError.nonFinite("SimCLR gradient at epoch \(epoch + 1), step \(stepsDone + 1)")
+        if !loss.isFinite || !state.grads.allSatisfy(\.isFinite) {      // always on, as in fine-tuning
+            throw TrainingError.nonFinite("SimCLR loss or gradient at epoch \(epoch + 1), step \(stepsDone + 1) (NT-Xent \(loss))")
         }
         state.step()
         if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {

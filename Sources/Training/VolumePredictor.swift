@@ -5,10 +5,14 @@ import Heads
 import Layers
 import Tensors
 
-/// Whole-volume inference (DESIGN §3.7, §4.6): every slice of a volume through the cached clean
+/// Whole-volume inference (DESIGN §3.7, §4.6): every slice of a volume through its clean
 /// embedding and the head, logits resized bilinearly from the network size back to the slice's
 /// native size, argmax over classes, slices stacked in z order. Volumes are sharded over ranks
 /// whole and the label maps gathered on the coordinator.
+///
+/// The embeddings are `EmbeddingProvider.clean`'s: full precision whatever `cache.dtype` (cached
+/// as fp32 in training, fresh in `autosam predict`), so one trained model gives one answer: a
+/// run's test predictions and `predict` on the same volumes are the same masks.
 public struct VolumePredictor<Head: SegmentationHead> {
     var step: HeadStep<Head>
     let provider: EmbeddingProvider

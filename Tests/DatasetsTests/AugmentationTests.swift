@@ -98,7 +98,8 @@ final class AugmentationTests: XCTestCase {
     }
 
     /// A row ramp rotated by a and scaled by s reads back ((r - c) cos a + (col - c) sin a) s + c
-    /// (batchgenerators' convention), exact for a cubic spline away from the borders.
+    /// (batchgenerators' convention), exact for a cubic spline away from the borders; the ramp
+    /// 0...23 is min-max scaled to [0, 1] first, so values read back divided by 23.
     func testRotationAndScaleFollowTheReferenceCoordinateConvention() {
         var c = quiet(size: 24)
         c.rotationProbability = 1
@@ -114,9 +115,34 @@ final class AugmentationTests: XCTestCase {
         for r in 8..<16 {
             for col in 8..<16 {
                 let expected = ((Float(r) - centre) * cos(0.1) + (Float(col) - centre) * sin(0.1)) * 1.25 + centre
-                XCTAssertEqual(out.image[0, r, col], expected, accuracy: 1e-3, "(\(r), \(col))")
+                XCTAssertEqual(out.image[0, r, col], expected / 23, accuracy: 1e-4, "(\(r), \(col))")
             }
         }
+    }
+
+    /// The reference order on a hand-computed case (AutoSAM @ 4f54845 `dataset/ACDC.py`): the slice
+    /// is min-max scaled to [0, 1] FIRST, then brightness adds its shift (here exactly +1: mean 1,
+    /// std 0), and nothing normalises again, so the view is scaled + 1 and leaves [0, 1]. Before
+    /// the fix the augmenter shifted the z-scored slice and a later min-max cancelled the shift.
+    func testSliceIsScaledToUnitRangeBeforeBrightnessAndNeverAgain() {
+        var b = quiet()
+        b.channels = 1
+        b.brightnessProbability = 1
+        b.brightnessMean = 1
+        b.brightnessStd = 0
+        let slice: [Float] = (0..<256).map { Float($0 % 16) * 0.3 - Float($0 / 16) * 0.2 - 4 }   // z-scored-like values
+        let (low, high) = (slice.min()!, slice.max()!)
+        let view = slice.withUnsafeBufferPointer {
+            Augmenter(config: b, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16, rng: CounterRNG(seed: 2))
+        }
+        assertClose(view.image.data, slice.map { ($0 - low) / (high - low) + 1 }, atol: 1e-5, rtol: 0, "min-max, then +1")
+        XCTAssertEqual(view.image.data.min()!, 1, accuracy: 1e-5)
+        XCTAssertEqual(view.image.data.max()!, 2, accuracy: 1e-5)
+        let clean = Augmenter(config: quiet(), seed: 0).evaluationView(sliceSet(), slice: 0).image.data
+        // Evaluation views are min-max scaled too (then resized 14 x 11 -> 16 x 16, inside [0, 1]).
+        XCTAssertGreaterThanOrEqual(clean.min()!, -1e-6)
+        XCTAssertLessThanOrEqual(clean.max()!, 1 + 1e-6)
+        XCTAssertGreaterThan(clean.max()! - clean.min()!, 0.8)
     }
 
     func testBrightnessShiftsEachChannelAndGammaKeepsTheRange() {
@@ -137,9 +163,10 @@ final class AugmentationTests: XCTestCase {
                 Augmenter(config: config, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16, rng: CounterRNG(seed: 6))
             }
         }
-        assertClose(views[0].image.data, Array(ramp + ramp + ramp), atol: 1e-5, rtol: 0, "identity")
-        XCTAssertEqual(views[1].image.data.min()!, ramp.min()!, accuracy: 1e-4)
-        XCTAssertEqual(views[1].image.data.max()!, ramp.max()!, accuracy: 1e-4)
+        let scaled = UnitRange.scaled(ramp)
+        assertClose(views[0].image.data, Array(scaled + scaled + scaled), atol: 1e-5, rtol: 0, "identity of the [0, 1] slice")
+        XCTAssertEqual(views[1].image.data.min()!, 0, accuracy: 1e-4)
+        XCTAssertEqual(views[1].image.data.max()!, 1, accuracy: 1e-4)
         XCTAssertGreaterThan(zip(views[1].image.data, views[0].image.data).map { abs($0 - $1) }.max()!, 0.01)
     }
 

@@ -120,6 +120,26 @@ final class ImageEncoderTests: XCTestCase {
         XCTAssertTrue(message.contains(missingKey) && message.contains(extraKey) && message.contains("\(reshapedTo)"), message)
     }
 
+    /// One NaN in a weight: loading fails naming the file, the tensor and the element (it would
+    /// otherwise train to NaN silently); the same for the mask decoder's weights.
+    func testANonFiniteWeightIsRefusedByName() throws {
+        let key = "image_encoder.patch_embed.proj.weight"
+        let decoderKey = "mask_decoder.output_upscaling.0.weight"
+        let archive = try editedCheckpoint { tensors in
+            for name in [key, decoderKey] {
+                let i = tensors.firstIndex { $0.0 == name }!
+                tensors[i].1.data[3] = .nan
+            }
+        }
+        XCTAssertThrowsError(try ImageEncoderWeights.load(from: archive)) { error in
+            XCTAssertTrue("\(error)".contains(key) && "\(error)".contains("element 3") && "\(error)".contains(archive.path), "\(error)")
+        }
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        XCTAssertThrowsError(try MaskDecoder(loading: archive, heads: heads)) { error in
+            XCTAssertTrue("\(error)".contains(decoderKey), "\(error)")
+        }
+    }
+
     func testNonSAMCheckpointCannotInferConfig() throws {
         let archive = try editedCheckpoint { tensors in tensors.removeAll { $0.0.hasPrefix("image_encoder.") } }
         XCTAssertThrowsError(try ImageEncoderWeights.load(from: archive)) { error in

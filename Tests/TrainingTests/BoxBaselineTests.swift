@@ -109,6 +109,26 @@ final class BoxBaselineTests: XCTestCase {
         XCTAssertGreaterThan(y.data.max()!, 2, "0-255 intensities after normalisation reach well above 2")
     }
 
+    /// A box on a non-square slice lands in the frame of the image the encoder sees: the reference
+    /// path stretches an H x W slice to S x S, so x scales by S / W and y by S / H (hand-computed
+    /// below); the corrected path keeps the aspect ratio, like SAM's `apply_boxes`.
+    func testBoxesFollowTheImageOnNonSquareSlices() throws {
+        let (h, w) = (30, 45)
+        let url = Fixtures.url("tiny_sam.pth")
+        let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
+        let reference = try BoxBaseline(checkpoint: url, inputPath: .reference, decoderHeads: heads)
+        let s = Float(reference.imageEncoder.config.imageSize)
+        let box: [Float] = [9, 6, 36, 24]
+        let stretched = reference.promptFrame(box, height: h, width: w)
+        assertClose(stretched, [9 * s / 45, 6 * s / 30, 36 * s / 45, 24 * s / 30], atol: 1e-4, rtol: 0, "reference path")
+        let corrected = try BoxBaseline(checkpoint: url, inputPath: .corrected, decoderHeads: heads)
+        let resized = Postprocess.resizedSize(height: h, width: w, longestSide: Int(s))    // longest side -> S
+        let (cx, cy) = (Float(resized.width) / Float(w), Float(resized.height) / Float(h))
+        assertClose(corrected.promptFrame(box, height: h, width: w), [9 * cx, 6 * cy, 36 * cx, 24 * cy], atol: 1e-4, rtol: 0,
+                    "corrected path keeps the aspect ratio")
+        XCTAssertNotEqual(cy / cx, (s / 30) / (s / 45), "the two frames differ on a non-square slice")
+    }
+
     func testRandomEncoderConfigIsRejected() {
         var c = config()
         c.encoder.checkpoint = ""

@@ -2,6 +2,8 @@ import Checkpoints
 import Collectives
 import Datasets
 import Foundation
+import Layers
+import Heads
 import Tensors
 import TestSupport
 import XCTest
@@ -30,6 +32,19 @@ final class PoolingEncoder: SliceEncoder {
                 }
             }
         }
+        return out
+    }
+}
+
+/// `PoolingEncoder` whose every embedding carries `poison` in its first element.
+final class PoisonedEncoder: SliceEncoder {
+    let base = PoolingEncoder(), poison: Float
+    init(poison: Float) { self.poison = poison }
+    var cacheKey: String { "poisoned-\(poison)" }
+    var embeddingShape: [Int] { base.embeddingShape }
+    func encode(_ image: Tensor) throws -> Tensor {
+        var out = try base.encode(image)
+        out.data[0] = poison
         return out
     }
 }
@@ -93,6 +108,99 @@ final class DistributedTrainingTests: XCTestCase {
         let resumed = try train(c, ranks: 2, resume: .auto)
         XCTAssertEqual(resumed.params, full.params, "final parameters after resume")
         XCTAssertEqual(resumed.losses, full.losses, "per-epoch losses after resume")
+    }
+
+    /// `test_model = best`, stopped after the last (not validated, so not best) epoch and resumed:
+    /// testing must use the best epoch's weights, not the restored ones, so the summary, the
+    /// per-volume CSV and the predictions equal the uninterrupted run's. Only epoch 2 of 3 is
+    /// validated, so the best epoch is 2 on any CPU. Before the fix the resumed run tested the
+    /// epoch-3 weights.
+    func testBestModelRunResumedAfterItsLastEpochTestsTheBestWeights() throws {
+        func bestRun(_ name: String) -> ExperimentConfig {
+            var c = config(name, epochs: 3)
+            c.optim.test_model = "best"
+            c.optim.validate_every = 2
+            return c
+        }
+        let whole = bestRun("best-whole"), parted = bestRun("best-parted")
+        _ = try train(whole, ranks: 2)
+        _ = try train(parted, ranks: 2, stopAfter: 3)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: parted.output.dir + "/summary.json"), "stopped before testing")
+        _ = try train(parted, ranks: 2, resume: .auto)
+        let store = CheckpointStore(root: URL(fileURLWithPath: parted.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        XCTAssertEqual(try store.read(epoch: 3).state.bestEpoch, 2)
+        XCTAssertNotEqual(try store.read(epoch: 3).params.flatMap(\.1.data), try store.read(epoch: 2).params.flatMap(\.1.data))
+        func results(_ c: ExperimentConfig) throws -> [String: Data] {
+            let seed = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0")
+            let predictions = try FileManager.default.contentsOfDirectory(atPath: seed.appendingPathComponent("predictions").path).sorted()
+            XCTAssertFalse(predictions.isEmpty)
+            var files = ["test_volumes.csv": try Data(contentsOf: seed.appendingPathComponent("test_volumes.csv"))]
+            for p in predictions { files[p] = try Data(contentsOf: seed.appendingPathComponent("predictions/" + p)) }
+            return files
+        }
+        XCTAssertEqual(try results(parted), try results(whole))
+        let summaries = try [whole, parted].map { try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: $0.output.dir + "/summary.json"))) }
+        XCTAssertEqual(summaries[1].perSeed.map(\.average.dice.mean), summaries[0].perSeed.map(\.average.dice.mean))
+        XCTAssertEqual(summaries[1].perSeed.map(\.average.assd.mean), summaries[0].perSeed.map(\.average.assd.mean))
+    }
+
+    /// Non-finite values stop a run in normal mode (no --debug), on every rank, with a message
+    /// naming what was bad, and nothing is reported as a result: a NaN or Inf embedding names its
+    /// slice; a learning rate of 1e30 blows the parameters up after one step, and the next
+    /// step's loss or gradient is named.
+    func testNonFiniteEmbeddingsOrLossesStopTheRunWithoutResults() throws {
+        let cases: [(String, Float, Float, [String])] = [
+            ("nan", .nan, 0.01, ["embedding of"]), ("inf", .infinity, 0.01, ["embedding of"]),
+            ("lr", 0, 1e30, ["training loss at epoch", "gradient of"])]
+        for (name, poison, lr, expected) in cases {
+            var c = config("poisoned-\(name)")
+            c.run.debug_checks = false
+            c.cache.enabled = false
+            c.optim.lr = lr
+            XCTAssertThrowsError(try LocalGroup.run(size: 2) { comm -> Int in
+                try Experiment(config: c, world: comm) { _ -> SliceEncoder in poison == 0 ? PoolingEncoder() : PoisonedEncoder(poison: poison) }.run()
+                return 0
+            }) { error in
+                XCTAssertTrue("\(error)".contains("NaN or Inf") && expected.contains { "\(error)".contains($0) }, "\(name): \(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: c.output.dir + "/summary.json"), "\(name): no summary")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: c.output.dir + "/seed_0/test_volumes.csv"), "\(name): no scores")
+        }
+    }
+
+    /// `optim.validation_loss`: `whole_set` is the soft-Dice of all validation slices as one
+    /// batch; `batch_mean` the reference's mean over consecutive batches of `batch_size` slices.
+    /// Both are checked against a direct single-process computation with `HeadStep`, on 1 and 3
+    /// ranks (round-robin shares split the batches across ranks).
+    func testValidationLossDefinitions() throws {
+        for mode in ["whole_set", "batch_mean"] {
+            var c = config("validation-\(mode)")
+            c.optim.validation_loss = mode
+            c.optim.batch_size = 3
+            let values = try [1, 3].map { ranks in
+                try LocalGroup.run(size: ranks) { comm -> (Double, Double) in
+                    let experiment = Experiment(config: c, world: comm) { _ in PoolingEncoder() }
+                    let data = try experiment.prepareData(), provider = try experiment.makeProvider()
+                    let head = CNNHead(inputChannels: 6, classes: c.data.classes, depth: c.head.depth, topChannel: c.head.channels)
+                    let trainer = try SeedTrainer(head: head, config: c, seed: 0, comm: comm, worldSize: comm.size, provider: provider,
+                                                  store: nil, log: RunLog(rank: comm.rank, metricsFile: nil))
+                    // Direct: consecutive batches (or one batch of everything) on this process alone.
+                    let set = data.validation, n = set.count
+                    let groups = mode == "batch_mean" ? stride(from: 0, to: n, by: 3).map { Array($0..<min(n, $0 + 3)) } : [Array(0..<n)]
+                    var step = HeadStep(head: head)
+                    let losses = try groups.map { ids -> Double in
+                        let samples = try ids.map { try provider.clean(set, $0) }
+                        let batch = LocalBatch(embeddings: Tensor(shape: [ids.count, 6, 8, 8], data: samples.flatMap(\.embedding.data)),
+                                               labels: samples.flatMap(\.labels), labelSize: c.data.slice_size)
+                        return SoftDiceLoss.loss(step.statistics(batch, state: trainer.state, frozen: trainer.frozen)).loss
+                    }
+                    return (try trainer.validationLoss(set), losses.reduce(0, +) / Double(losses.count))
+                }[0]
+            }
+            for (ranks, (got, expected)) in zip([1, 3], values) {
+                XCTAssertEqual(got, expected, accuracy: 1e-9 * max(1, abs(expected)), "\(mode), \(ranks) rank(s)")
+            }
+        }
     }
 
     func testDamagedNewestCheckpointFallsBackToThePreviousOne() throws {

@@ -12,9 +12,9 @@ final class PredictionTests: XCTestCase {
         FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)")
     }
 
-    /// The test volumes of the run's split (their images, as `predict` would be given them).
-    private func testImages() throws -> [URL] {
-        let split = try SplitPlan.read(run.appendingPathComponent("split.json")).fold(0)
+    /// The test volumes of the split of `run` (their images, as `predict` would be given them).
+    private func testImages(of run: URL? = nil) throws -> [URL] {
+        let split = try SplitPlan.read((run ?? self.run).appendingPathComponent("split.json")).fold(0)
         let index = try DatasetIndex.scan(URL(fileURLWithPath: config.data.root))
         return index.volumes(of: split.test).map { source -> URL in
             guard case let .nifti(image, _) = source.storage else { preconditionFailure("phantom data is NIfTI") }
@@ -40,6 +40,28 @@ final class PredictionTests: XCTestCase {
             XCTAssertTrue(predicted.data.allSatisfy { $0 >= 0 && $0 < Float(config.data.classes) && $0 == $0.rounded() })
             foreground += predicted.data.filter { $0 > 0 }.count
         }
+        XCTAssertGreaterThan(foreground, 0, "the trained head predicts background only: the comparison would be vacuous")
+    }
+
+    /// Issue 13 item 6: with the default fp16 cache, training's test phase reads full-precision
+    /// embeddings (fp32 cache entries) as `predict` computes them, so one trained model gives one
+    /// answer: `predict` on the run's test volumes writes the run's own test predictions exactly.
+    func testWithAnFp16CachePredictingTheTestVolumesReproducesTheRunsOwnPredictions() throws {
+        var fp16 = TinyRun.config(in: temporaryFolder())
+        fp16.data.root = config.data.root
+        fp16.cache.dtype = "fp16"
+        let folder = try TinyRun.train(fp16)
+        let images = try testImages(of: folder)
+        let written = try RunPrediction(run: folder).predict(images, to: temporaryFolder(), encoderFactory: TinyRun.encoderFactory)
+        var foreground = 0
+        for mask in written {
+            let predicted = try NIfTIImage(contentsOf: mask).data
+            let fromTraining = try NIfTIImage(contentsOf: folder.appendingPathComponent("seed_0/predictions/" + mask.lastPathComponent)).data
+            XCTAssertEqual(predicted.count, fromTraining.count)
+            XCTAssertEqual(zip(predicted, fromTraining).filter { $0 != $1 }.count, 0, "voxels of \(mask.lastPathComponent) that differ")
+            foreground += predicted.filter { $0 > 0 }.count
+        }
+        XCTAssertEqual(written.count, images.count)
         XCTAssertGreaterThan(foreground, 0, "the trained head predicts background only: the comparison would be vacuous")
     }
 

@@ -6,19 +6,24 @@ import Tensors
 
 /// A cheap, deterministic stand-in for the SAM encoder: space-to-depth of the first image
 /// channel, each 4 x 4 pixel block becoming 16 channels of one cell of the S/4 x S/4 grid, so a
-/// head can learn a real segmentation from it quickly. Input (C, S, S) with S = 32.
+/// head can learn a real segmentation from it quickly. Pixels (in [0, 1] after the dataset's
+/// min-max scaling) are standardised over the slice, as a real encoder's features are normalised
+/// (SAM's neck ends in LayerNorm2d): the tiny CNN head does not learn from all-positive inputs. Input (C, S, S) with S = 32.
 final class SpaceToDepthEncoder: SliceEncoder {
     let cacheKey = "space-to-depth-test"
     let embeddingShape = [16, 8, 8]
 
     func encode(_ image: Tensor) throws -> Tensor {
         let (s, g, b) = (image.shape[1], 8, 4)
+        let plane = image.data[0 ..< s * s]
+        let mean = plane.reduce(0, +) / Float(plane.count)
+        let std = max((plane.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(plane.count)).squareRoot(), 1e-6)
         precondition(s == g * b, "SpaceToDepthEncoder expects 32 x 32 slices, got \(s)")
         var out = [Float](repeating: 0, count: b * b * g * g)          // (16, 8, 8)
         for y in 0..<s {
             for x in 0..<s {
                 let channel = (y % b) * b + x % b
-                out[(channel * g + y / b) * g + x / b] = image.data[y * s + x]
+                out[(channel * g + y / b) * g + x / b] = (image.data[y * s + x] - mean) / std
             }
         }
         return Tensor(shape: [b * b, g, g], data: out)

