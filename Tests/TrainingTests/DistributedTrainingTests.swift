@@ -111,25 +111,33 @@ final class DistributedTrainingTests: XCTestCase {
     }
 
     /// `test_model = best`, stopped after the last (not validated, so not best) epoch and resumed:
-    /// testing must use the best epoch's weights, not the restored ones, so the summary, the
-    /// per-volume CSV and the predictions equal the uninterrupted run's. Only epoch 2 of 3 is
-    /// validated, so the best epoch is 2 on any CPU. Before the fix the resumed run tested the
-    /// epoch-3 weights.
+    /// testing must use the best epoch's weights, not the restored ones, so the per-volume CSV and
+    /// the predictions equal the uninterrupted run's. Only epoch 4 of 7 is validated, so the best
+    /// epoch is 4 on any CPU; a `last` run checks that epoch 7's masks differ (the TinyRun head
+    /// learns fast enough that they do). Before the fix the resumed run tested the epoch-7 weights.
     func testBestModelRunResumedAfterItsLastEpochTestsTheBestWeights() throws {
-        func bestRun(_ name: String) -> ExperimentConfig {
-            var c = config(name, epochs: 3)
-            c.optim.test_model = "best"
-            c.optim.validate_every = 2
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-best-\(UUID().uuidString)")
+        func bestRun(_ name: String, testModel: String = "best") -> ExperimentConfig {
+            var c = TinyRun.config(in: root.appendingPathComponent(name))
+            c.data.root = TinyRun.shared.config.data.root
+            c.optim.epochs = 7
+            c.optim.test_model = testModel
+            c.optim.validate_every = 4
             return c
         }
-        let whole = bestRun("best-whole"), parted = bestRun("best-parted")
-        _ = try train(whole, ranks: 2)
-        _ = try train(parted, ranks: 2, stopAfter: 3)
+        func train(_ c: ExperimentConfig, resume: ResumeMode = .none, stopAfter: Int? = nil) throws {
+            _ = try LocalGroup.run(size: 2) { comm in
+                try Experiment(config: c, world: comm, encoderFactory: TinyRun.encoderFactory).run(resume: resume, stopAfterEpochs: stopAfter)
+            }
+        }
+        let whole = bestRun("whole"), parted = bestRun("parted"), last = bestRun("last", testModel: "last")
+        try train(whole)
+        try train(last)
+        try train(parted, stopAfter: 7)
         XCTAssertFalse(FileManager.default.fileExists(atPath: parted.output.dir + "/summary.json"), "stopped before testing")
-        _ = try train(parted, ranks: 2, resume: .auto)
+        try train(parted, resume: .auto)
         let store = CheckpointStore(root: URL(fileURLWithPath: parted.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
-        XCTAssertEqual(try store.read(epoch: 3).state.bestEpoch, 2)
-        XCTAssertNotEqual(try store.read(epoch: 3).params.flatMap(\.1.data), try store.read(epoch: 2).params.flatMap(\.1.data))
+        XCTAssertEqual(try store.read(epoch: 7).state.bestEpoch, 4)
         func results(_ c: ExperimentConfig) throws -> [String: Data] {
             let seed = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0")
             let predictions = try FileManager.default.contentsOfDirectory(atPath: seed.appendingPathComponent("predictions").path).sorted()
@@ -138,6 +146,7 @@ final class DistributedTrainingTests: XCTestCase {
             for p in predictions { files[p] = try Data(contentsOf: seed.appendingPathComponent("predictions/" + p)) }
             return files
         }
+        XCTAssertNotEqual(try results(last), try results(whole), "testing epoch 7 instead of 4 must change the results for this test to mean anything")
         XCTAssertEqual(try results(parted), try results(whole))
         let summaries = try [whole, parted].map { try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: $0.output.dir + "/summary.json"))) }
         XCTAssertEqual(summaries[1].perSeed.map(\.average.dice.mean), summaries[0].perSeed.map(\.average.dice.mean))
