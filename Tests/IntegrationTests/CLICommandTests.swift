@@ -100,6 +100,31 @@ final class CLICommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("nowhere/summary.json"), missing.output)
     }
 
+    /// A SAM checkpoint with one NaN weight: `train` stops before training with a non-zero exit,
+    /// naming the tensor, and writes no results (it used to train to NaN and report Dice 0).
+    func testANaNWeightInTheCheckpointStopsTrainNamingTheTensor() throws {
+        let dir = try temporaryFolder()
+        var bytes = try Data(contentsOf: Fixtures.url("tiny_sam.safetensors"))
+        let key = "image_encoder.patch_embed.proj.weight"
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8 ..< 8 + headerLength)) as? [String: Any])
+        let offsets = try XCTUnwrap((header[key] as? [String: Any])?["data_offsets"] as? [Int])
+        let nan = Float.nan.bitPattern.littleEndian
+        withUnsafeBytes(of: nan) { bytes.replaceSubrange(8 + headerLength + offsets[0] ..< 8 + headerLength + offsets[0] + 4, with: $0) }
+        try bytes.write(to: dir.appendingPathComponent("nan_sam.safetensors"))
+        let config = """
+        {"name": "nan", "data": {"layout": "acdc", "root": "data", "synthesize_patients": 3, "train_size": 1,
+                                 "slice_size": 32, "augmentation": "none"},
+         "encoder": {"checkpoint": "nan_sam.safetensors", "preset": "auto"},
+         "head": {"kind": "cnn", "depth": 2, "channels": 4}, "optim": {"epochs": 1}, "seeds": [0], "output": {"dir": "run"}}
+        """
+        try config.write(to: dir.appendingPathComponent("nan.json"), atomically: true, encoding: .utf8)
+        let train = try autosam(["train", "-c", "nan.json"], in: dir)
+        XCTAssertNotEqual(train.status, 0, train.output)
+        XCTAssertTrue(train.stderr.contains(key) && train.stderr.contains("non-finite"), train.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/summary.json").path))
+    }
+
     func testBadArgumentsFailWithTheFileNamed() throws {
         let dir = try temporaryFolder()
         let evaluate = try autosam(["evaluate", "--predictions", dir.appendingPathComponent("none").path, "--labels", dir.path])
