@@ -68,12 +68,12 @@ struct BoxBaselineCommand: ParsableCommand {
             configureThreads(config)
             let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
             if world.isCoordinator {
-                try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
+                try experiment.createOutputFolder()
                 // config.json marks a complete run of the config (`autosam suite` skips those); a
                 // --max-volumes run is partial.
                 let saved = experiment.outputDir.appendingPathComponent("config.json")
                 if maxVolumes == nil {
-                    try ConfigLoader.render(config).write(to: saved, atomically: true, encoding: .utf8)
+                    try writeConfig(config, to: experiment.outputDir)
                 } else if FileManager.default.fileExists(atPath: saved.path) {
                     try FileManager.default.removeItem(at: saved)
                 }

@@ -1,49 +1,55 @@
+import Checkpoints
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A configuration problem: which file or override, which key, what was wrong.
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let source: String
     public let message: String
-    public var description: String { "\(source): \(message)" }
+    /// `<source>: <message>`, or the message alone when it already starts with the source
+    /// (`<path> is a folder, not a config file`).
+    public var description: String {
+        !source.isEmpty && message.hasPrefix(source) ? message : "\(source): \(message)"
+    }
 }
 
 /// Reads an `ExperimentConfig` from JSON with defaults, unknown-key rejection, `--set` overrides
 /// and validation of the allowed values.
 ///
-/// The known key tree is the encoded default config itself, so there is exactly one place that
-/// lists keys and defaults (`ExperimentConfig`).
+/// The known key tree and each key's type come from `ExperimentConfig` itself (its default
+/// value, by reflection), so there is exactly one place that lists keys and defaults. The file is
+/// parsed by a strict JSON reader (`StrictJSON`): a repeated key is an error, not "last wins",
+/// and numbers keep their literal text, so a value that the key's type cannot hold exactly (2.5
+/// or 1e300 for an integer, 1e300 for a 32-bit float) is rejected instead of rounded. Every error
+/// names the key and the source that set it last: the file, or the `--set` item.
 public enum ConfigLoader {
+    /// Largest config file read: a config is a few kB; this stops `-c /dev/zero`-like mistakes.
+    static let maxFileBytes = 16 << 20
+
     /// Loads `file` (nil: defaults only), applies `overrides` (`a.b=value`, value parsed as JSON when
-    /// it is valid JSON, else taken as a string), validates and returns the resolved config.
+    /// it is valid JSON, else taken as a string; for a string key the text is taken as is unless
+    /// it is a quoted JSON string), validates and returns the resolved config.
     public static func load(file: URL?, overrides: [String] = []) throws -> ExperimentConfig {
-        var tree = try defaultsTree()
-        if let file {
-            let data: Data
-            do { data = try Data(contentsOf: file) } catch {
-                throw ConfigError(source: file.path, message: "cannot read the config file (\(error.localizedDescription))")
+        try load(json: try file.map(readConfigFile), source: file?.path ?? "defaults", overrides: overrides)
+    }
+
+    /// `load(file:overrides:)` on the bytes of a config file (nil: none), named `source` in errors.
+    static func load(json: [UInt8]?, source: String, overrides: [String] = []) throws -> ExperimentConfig {
+        var resolver = Resolver()
+        if let json {
+            let value = try parseJSON(json, source: source)
+            guard case .object(let members) = value else {
+                throw ConfigError(source: source, message: "not a JSON object (a config is {\"key\": value, ...}), found \(value.shortDescription)")
             }
-            guard let user = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ConfigError(source: file.path, message: "not a JSON object")
-            }
-            try merge(user, into: &tree, prefix: [], source: file.path)
+            try resolver.assign(.object(members), at: [], source: source)
         }
-        for item in overrides {
-            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
-                throw ConfigError(source: "--set \(item)", message: "expected key.path=value")
-            }
-            let path = item[..<eq].split(separator: ".").map(String.init)
-            let text = String(item[item.index(after: eq)...])
-            let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
-            try set(value, at: path, in: &tree, source: "--set \(item)")
-        }
-        let merged = try JSONSerialization.data(withJSONObject: tree)
-        let config: ExperimentConfig
-        do { config = try JSONDecoder().decode(ExperimentConfig.self, from: merged) } catch let DecodingError.typeMismatch(type, context) {
-            throw ConfigError(source: file?.path ?? "config", message: "key \(context.codingPath.map(\.stringValue).joined(separator: ".")) must be \(type)")
-        } catch {
-            throw ConfigError(source: file?.path ?? "config", message: "\(error)")
-        }
-        try validate(config, source: file?.path ?? "config")
+        for item in overrides { try resolver.apply(override: item) }
+        let fallback = source
+        let config = try resolver.decode(fallback: fallback)
+        try validate(config, sources: resolver.sources, fallback: fallback)
+        try checkDecoderHeads(config, sources: resolver.sources, fallback: fallback)
         return config
     }
 
@@ -54,45 +60,155 @@ public enum ConfigLoader {
         return String(decoding: try! encoder.encode(config), as: UTF8.self)
     }
 
-    static func defaultsTree() throws -> [String: Any] {
-        let data = try JSONEncoder().encode(ExperimentConfig())
-        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
-    }
+    // MARK: Reading
 
-    private static func merge(_ user: [String: Any], into tree: inout [String: Any], prefix: [String], source: String) throws {
-        for (key, value) in user {
-            try set(value, at: [key], in: &tree, prefix: prefix, source: source)
-        }
-    }
-
-    /// Sets `value` at `path` inside `tree`, whose own position in the full tree is `prefix`.
-    private static func set(_ value: Any, at path: [String], in tree: inout [String: Any], prefix: [String] = [],
-                            source: String) throws {
-        let key = path[0]
-        let dotted = (prefix + path).joined(separator: ".")
-        guard let current = tree[key] else {
-            let hint = closest(key, in: Array(tree.keys)).map { " (did you mean '\($0)'?)" } ?? ""
-            throw ConfigError(source: source, message: "unknown key '\(dotted)'\(hint)")
-        }
-        guard var section = current as? [String: Any] else {
-            guard path.count == 1 else {
-                throw ConfigError(source: source, message: "key '\((prefix + [key]).joined(separator: "."))' is not a section, cannot set '\(dotted)'")
+    /// The bytes of a config file, or an error saying plainly why there are none: missing, a
+    /// folder, not a regular file, unreadable, too large.
+    static func readConfigFile(_ url: URL) throws -> [UInt8] {
+        let path = url.path
+        func fail(_ message: String) -> ConfigError { ConfigError(source: path, message: message) }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            switch code {
+            case ENOENT: throw fail("no such config file")
+            case ENOTDIR: throw fail("no such config file (a folder in its path is a file)")
+            default: throw fail("cannot read the config file: \(describePOSIX(code))")
             }
-            tree[key] = value
-            return
         }
-        if path.count == 1 {
-            guard let object = value as? [String: Any] else {
-                throw ConfigError(source: source, message: "key '\(dotted)' is a section; give an object")
-            }
-            try merge(object, into: &section, prefix: prefix + [key], source: source)
-        } else {
-            try set(value, at: Array(path.dropFirst()), in: &section, prefix: prefix + [key], source: source)
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: throw fail("\(path) is a folder, not a config file")
+        case S_IFREG: break
+        default: throw fail("not a regular file: a config is a JSON text file")
         }
-        tree[key] = section
+        guard Int(info.st_size) <= maxFileBytes else {
+            throw fail("the file is \(info.st_size) bytes; a config file is JSON text of at most \(maxFileBytes >> 20) MB")
+        }
+        guard access(path, R_OK) == 0 else { throw fail("cannot read the config file: \(describePOSIX(errno))") }
+        do { return [UInt8](try Data(contentsOf: url)) } catch {
+            throw fail("cannot read the config file (\(error.localizedDescription))")
+        }
     }
 
-    private static func closest(_ key: String, in candidates: [String]) -> String? {
+    /// `strerror` in lower case ("permission denied").
+    static func describePOSIX(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+
+    static func parseJSON(_ bytes: [UInt8], source: String, path: [String] = []) throws -> JSONValue {
+        do { return try StrictJSON.parse(bytes, path: path) } catch let error as StrictJSON.TextError {
+            throw ConfigError(source: source, message: error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)")
+        }
+    }
+
+    // MARK: Merging and typing
+
+    /// The keys set by the file and the `--set` items, each checked against its type and
+    /// remembered with the source that set it last.
+    struct Resolver {
+        /// Dotted key -> (value as checked, source that set it last).
+        private(set) var leaves: [String: (value: JSONValue, source: String)] = [:]
+        var sources: [String: String] { leaves.mapValues(\.source) }
+
+        /// `--set a.b=value`.
+        mutating func apply(override item: String) throws {
+            let source = "--set \(item)"
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw ConfigError(source: source, message: "expected key.path=value, e.g. --set optim.epochs=50")
+            }
+            let keyText = item[..<eq]
+            let path = keyText.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard !path.contains(where: \.isEmpty) else {
+                throw ConfigError(source: source, message: "'\(keyText)' is not a key path (keys joined by '.', e.g. optim.epochs)")
+            }
+            let text = String(item[item.index(after: eq)...])
+            let value: JSONValue
+            do { value = try StrictJSON.parse(Array(text.utf8), path: path) } catch let error as StrictJSON.TextError {
+                // Text that is not JSON is a string, unless it was meant as an object or a list.
+                let first = text.first { !$0.isWhitespace }
+                if error.isDuplicateKey || first == "{" || first == "[" {
+                    throw ConfigError(source: source, message: error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)")
+                }
+                value = .string(text)
+            }
+            try assign(value, at: path, source: source, rawText: text)
+        }
+
+        /// Sets `value` at `path` (dotted key components from the root); an object given for a
+        /// section sets the keys it names and leaves the others.
+        mutating func assign(_ value: JSONValue, at path: [String], source: String, rawText: String? = nil) throws {
+            var schema = ConfigSchema.root
+            for (depth, key) in path.enumerated() {
+                let dotted = path[...depth].joined(separator: ".")
+                guard case .section(let fields) = schema else {
+                    let parent = path[..<depth].joined(separator: ".")
+                    throw ConfigError(source: source, message: "key '\(parent)' is not a section, cannot set '\(path.joined(separator: "."))'")
+                }
+                guard let field = fields.first(where: { $0.key == key }) else {
+                    throw ConfigError(source: source, message: "unknown key '\(dotted)'" + Self.hint(for: key, among: fields))
+                }
+                schema = field.schema
+            }
+            let dotted = path.joined(separator: ".")
+            if case .section = schema {
+                guard case .object(let members) = value else {
+                    let name = path.isEmpty ? "the config" : "key '\(dotted)'"
+                    throw ConfigError(source: source, message: "\(name) is a section; give an object, not \(value.shortDescription)")
+                }
+                for member in members { try assign(member.value, at: path + [member.key], source: source) }
+                return
+            }
+            var given = value
+            if case .string = schema, let rawText, !given.isString { given = .string(rawText) }
+            do {
+                leaves[dotted] = (try schema.check(given, key: dotted), source)
+            } catch let error as ConfigSchema.ValueError {
+                throw ConfigError(source: source, message: error.message)
+            }
+        }
+
+        /// " (did you mean 'kind'?)", or how to write a dotted key in a file, or "".
+        static func hint(for key: String, among fields: [(key: String, schema: ConfigSchema)]) -> String {
+            if let near = ConfigLoader.closest(key, in: fields.map(\.key)) { return " (did you mean '\(near)'?)" }
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2, let field = fields.first(where: { $0.key == parts[0] }), case .section = field.schema {
+                return " (in a file, nest it: \"\(parts[0])\": {\"\(parts[1])\": ...})"
+            }
+            return ""
+        }
+
+        /// The defaults with every set key replaced, decoded.
+        func decode(fallback: String) throws -> ExperimentConfig {
+            func replaced(_ value: JSONValue, _ prefix: String) -> JSONValue {
+                if let leaf = leaves[prefix] { return leaf.value }
+                guard case .object(let members) = value else { return value }
+                return .object(members.map { m in
+                    JSONValue.Member(key: m.key, value: replaced(m.value, prefix.isEmpty ? m.key : "\(prefix).\(m.key)"), offset: m.offset)
+                })
+            }
+            let text = replaced(ConfigSchema.defaults, "").text
+            do {
+                return try JSONDecoder().decode(ExperimentConfig.self, from: Data(text.utf8))
+            } catch let error as DecodingError {
+                // Not expected (every value was checked against its type): name the key anyway.
+                let (path, detail): ([CodingKey], String) = {
+                    switch error {
+                    case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+                        return (c.codingPath, c.debugDescription)
+                    @unknown default: return ([], "\(error)")
+                    }
+                }()
+                let key = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                    .replacingOccurrences(of: ".[", with: "[")
+                let root = key.split(whereSeparator: { $0 == "[" }).first.map(String.init) ?? key
+                throw ConfigError(source: leaves[root]?.source ?? fallback, message: "\(key.isEmpty ? "the config" : key): \(detail)")
+            }
+        }
+    }
+
+    static func closest(_ key: String, in candidates: [String]) -> String? {
+        guard key.count <= 200 else { return nil }
         func distance(_ a: String, _ b: String) -> Int {
             let a = Array(a), b = Array(b)
             var row = Array(0...b.count)
@@ -110,49 +226,5 @@ public enum ConfigLoader {
         }
         let best = candidates.map { ($0, distance(key, $0)) }.min { $0.1 < $1.1 }
         return best.flatMap { $0.1 <= max(2, key.count / 3) ? $0.0 : nil }
-    }
-
-    static func validate(_ c: ExperimentConfig, source: String) throws {
-        func require(_ ok: Bool, _ message: String) throws {
-            if !ok { throw ConfigError(source: source, message: message) }
-        }
-        try require(["auto", "acdc", "msd", "png"].contains(c.data.layout), "data.layout must be auto, acdc, msd or png, got '\(c.data.layout)'")
-        try require(["reference", "sam"].contains(c.data.input_mode), "data.input_mode must be reference or sam, got '\(c.data.input_mode)'")
-        try require(["reference", "bank", "none"].contains(c.data.augmentation), "data.augmentation must be reference, bank or none, got '\(c.data.augmentation)'")
-        try require(c.data.classes >= 2, "data.classes must be >= 2")
-        try require(c.data.folds >= 1 && c.data.fold >= 0 && c.data.fold < c.data.folds, "data.fold must be in 0..<data.folds")
-        try require(c.data.train_size >= 0, "data.train_size must be >= 0")
-        try require(c.data.slice_size >= 8, "data.slice_size must be >= 8")
-        try require(c.data.bank_views >= 1, "data.bank_views must be >= 1")
-        try require(["autosam", "cnn", "linear", "unet", "sam_box"].contains(c.head.kind),
-                    "head.kind must be autosam, cnn or linear (heads) or unet or sam_box (baselines), got '\(c.head.kind)'")
-        try require(BoxInputPath(rawValue: c.head.box_input) != nil, "head.box_input must be reference or corrected, got '\(c.head.box_input)'")
-        try require(c.head.kind != "sam_box" || !c.encoder.checkpoint.isEmpty,
-                    "head.kind sam_box needs encoder.checkpoint (a full SAM checkpoint: image encoder, prompt encoder, mask decoder)")
-        try require(c.head.kind != "unet" || c.data.slice_size % (1 << c.head.depth) == 0,
-                    "data.slice_size must be a multiple of 2^head.depth for the unet")
-        try require((2...5).contains(c.head.depth), "head.depth must be in 2...5")
-        try require(c.head.channels >= 1, "head.channels must be >= 1")
-        try require(c.optim.epochs >= 1 && c.optim.batch_size >= 1 && c.optim.lr > 0, "optim.epochs, optim.batch_size and optim.lr must be positive")
-        try require(["none", "simclr"].contains(c.pretrain.method), "pretrain.method must be none or simclr, got '\(c.pretrain.method)'")
-        try require(c.pretrain.method == "none" || c.head.kind == "unet", "pretrain.method simclr pretrains the UNet baseline's encoder: it needs head.kind unet")
-        try require(c.pretrain.epochs >= 1 && c.pretrain.lr > 0 && c.pretrain.temperature > 0 && c.pretrain.projection_dim >= 1,
-                    "pretrain.epochs, pretrain.lr, pretrain.temperature and pretrain.projection_dim must be positive")
-        try require(c.pretrain.batch_size >= 2, "pretrain.batch_size must be >= 2 (NT-Xent needs negatives)")
-        try require(c.pretrain.projection_hidden >= 0 && c.pretrain.micro_batch >= 0, "pretrain.projection_hidden and pretrain.micro_batch must be >= 0")
-        try require(["plateau", "none"].contains(c.optim.scheduler), "optim.scheduler must be plateau or none")
-        try require(["last", "best"].contains(c.optim.test_model), "optim.test_model must be last or best")
-        try require(c.optim.validate_every >= 1, "optim.validate_every must be >= 1")
-        try require(["whole_set", "batch_mean"].contains(c.optim.validation_loss), "optim.validation_loss must be whole_set or batch_mean, got '\(c.optim.validation_loss)'")
-        try require(c.optim.test_model != "best" || c.optim.validate_every <= c.optim.epochs,
-                    "optim.test_model best needs a validated epoch: optim.validate_every (\(c.optim.validate_every)) is above optim.epochs (\(c.optim.epochs))")
-        try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, "seeds must be a non-empty list of distinct integers")
-        try require(["fp16", "fp32"].contains(c.cache.dtype), "cache.dtype must be fp16 or fp32")
-        try require(c.encoder.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(c.encoder.preset)
-                        : ["vit_b", "vit_l", "vit_h", "auto"].contains(c.encoder.preset),
-                    "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, vit_b, vit_l, vit_h or auto with one")
-        try require(c.encoder.decoder_heads >= 1, "encoder.decoder_heads must be >= 1")
-        try require(c.output.keep_checkpoints >= 1 && c.output.checkpoint_every >= 1, "output.keep_checkpoints and output.checkpoint_every must be >= 1")
-        try require(c.run.threads >= 0 && c.run.progress_every >= 1, "run.threads must be >= 0 and run.progress_every >= 1")
     }
 }

@@ -45,7 +45,7 @@ public final class Experiment {
     public func prepareData() throws -> Data {
         let root = URL(fileURLWithPath: config.data.root)
         if world.isCoordinator {
-            try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
+            try createOutputFolder()
             if config.data.synthesize_patients > 0 && (try? DatasetIndex.scan(root)) == nil {
                 log.info("synthesising \(config.data.synthesize_patients) phantom patients in \(root.path)")
                 try Phantom.writeDataset(to: root, patients: config.data.synthesize_patients, seed: UInt64(config.data.split_seed))
@@ -92,5 +92,64 @@ public final class Experiment {
         guard seeds.count > 1, world.size >= seeds.count else { return (seeds, world) }
         let color = world.rank % seeds.count
         return ([seeds[color]], try world.split(color: color, key: world.rank))
+    }
+}
+
+/// A run folder (`output.dir`) that cannot be used, said plainly: a file, not creatable, not
+/// writable.
+public struct OutputFolderError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
+extension Experiment {
+    /// Creates the run folder `output.dir` (and its parents) when missing and checks that it is
+    /// a folder this process can write.
+    public func createOutputFolder() throws { try Self.createOutputFolder(outputDir) }
+
+    /// Creates `url` (named `key` in errors) with its parents when missing and checks it is a
+    /// writable folder: `output.dir <path> is a file, not a folder`, `cannot create output.dir
+    /// <path>: <ancestor> is a file`, `cannot create output.dir <path>: permission denied`,
+    /// `cannot write output.dir <path>: permission denied`.
+    public static func createOutputFolder(_ url: URL, key: String = "output.dir") throws {
+        let fm = FileManager.default
+        let path = url.path
+        var isFolder: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw OutputFolderError(description: "\(key) \(path) is a file, not a folder") }
+        } else {
+            var ancestor = url.deletingLastPathComponent()
+            while !fm.fileExists(atPath: ancestor.path, isDirectory: &isFolder), ancestor.pathComponents.count > 1 {
+                ancestor = ancestor.deletingLastPathComponent()
+            }
+            if fm.fileExists(atPath: ancestor.path, isDirectory: &isFolder), !isFolder.boolValue {
+                throw OutputFolderError(description: "cannot create \(key) \(path): \(ancestor.path) is a file, not a folder")
+            }
+            do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw OutputFolderError(description: "cannot create \(key) \(path): \(reason(error))")
+            }
+        }
+        guard access(path, W_OK | X_OK) == 0 else {
+            throw OutputFolderError(description: "cannot write \(key) \(path): \(posixReason(errno))")
+        }
+    }
+
+    /// Why a file operation failed, in a few words ("permission denied").
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return posixReason(Int32(ns.code)) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return posixReason(Int32(underlying.code))
+        }
+        switch CocoaError.Code(rawValue: ns.code) {
+        case .fileWriteNoPermission: return "permission denied"
+        case .fileWriteVolumeReadOnly: return "read-only file system"
+        case .fileWriteOutOfSpace: return "no space left on the device"
+        default: return ns.localizedDescription
+        }
+    }
+
+    static func posixReason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
     }
 }

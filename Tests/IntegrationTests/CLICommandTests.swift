@@ -138,3 +138,38 @@ final class CLICommandTests: XCTestCase {
         XCTAssertTrue(neither.stderr.contains("--run"), neither.output)
     }
 }
+
+/// Configuration and command-line errors say exactly what is wrong (issue 14): the key and the
+/// `--set` item or file that set it, a folder given as the config, an unusable output folder, a
+/// `--resume` that is no checkpoint folder; never a trap or raw NSError text.
+extension CLICommandTests {
+    func testConfigAndArgumentErrorsSayWhatIsWrong() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-errors-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir.path))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+        func fails(_ arguments: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            let run = try ProcessRunner.run(ProcessRunner.autosam.path, arguments)
+            XCTAssertNotEqual(run.status, 0, run.output, file: file, line: line)
+            XCTAssertTrue(run.stderr.contains(expected), "\(arguments): expected '\(expected)' in: \(run.output)", file: file, line: line)
+            for raw in ["NSCocoaErrorDomain", "Fatal error", "dataCorrupted", "Error Domain"] {
+                XCTAssertFalse(run.output.contains(raw), "\(arguments): \(run.output)", file: file, line: line)
+            }
+        }
+        try fails(["train", "--set", "optim.epochs=2.5"], "--set optim.epochs=2.5: optim.epochs must be an integer, got 2.5")
+        try fails(["train", "--set", "optim.epochs=1e300"], "--set optim.epochs=1e300: optim.epochs must be an integer, got 1e300")
+        try fails(["train", "--set", "data.classes=1000"], "--set data.classes=1000: data.classes must be in 2...256, got 1000")
+        try fails(["prepare", "-c", dir.path], "\(dir.path) is a folder, not a config file")
+        try fails(["train", "-c", "missing.json"], "\(dir.path)/missing.json: no such config file")
+        try #"{"optim": {"epochs": 3, "epochs": 4}}"#.write(to: dir.appendingPathComponent("dup.json"), atomically: true, encoding: .utf8)
+        try fails(["embed", "-c", "dup.json"], "\(dir.path)/dup.json: duplicate key 'optim.epochs' at line 1, column 25")
+        try "x".write(to: dir.appendingPathComponent("afile"), atomically: true, encoding: .utf8)
+        try fails(["train", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
+        try fails(["train", "--set", "output.dir=afile/run"], "cannot create output.dir \(dir.path)/afile/run: \(dir.path)/afile is a file, not a folder")
+        try fails(["prepare", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
+        try fails(["train", "--resume", "nonsense"], "--resume 'nonsense' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN)")
+        try fails(["train", "--resume", "run/seed_0/checkpoints/epoch_0003"],
+                  "--resume 'run/seed_0/checkpoints/epoch_0003': no such checkpoint folder \(dir.path)/run/seed_0/checkpoints/epoch_0003")
+    }
+}
