@@ -12,8 +12,25 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: "Override a config key, e.g. --set head.kind=cnn (repeatable).")
     var overrides: [String] = []
 
+    func validate() throws {
+        if config?.isEmpty == true { throw ValidationError("--config needs a file path, got an empty string") }
+    }
+
     func load() throws -> ExperimentConfig {
         try ConfigLoader.load(file: config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
+    }
+}
+
+/// A command failure said in one line (printed as is).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Saves the resolved config as `<dir>/config.json`; a failure names the file and the reason.
+func writeConfig(_ config: ExperimentConfig, to dir: URL) throws {
+    let file = dir.appendingPathComponent("config.json")
+    do { try ConfigLoader.render(config).write(to: file, atomically: true, encoding: .utf8) } catch {
+        throw CommandError(description: "cannot write \(file.path): \((error as NSError).localizedDescription)")
     }
 }
 
@@ -56,27 +73,62 @@ struct TrainCommand: ParsableCommand {
                                visibility: .hidden))
     var failRank: Int?
 
+    @Option(help: ArgumentHelp("Fault injection for testing the collective watchdog: this rank stops itself (SIGSTOP) "
+                               + "after preparing the data.", visibility: .hidden))
+    var hangRank: Int?
+
+    func validate() throws {
+        _ = try Self.resumeMode(resume)
+        if let stopAfterEpochs, stopAfterEpochs < 0 {
+            throw ValidationError("--stop-after-epochs must be >= 0, got \(stopAfterEpochs)")
+        }
+    }
+
+    /// `--resume`: `auto`, or an existing checkpoint folder whose name is `epoch_NNNN`.
+    static func resumeMode(_ text: String?) throws -> ResumeMode {
+        guard let text else { return .none }
+        if text == "auto" { return .auto }
+        let url = URL(fileURLWithPath: text)
+        let name = url.lastPathComponent, digits = name.dropFirst("epoch_".count)
+        guard name.hasPrefix("epoch_"), !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }), Int(digits) != nil else {
+            throw ValidationError("--resume '\(text)' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN)")
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw ValidationError("--resume '\(text)': no such checkpoint folder \(url.path)")
+        }
+        guard isFolder.boolValue else {
+            throw ValidationError("--resume '\(text)': \(url.path) is a file, not a checkpoint folder")
+        }
+        return .path(url)
+    }
+
     func run() throws {
         var config = try options.load()
         if debug {
             config.run.debug_checks = true
             config.run.verify_ranks = true
         }
-        let resumeMode: ResumeMode = resume.map { $0 == "auto" ? .auto : .path(URL(fileURLWithPath: $0)) } ?? .none
+        let resumeMode = try Self.resumeMode(resume)
         RankedJob.run { world in
             configureThreads(config)
             let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
+            var lock: RunLock? = nil
             if world.isCoordinator {
                 print(ConfigLoader.render(config))
-                try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
-                try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"),
-                                                      atomically: true, encoding: .utf8)
+                try experiment.createOutputFolder()
+                lock = try RunLock(folder: experiment.outputDir)      // before config.json: one run per folder
+                try writeConfig(config, to: experiment.outputDir)
                 experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, OpenBLAS \(BLASRuntime.selection)")
             }
             if let failRank, failRank == world.rank {
                 throw TrainingError.injected("failure injected on rank \(failRank) (--fail-rank)")
             }
-            try experiment.run(resume: resumeMode, stopAfterEpochs: stopAfterEpochs)
+            if let hangRank, hangRank == world.rank {
+                fputs("autosam: rank \(hangRank) stops itself (--hang-rank)\n", stderr)
+                raise(SIGSTOP)
+            }
+            try experiment.run(resume: resumeMode, stopAfterEpochs: stopAfterEpochs, holding: lock)
         }
     }
 }

@@ -9,6 +9,8 @@ public final class MPICommunicator: Communicator {
     public let size: Int
     private let comm: MPI_Comm
     private static let chunk = 1 << 30
+    /// "rank r of world ranks [...]", for watchdog messages.
+    private let identity: String
 
     /// Initialises MPI once (thread level FUNNELED) and returns MPI_COMM_WORLD.
     public static func world() throws -> MPICommunicator {
@@ -39,6 +41,16 @@ public final class MPICommunicator: Communicator {
         MPI_Comm_size(comm, &s)
         rank = Int(r)
         size = Int(s)
+        var worldRank: Int32 = 0
+        MPI_Comm_rank(autosam_mpi_comm_world(), &worldRank)
+        identity = "world rank \(worldRank) (rank \(r) of \(s) in its communicator)"
+    }
+
+    /// Every blocking MPI call goes through here: the return code is checked and the call runs
+    /// under the `CollectiveWatchdog`.
+    private func collective(_ operation: String, _ call: () -> Int32) throws {
+        let rc = CollectiveWatchdog.shared.guarding("\(identity): \(operation)") { call() }
+        try check(rc, operation)
     }
 
     private func check(_ rc: Int32, _ operation: String) throws {
@@ -66,20 +78,20 @@ public final class MPICommunicator: Communicator {
         var start = 0
         while start < buffer.count {
             let n = min(Self.chunk, buffer.count - start)
-            try check(MPI_Allreduce(autosam_mpi_in_place(), base + start, Int32(n), type, op, comm), name)
+            try collective(name) { MPI_Allreduce(autosam_mpi_in_place(), base + start, Int32(n), type, op, comm) }
             start += n
         }
     }
 
     public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
         var length = [Int64(bytes.count)]
-        try check(MPI_Bcast(&length, 1, autosam_mpi_int64(), Int32(root), comm), "MPI_Bcast(length)")
+        try collective("MPI_Bcast(length)") { MPI_Bcast(&length, 1, autosam_mpi_int64(), Int32(root), comm) }
         if rank != root { bytes = [UInt8](repeating: 0, count: Int(length[0])) }
         try bytes.withUnsafeMutableBytes { raw in
             var start = 0
             while start < raw.count {
                 let n = min(Self.chunk, raw.count - start)
-                try check(MPI_Bcast(raw.baseAddress! + start, Int32(n), autosam_mpi_uint8(), Int32(root), comm), "MPI_Bcast")
+                try collective("MPI_Bcast") { MPI_Bcast(raw.baseAddress! + start, Int32(n), autosam_mpi_uint8(), Int32(root), comm) }
                 start += n
             }
         }
@@ -88,7 +100,7 @@ public final class MPICommunicator: Communicator {
     public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
         var mine = [Int64(bytes.count)]
         var counts = [Int64](repeating: 0, count: size)
-        try check(MPI_Allgather(&mine, 1, autosam_mpi_int64(), &counts, 1, autosam_mpi_int64(), comm), "MPI_Allgather(counts)")
+        try collective("MPI_Allgather(counts)") { MPI_Allgather(&mine, 1, autosam_mpi_int64(), &counts, 1, autosam_mpi_int64(), comm) }
         let total = counts.reduce(0, +)
         guard total < Int64(Int32.max) else {
             throw CollectiveError(rank: rank, operation: "allGather", detail: "\(total) bytes exceed one MPI message")
@@ -98,16 +110,17 @@ public final class MPICommunicator: Communicator {
         var received = [UInt8](repeating: 0, count: Int(total))
         var counts32 = counts.map { Int32($0) }
         var send = bytes
-        try check(MPI_Allgatherv(&send, Int32(bytes.count), autosam_mpi_uint8(), &received, &counts32, &displacements,
-                                 autosam_mpi_uint8(), comm), "MPI_Allgatherv")
+        try collective("MPI_Allgatherv") {
+            MPI_Allgatherv(&send, Int32(bytes.count), autosam_mpi_uint8(), &received, &counts32, &displacements, autosam_mpi_uint8(), comm)
+        }
         return (0..<size).map { r in Array(received[Int(displacements[r]) ..< Int(displacements[r]) + Int(counts[r])]) }
     }
 
-    public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
+    public func barrier() throws { try collective("MPI_Barrier") { MPI_Barrier(comm) } }
 
     public func split(color: Int, key: Int) throws -> Communicator {
         var newComm: MPI_Comm? = autosam_mpi_comm_null()
-        try check(MPI_Comm_split(comm, Int32(color), Int32(key), &newComm), "MPI_Comm_split")
+        try collective("MPI_Comm_split") { MPI_Comm_split(comm, Int32(color), Int32(key), &newComm) }
         guard let created = newComm else {
             throw CollectiveError(rank: rank, operation: "MPI_Comm_split", detail: "no communicator returned")
         }

@@ -85,28 +85,71 @@ public final class EmbeddingCache {
 
     /// The tensor of an entry stored at `precision`, or nil when the bytes are not a valid one.
     static func decode(_ data: Data, _ precision: Precision) -> Tensor? {
-        var offset = 0
-        func take<T: FixedWidthInteger>(_: T.Type) -> T? {
-            guard offset + MemoryLayout<T>.size <= data.count else { return nil }
-            let v = data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-            offset += MemoryLayout<T>.size
-            return v
+        try? decodeEntry(data, precision, file: "<memory>")
+    }
+
+    /// The most dimensions an entry may have, and the largest size of each.
+    static let maxRank = 8
+    static let maxDimension = UInt64(UInt32.max)
+
+    /// The tensor of an entry stored at `precision`; throws a `CheckpointError` naming `file`, the
+    /// header field and the values when the bytes are not a valid entry. The shape's element and
+    /// byte counts are overflow-checked and must equal the payload that the file really holds,
+    /// so nothing larger than the file is ever allocated.
+    static func decodeEntry(_ data: Data, _ precision: Precision, file: String) throws -> Tensor {
+        guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else {
+            throw CheckpointError(file: file, "not an embedding cache entry (magic bytes \(data.prefix(magic.count).map { String($0) }.joined(separator: " ")))")
         }
-        guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else { return nil }
-        offset = magic.count
-        guard take(UInt32.self) == precision.code, let rank = take(UInt32.self), rank <= 8 else { return nil }
-        var shape: [Int] = []
-        for _ in 0..<rank {
-            guard let d = take(UInt64.self), d < 1 << 32 else { return nil }
-            shape.append(Int(d))
+        var reader = EntryReader(data: data, file: file, offset: magic.count)
+        let code = try reader.take(UInt32.self, "dtype")
+        guard code == precision.code else {
+            throw CheckpointError(file: file, "entry dtype is \(code), expected \(precision.code) (\(precision.rawValue))")
         }
-        let count = shape.reduce(1, *)
-        guard let bytes = take(UInt64.self), bytes == UInt64(count * precision.byteWidth),
-              let checksum = take(UInt64.self), offset + Int(bytes) == data.count else { return nil }
-        let payload = data[data.startIndex + offset ..< data.endIndex]
-        guard fnv1a(payload) == checksum else { return nil }
+        let rank = try reader.take(UInt32.self, "rank")
+        guard rank <= maxRank else { throw CheckpointError(file: file, "entry rank is \(rank), expected at most \(maxRank)") }
+        let shape = try (0..<Int(rank)).map { d in
+            let n = try reader.take(UInt64.self, "shape[\(d)]")
+            guard n <= maxDimension else { throw CheckpointError(file: file, "entry shape[\(d)] is \(n), expected at most \(maxDimension)") }
+            return Int(n)
+        }
+        let count = try elementCount(shape, file: file)
+        let bytes = try reader.take(UInt64.self, "payload bytes")
+        let checksum = try reader.take(UInt64.self, "checksum")
+        let held = data.count - reader.offset
+        let (needed, overflow) = count.multipliedReportingOverflow(by: precision.byteWidth)
+        guard !overflow, needed == held, bytes == UInt64(held) else {
+            throw CheckpointError(file: file, "entry shape \(shape) of \(precision.rawValue) and payload bytes \(bytes) "
+                                  + "do not match the \(held) payload bytes the file holds")
+        }
+        let payload = data[data.startIndex + reader.offset ..< data.endIndex]
+        guard fnv1a(payload) == checksum else { throw CheckpointError(file: file, "entry payload checksum does not match") }
         let values = DTypeConversion.floats(from: payload, dtype: precision == .fp32 ? .f32 : .f16, count: count)
         return Tensor(shape: shape, data: values)
+    }
+
+    /// The product of `shape`, overflow-checked.
+    private static func elementCount(_ shape: [Int], file: String) throws -> Int {
+        try shape.reduce(1) { count, n in
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw CheckpointError(file: file, "entry shape \(shape) has more than 2^63 elements") }
+            return product
+        }
+    }
+
+    /// Little-endian header fields of an entry, each checked against the end of the file.
+    private struct EntryReader {
+        let data: Data
+        let file: String
+        var offset: Int
+
+        mutating func take<T: FixedWidthInteger>(_: T.Type, _ field: String) throws -> T {
+            guard data.count - offset >= MemoryLayout<T>.size else {
+                throw CheckpointError(file: file, "entry ends inside its header (field \(field) at byte \(offset) of \(data.count))")
+            }
+            let value = data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+            offset += MemoryLayout<T>.size
+            return value
+        }
     }
 
     static func fnv1a(_ data: Data) -> UInt64 {

@@ -23,9 +23,14 @@ public struct RunSummary: Codable {
 extension Experiment {
     /// Trains every seed and evaluates it on the test set; the world coordinator writes
     /// `summary.json`, per-seed CSVs and predictions, prints the table and returns the summary
-    /// (nil on other ranks). A `sam_box` config runs `runBoxBaseline` instead.
+    /// (nil on other ranks). A `sam_box` config runs `runBoxBaseline` instead. The coordinator
+    /// holds the run folder's `RunLock` throughout (`lock`, when the caller took it already to
+    /// write `config.json`), so a second run on the same folder fails instead of mixing files.
     @discardableResult
-    public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+    public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil, holding lock: RunLock? = nil) throws -> RunSummary? {
+        CollectiveWatchdog.shared.timeout = config.run.collective_timeout
+        let held = try lock ?? (world.isCoordinator ? RunLock(folder: outputDir) : nil)
+        defer { held?.release() }
         if config.head.kind == "sam_box" { return try runBoxBaseline() }   // nothing to train or resume
         let data = try prepareData()
         let provider = try makeProvider()
@@ -36,11 +41,12 @@ extension Experiment {
             }
         }
         let (seeds, comm) = try seedGroups()
+        let identity = data.train.identity + data.validation.identity
         var results: [SeedResult] = []
         for seed in seeds {
             let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
             if let r = try head.visit(SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
-                                                 resume: resume, stopAfterEpochs: stopAfterEpochs)) {
+                                                 resume: resume, stopAfterEpochs: stopAfterEpochs, dataIdentity: identity)) {
                 results.append(r)
             }
         }
@@ -98,6 +104,8 @@ struct SeedRunner: HeadVisitor {
     let provider: EmbeddingProvider
     let resume: ResumeMode
     let stopAfterEpochs: Int?
+    /// `SliceSet.identity` of the training and validation data, recorded in and checked against checkpoints.
+    let dataIdentity: String
 
     func visit<H: SegmentationHead>(_ head: H) throws -> SeedResult? {
         let config = experiment.config
@@ -111,8 +119,10 @@ struct SeedRunner: HeadVisitor {
         guard let pretrained = try pretrainedEncoder(head, seedDir: seedDir, log: log, budget: &budget) else { return nil }
         let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                       provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
+        trainer.dataIdentity = dataIdentity
         if let (checkpoint, folder) = try resumeCheckpoint(store, log: log) {
             try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: folder))
+            if comm.isCoordinator { try log.keepRecords(throughEpoch: checkpoint.state.epoch) }
             log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
         }
         try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: budget)
@@ -159,8 +169,19 @@ struct SeedRunner: HeadVisitor {
         return try latest.map { try validated($0, log: log) }
     }
 
-    /// `checkpoint` if it may continue this run: same seed, no blocking config change.
+    /// `checkpoint` if it may continue this run: same seed, no blocking config change, the same
+    /// split and (when recorded) the same training and validation data.
     private func validated(_ checkpoint: TrainingCheckpoint, log: RunLog) throws -> TrainingCheckpoint {
+        let split = ["train": data.split.train, "val": data.split.val, "test": data.split.test]
+        for part in ["train", "val", "test"] where checkpoint.state.splitPatients[part] != split[part] {
+            let was = Set(checkpoint.state.splitPatients[part] ?? []), now = Set(split[part] ?? [])
+            throw TrainingError.resume("the \(part) split differs from the checkpoint's (added \(now.subtracting(was).sorted()), "
+                                       + "removed \(was.subtracting(now).sorted())): was split.json edited or the data changed?")
+        }
+        if let recorded = checkpoint.state.dataIdentity, recorded != dataIdentity {
+            throw TrainingError.resume("the training or validation volumes differ from the ones the checkpoint was trained on "
+                                       + "(content checksum): the data changed since")
+        }
         let blocking = ConfigDiff.blocking(checkpoint.state.config, experiment.config)
         guard blocking.isEmpty else {
             throw TrainingError.resume("the checkpoint's config differs: " + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
@@ -198,6 +219,7 @@ struct SeedRunner: HeadVisitor {
                                            augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
         if resume != .none, let checkpoint = try newestValid(store, log: log) {
             try trainer.restore(checkpoint)
+            if comm.isCoordinator { try pretrainLog.keepRecords(throughEpoch: checkpoint.state.epoch) }
             log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
         }
         let before = trainer.epochsDone

@@ -147,6 +147,11 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var verify_ranks = false
         /// Print progress every N steps.
         public var progress_every = 10
+        /// Seconds one MPI collective may wait for the other ranks before the job is ended
+        /// (`CollectiveWatchdog`: a hung or stopped rank must not hang the job); 0 disables it.
+        /// Must exceed the longest work between two collectives (a rank's encoder passes, the
+        /// coordinator's checkpointing and test scoring).
+        public var collective_timeout = 600.0
         public init() {}
     }
 }

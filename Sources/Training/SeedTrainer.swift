@@ -45,6 +45,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
     var bestParams: [Float]
     var lastTrainingLoss = Double.nan
     public private(set) var records: [EpochRecord] = []
+    /// The identity of the training and validation data (`SliceSet.identity`), recorded in
+    /// checkpoints so a resume on other data is refused; set by the caller.
+    public var dataIdentity: String?
     /// Seconds per phase in the current epoch (printed in the debug mode).
     var phaseSeconds: [String: Double] = [:]
 
@@ -141,7 +144,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
                 .map { String(format: "%@ %.3fs", $0.key, $0.value) }.joined(separator: ", "))
             phaseSeconds = [:]
             if comm.isCoordinator {
-                log.epoch(record, of: config.optim.epochs)
+                try log.epoch(record, of: config.optim.epochs)
                 if let store, improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
                     try store.write(checkpoint(split: split))
                 }
@@ -240,9 +243,11 @@ public final class SeedTrainer<Head: SegmentationHead> {
     }
 
     func checkpoint(split: Split) -> TrainingCheckpoint {
-        TrainingCheckpoint(trainable: state, frozen: frozen, epoch: epochsDone, step: stepsDone, scheduler: scheduler,
-                           bestValidationLoss: bestValidation, bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss,
-                           seed: seed, worldSize: worldSize, config: config, split: split)
+        var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: epochsDone, step: stepsDone, scheduler: scheduler,
+                                            bestValidationLoss: bestValidation, bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss,
+                                            seed: seed, worldSize: worldSize, config: config, split: split)
+        checkpoint.state.dataIdentity = dataIdentity
+        return checkpoint
     }
 }
 

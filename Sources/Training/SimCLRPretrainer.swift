@@ -95,7 +95,7 @@ public final class SimCLRPretrainer {
             if comm.isCoordinator {
                 log.info(String(format: "seed %d SimCLR epoch %d/%d  NT-Xent %.4f  %d steps  %.1fs", seed, record.epoch,
                                 config.pretrain.epochs, record.loss, steps, record.seconds))
-                log.append(record)
+                try log.append(record)
                 if let store, epochsDone % config.output.checkpoint_every == 0 || isComplete {
                     try store.write(checkpoint(split: split))
                 }

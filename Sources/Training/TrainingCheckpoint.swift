@@ -21,6 +21,8 @@ public struct TrainingCheckpoint {
         public var worldSize: Int
         public var config: ExperimentConfig
         public var splitPatients: [String: [String]]
+        /// `SliceSets.identity` of the data the run trained on (nil in checkpoints of pretraining).
+        public var dataIdentity: String? = nil
         public var adamStep: Int
         public var adam: AdamSettings
         /// SHA-256 of each tensor file of the checkpoint.
@@ -101,13 +103,18 @@ public struct RunFileError: Error, CustomStringConvertible {
 ///     <root>/epoch_0007/{head.safetensors, optimizer.safetensors, state.json, COMPLETE}
 ///
 /// A checkpoint is written into a hidden temporary folder, each file flushed, the folder renamed
-/// into place, and only then the `COMPLETE` marker written, so a folder without the marker (or with
-/// files whose checksums disagree with `state.json`) is never used. The last `keep` complete
-/// checkpoints and the best one are kept; older ones are deleted.
+/// into place, and only then the `COMPLETE` marker written. `state.json` holds the SHA-256 of each
+/// tensor file and the marker holds the SHA-256 of `state.json`, so nothing is trusted unverified:
+/// a folder without the marker, an edited `state.json` (even valid JSON), a missing or emptied
+/// checksum, or a damaged tensor file is never used. The last `keep` complete checkpoints and the
+/// best one are kept; older ones are deleted, and temporary folders left by a failed write are
+/// removed by the next write (one run owns a folder at a time, `RunLock`).
 public struct CheckpointStore {
     public let root: URL
     public let keep: Int
     static let marker = "COMPLETE"
+    /// The tensor files every checkpoint has, each with a checksum in `state.json`.
+    static let tensorFiles = ["head.safetensors", "optimizer.safetensors"]
 
     public init(root: URL, keep: Int) {
         self.root = root
@@ -120,7 +127,10 @@ public struct CheckpointStore {
         let fm = FileManager.default
         let final = folder(epoch: checkpoint.state.epoch)
         let tmp = root.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
-        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        for leftover in try fm.contentsOfDirectory(atPath: root.path) where leftover.hasPrefix(".tmp-epoch_") {
+            try fm.removeItem(at: root.appendingPathComponent(leftover))
+        }
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
         let head = tmp.appendingPathComponent("head.safetensors"), optimizer = tmp.appendingPathComponent("optimizer.safetensors")
         try SafeTensorsFile.write(checkpoint.params.map { ("params/" + $0.0, $0.1) } + checkpoint.frozen.map { ("frozen/" + $0.0, $0.1) },
@@ -133,13 +143,19 @@ public struct CheckpointStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
+        let stateData = try encoder.encode(state)
+        try AtomicFile.write(stateData, to: tmp.appendingPathComponent("state.json"))
         try? fm.removeItem(at: final)
         guard rename(tmp.path, final.path) == 0 else {
             throw RunFileError(path: final.path, message: "cannot move the checkpoint into place (errno \(errno))")
         }
-        try AtomicFile.write(Data("ok\n".utf8), to: final.appendingPathComponent(Self.marker))
+        try AtomicFile.write(Data((Self.digest(stateData) + "\n").utf8), to: final.appendingPathComponent(Self.marker))
         try prune(best: state.bestEpoch)
+    }
+
+    /// Hex SHA-256 of `data` (what the marker records of `state.json`).
+    static func digest(_ data: Data) -> String {
+        SHA256.hexString(data.withUnsafeBytes { SHA256.digest($0) })
     }
 
     /// Complete checkpoint folders, oldest first.
@@ -158,13 +174,28 @@ public struct CheckpointStore {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Self.marker).path) else {
             throw RunFileError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
         }
+        let stateURL = dir.appendingPathComponent("state.json")
+        let stateData: Data
+        do { stateData = try Data(contentsOf: stateURL) } catch {
+            throw RunFileError(path: stateURL.path, message: "unreadable training state (\(error.localizedDescription))")
+        }
+        let recorded = (try? String(contentsOf: dir.appendingPathComponent(Self.marker), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard recorded == Self.digest(stateData) else {
+            throw RunFileError(path: stateURL.path, message: recorded.count == 64
+                ? "checksum mismatch with the \(Self.marker) marker: the training state was edited or damaged"
+                : "the \(Self.marker) marker holds no checksum of state.json (written by an older version?): not trusted")
+        }
         let state: TrainingCheckpoint.State
         do {
             let decoder = JSONDecoder()
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            state = try decoder.decode(TrainingCheckpoint.State.self, from: Data(contentsOf: dir.appendingPathComponent("state.json")))
+            state = try decoder.decode(TrainingCheckpoint.State.self, from: stateData)
         } catch {
-            throw RunFileError(path: dir.appendingPathComponent("state.json").path, message: "unreadable training state (\(error))")
+            throw RunFileError(path: stateURL.path, message: "unreadable training state (\(error))")
+        }
+        if let missing = Self.tensorFiles.first(where: { state.checksums[$0] == nil }) {
+            throw RunFileError(path: stateURL.path, message: "no checksum for \(missing): not trusted")
         }
         for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
             let path = dir.appendingPathComponent(file).path

@@ -84,6 +84,19 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertEqual(try results("best-parted"), expected)
     }
 
+    /// A rank that stops (SIGSTOP) never reaches the next collective: the watchdog of the other
+    /// rank ends the job after `run.collective_timeout`, naming the collective it waited in,
+    /// instead of spinning forever.
+    func testAStoppedRankEndsTheJobThroughTheWatchdog() throws {
+        let start = Date()
+        let run = try train(ranks: 2, output: "hang", ["--hang-rank", "1", "--set", "run.collective_timeout=3"])
+        XCTAssertFalse(run.timedOut, run.output)
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("world rank 0") && run.stderr.contains("has waited")
+                      && run.stderr.contains("run.collective_timeout"), run.output)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60)
+    }
+
     func testFailureOnRankOneAbortsTheTrainingJob() throws {
         let start = Date()
         let run = try train(ranks: 2, output: "fail", ["--fail-rank", "1"])

@@ -1,0 +1,18 @@
+import Checkpoints
+import Datasets
+import Foundation
+
+extension SliceSet {
+    /// What a run trains on, as a hex SHA-256: every volume's name, shape and spacing and the
+    /// bits of its (normalised) intensities and labels, in set order. Recorded in checkpoints, so
+    /// a resume on data that changed since (edited, re-exported, other volumes) is refused.
+    public var identity: String {
+        var hash = SHA256()
+        for v in volumes {
+            hash.update(Data("\(v.name) \(v.depth)x\(v.height)x\(v.width) \(v.spacing.slice) \(v.spacing.row) \(v.spacing.column)\n".utf8))
+            v.image.withUnsafeBytes { hash.update($0) }
+            v.labels?.withUnsafeBytes { hash.update($0) }
+        }
+        return SHA256.hexString(hash.finalize())
+    }
+}
