@@ -6,7 +6,7 @@ enum PickleValue {
     case int(Int)
     case float(Double)
     case string(String)
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     case global(TorchGlobal)
@@ -29,6 +29,31 @@ enum PickleValue {
         case .tensor: return "tensor"
         }
     }
+}
+
+extension PickleValue {
+    /// The nesting depth of a tuple value (0 for anything else).
+    var tupleDepth: Int {
+        guard case .tuple(let t) = self else { return 0 }
+        return t.depth
+    }
+}
+
+/// A tuple's items and its nesting depth: 1 + the deepest tuple among its items. Releasing nested
+/// tuples recurses once per level, so the unpickler bounds the depth (`PickleLimits.maxTupleDepth`);
+/// lists and dicts need no bound, `Unpickler.load` empties them one by one.
+struct PickleTuple: RandomAccessCollection {
+    let items: [PickleValue]
+    let depth: Int
+
+    init(_ items: [PickleValue]) {
+        self.items = items
+        depth = 1 + items.reduce(0) { Swift.max($0, $1.tupleDepth) }
+    }
+
+    var startIndex: Int { items.startIndex }
+    var endIndex: Int { items.endIndex }
+    subscript(position: Int) -> PickleValue { items[position] }
 }
 
 /// Lists and dicts are shared references, as in Python: a memoised container fetched again with
@@ -136,20 +161,24 @@ public struct PthTensorLayout: Sendable, Equatable {
     }
 }
 
-/// Bounds that keep a hostile pickle from exhausting memory. Work is linear in the pickle size
-/// (every opcode consumes at least one byte and containers are shared), so these are the only
+/// Bounds that keep a hostile pickle from exhausting memory or stack. Work is linear in the pickle
+/// size (every opcode consumes at least one byte and containers are shared), so these are the only
 /// limits needed on top of "every length must fit in the remaining bytes".
 public struct PickleLimits: Sendable {
     public var maxStackDepth: Int
     public var maxMarkDepth: Int
     public var maxMemoEntries: Int
     public var maxTensorRank: Int
+    /// Tuples nested in tuples (torch writes at most 3 levels); each level costs stack when the
+    /// value is released, so a 2 MB pickle of nested TUPLE1 opcodes would overflow the stack.
+    public var maxTupleDepth: Int
 
     public init(maxStackDepth: Int = 1 << 20, maxMarkDepth: Int = 1 << 16, maxMemoEntries: Int = 1 << 22,
-                maxTensorRank: Int = 32) {
+                maxTensorRank: Int = 32, maxTupleDepth: Int = 256) {
         self.maxStackDepth = maxStackDepth
         self.maxMarkDepth = maxMarkDepth
         self.maxMemoEntries = maxMemoEntries
         self.maxTensorRank = maxTensorRank
+        self.maxTupleDepth = maxTupleDepth
     }
 }

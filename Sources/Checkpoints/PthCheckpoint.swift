@@ -55,10 +55,18 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         return TensorInfo(name: name, dtype: l.storage.dtype, shape: l.shape)
     }
 
+    /// The stored bytes a tensor views (checked against its layout when the checkpoint was opened).
+    private func storage(of name: String, _ layout: PthTensorLayout) throws -> UnsafeRawBufferPointer {
+        guard let bytes = storageBytes[layout.storage.key] else {
+            throw CheckpointError(file: path, "tensor '\(name)': storage '\(layout.storage.key)' was not read")
+        }
+        return bytes
+    }
+
     /// Any tensor converted to float32 and made contiguous (a 0-dim tensor has shape `[]`).
     public func tensor(_ name: String) throws -> Tensor {
         let l = try layout(name)
-        let data = StridedConversion.floats(storageBytes[l.storage.key]!, dtype: l.storage.dtype,
+        let data = StridedConversion.floats(try storage(of: name, l), dtype: l.storage.dtype,
                                             shape: l.shape, strides: l.strides, offset: l.offset)
         return Tensor(shape: l.shape, data: data)
     }
@@ -66,7 +74,7 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     /// Values of an integer or bool tensor, contiguous in row-major order.
     public func integers(_ name: String) throws -> [Int] {
         let l = try layout(name)
-        guard let values = StridedConversion.integers(storageBytes[l.storage.key]!, dtype: l.storage.dtype,
+        guard let values = StridedConversion.integers(try storage(of: name, l), dtype: l.storage.dtype,
                                                       shape: l.shape, strides: l.strides, offset: l.offset) else {
             throw CheckpointError(file: path, "tensor '\(name)' is \(l.storage.dtype.rawValue), expected an integer dtype")
         }

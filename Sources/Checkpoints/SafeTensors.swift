@@ -44,15 +44,13 @@ public struct SafeTensorsFile {
     public let names: [String]
     private let payload: Data
 
+    /// Reads `url`, which must be a regular file; it is memory-mapped, not copied.
     public init(contentsOf url: URL) throws {
-        let path = url.path
-        let bytes: Data
-        do { bytes = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw CheckpointError(file: path, "cannot read file (\(error.localizedDescription))")
-        }
-        try self.init(bytes: bytes, path: path)
+        try self.init(bytes: try MappedFile(url: url).data, path: url.path)
     }
 
+    /// Parses a whole file's bytes. Every tensor's shape must fit its data offsets (products
+    /// checked for overflow) and every offset the payload, so reading a tensor never leaves the file.
     public init(bytes: Data, path: String) throws {
         self.path = path
         guard bytes.count >= 8 else { throw CheckpointError(file: path, "too short for a safetensors header (\(bytes.count) bytes)") }
@@ -74,31 +72,44 @@ public struct SafeTensorsFile {
                 for (k, v) in (value as? [String: Any]) ?? [:] { metadata[k] = "\(v)" }
                 continue
             }
-            guard let info = value as? [String: Any],
-                  let dtypeName = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int],
-                  let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
-                throw CheckpointError(file: path, "tensor '\(name)': malformed header entry")
-            }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                throw CheckpointError(file: path, "tensor '\(name)': unsupported dtype \(dtypeName)")
-            }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
-                  offsets[1] <= payload.count else {
-                throw CheckpointError(file: path, "tensor '\(name)': data offsets \(offsets) outside the \(payload.count)-byte payload")
-            }
-            guard SafeTensorsFile.byteCount(shape, dtype) != nil else {
-                throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) overflows")
-            }
-            let entry = Entry(dtype: dtype, shape: shape, range: offsets[0] ..< offsets[1])
-            guard entry.count * dtype.byteSize == entry.range.count else {
-                throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) needs \(entry.count * dtype.byteSize) bytes, has \(entry.range.count)")
-            }
-            entries[name] = entry
+            entries[name] = try SafeTensorsFile.entry(name, value, payloadCount: payload.count, path: path)
         }
         self.entries = entries
         self.metadata = metadata
-        self.names = entries.keys.sorted { entries[$0]!.range.lowerBound < entries[$1]!.range.lowerBound || (entries[$0]!.range.lowerBound == entries[$1]!.range.lowerBound && $0 < $1) }
+        self.names = entries.sorted { ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key) }.map(\.key)
+    }
+
+    /// One header entry `{dtype, shape, data_offsets}`, checked field by field: a known dtype,
+    /// non-negative integer sizes, offsets inside the `payloadCount`-byte payload, and a shape
+    /// whose byte count (overflow-checked) equals the offsets' range.
+    private static func entry(_ name: String, _ value: Any, payloadCount: Int, path: String) throws -> Entry {
+        guard let info = value as? [String: Any] else {
+            throw CheckpointError(file: path, "tensor '\(name)': header entry is not a JSON object")
+        }
+        guard let dtypeName = info["dtype"] as? String, let dtype = DType(rawValue: dtypeName) else {
+            throw CheckpointError(file: path, "tensor '\(name)': unsupported dtype \(describe(info["dtype"]))")
+        }
+        guard let shape = info["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }) else {
+            throw CheckpointError(file: path, "tensor '\(name)': shape \(describe(info["shape"])) is not a list of non-negative integers")
+        }
+        guard let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
+              offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payloadCount else {
+            throw CheckpointError(file: path, "tensor '\(name)': data_offsets \(describe(info["data_offsets"])) "
+                                  + "are not [begin, end] inside the \(payloadCount)-byte payload")
+        }
+        guard let needed = byteCount(shape, dtype) else {
+            throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) overflows")
+        }
+        guard needed == offsets[1] - offsets[0] else {
+            throw CheckpointError(file: path, "tensor '\(name)': shape \(shape) of \(dtypeName) needs \(needed) bytes, "
+                                  + "data_offsets \(offsets) hold \(offsets[1] - offsets[0])")
+        }
+        return Entry(dtype: dtype, shape: shape, range: offsets[0] ..< offsets[1])
+    }
+
+    /// A header value as found, shortened, for errors.
+    private static func describe(_ value: Any?) -> String {
+        value.map { String(String(describing: $0).prefix(128)) } ?? "(missing)"
     }
 
     /// Bytes needed by `shape` elements of `dtype`, or nil on overflow.

@@ -21,7 +21,7 @@ extension Unpickler {
             containers.append(d)
             return .dict(d)
         case .rebuildTensorV2:
-            return .tensor(try rebuildTensor(args))
+            return .tensor(try rebuildTensor(args.items))
         case .rebuildParameter:
             guard args.count == 3, case .tensor = args[0] else {
                 throw PickleFailure("_rebuild_parameter expects (tensor, requires_grad, hooks), got \(args.count) arguments")

@@ -72,8 +72,8 @@ struct Unpickler {
         case 0x28: // MARK
             guard marks.count < limits.maxMarkDepth else { throw PickleFailure("more than \(limits.maxMarkDepth) nested MARKs") }
             marks.append(stack.count)
-        case 0x74: let items = try popMark("TUPLE"); try push(.tuple(items))
-        case 0x85, 0x86, 0x87: let items = try pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)"); try push(.tuple(items))
+        case 0x74: let items = try popMark("TUPLE"); try push(try tuple(items))
+        case 0x85, 0x86, 0x87: let items = try pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)"); try push(try tuple(items))
         case 0x5D: let l = PickleList(); containers.append(l); try push(.list(l))  // EMPTY_LIST
         case 0x61: let values = try pop(1, "APPEND"); try append(values)          // APPEND
         case 0x65: let values = try popMark("APPENDS"); try append(values)        // APPENDS
@@ -119,7 +119,7 @@ struct Unpickler {
         switch op {
         case 0x4E: return PickleValue.none                                       // NONE
         case 0x88, 0x89: return .bool(op == 0x88)                                // NEWTRUE, NEWFALSE
-        case 0x29: return .tuple([])                                             // EMPTY_TUPLE
+        case 0x29: return .tuple(PickleTuple([]))                                // EMPTY_TUPLE
         case 0x4A: return .int(Int(try integer(Int32.self, "BININT")))
         case 0x4B: return .int(Int(try integer(UInt8.self, "BININT1")))
         case 0x4D: return .int(Int(try integer(UInt16.self, "BININT2")))
@@ -164,6 +164,13 @@ struct Unpickler {
         guard let mark = marks.popLast() else { throw PickleFailure("\(what) without a MARK") }
         defer { stack.removeSubrange(mark...) }
         return Array(stack[mark...])
+    }
+
+    /// A tuple of `items`, at most `limits.maxTupleDepth` tuples deep.
+    func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        let t = PickleTuple(items)
+        guard t.depth <= limits.maxTupleDepth else { throw PickleFailure("tuples nested more than \(limits.maxTupleDepth) deep") }
+        return .tuple(t)
     }
 
     mutating func put(_ index: Int) throws {

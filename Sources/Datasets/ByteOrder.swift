@@ -1,3 +1,10 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte order of a binary file's multi-byte fields.
 public enum ByteOrder: String, Sendable, Codable {
     case little, big
@@ -67,4 +74,54 @@ struct ByteWriter {
     }
 
     mutating func zeros(_ count: Int) { bytes.append(contentsOf: [UInt8](repeating: 0, count: count)) }
+}
+
+/// Whole input files (volumes, slices, Info.cfg), read only when they are regular files: a FIFO
+/// would block the reader and a device such as /dev/zero never ends. The file is opened without
+/// blocking and checked with `fstat` before a byte is read, and at most its stated size is read.
+enum InputFile {
+    static func contents(_ url: URL) throws -> Data {
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw DatasetError(file: url.path, .io, "cannot read file (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw DatasetError(file: url.path, .io, "cannot stat file (\(String(cString: strerror(errno))))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw DatasetError(file: url.path, .unsupported, "not a regular file (file type: \(typeName(info.st_mode))); inputs must be regular files")
+        }
+        return try readAll(fd, size: Int(info.st_size), file: url.path)
+    }
+
+    /// Up to `size` bytes from `fd` (fewer if the file shrinks while it is read).
+    private static func readAll(_ fd: Int32, size: Int, file: String) throws -> Data {
+        var data = Data(count: size)
+        var done = 0
+        try data.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) in
+            guard let base = buffer.baseAddress else { return }
+            while done < size {
+                let n = read(fd, base + done, size - done)
+                if n == 0 { break }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DatasetError(file: file, .io, "cannot read file (\(String(cString: strerror(errno))))")
+                }
+                done += n
+            }
+        }
+        return done == size ? data : data.prefix(done)
+    }
+
+    /// The file type of `mode` in words, for the error.
+    private static func typeName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFDIR: return "a folder"
+        case S_IFSOCK: return "a socket"
+        default: return "unknown (mode \(String(mode, radix: 8)))"
+        }
+    }
 }

@@ -76,9 +76,8 @@ enum LayoutScanner {
     private static func acdcPhases(_ folder: URL, frames: [Int], patient: String) throws -> [Int: String] {
         let info = folder.appendingPathComponent("Info.cfg")
         guard exists(info) else { return [:] }
-        let text: String
-        do { text = try String(contentsOf: info, encoding: .utf8) } catch {
-            throw DatasetError(file: info.path, .io, "cannot read (\(error.localizedDescription))")
+        guard let text = String(data: try InputFile.contents(info), encoding: .utf8) else {
+            throw DatasetError(file: info.path, .corrupt, "not UTF-8 text")
         }
         var phases: [Int: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
@@ -100,12 +99,11 @@ enum LayoutScanner {
 
     static func msd(_ root: URL, requireLabels: Bool) throws -> [VolumeSource] {
         let imagesDir = root.appendingPathComponent("imagesTr"), labelsDir = root.appendingPathComponent("labelsTr")
-        let images = try listing(imagesDir).filter { niftiStem($0.lastPathComponent) != nil }
+        let images = try listing(imagesDir).compactMap { url in niftiStem(url.lastPathComponent).map { (url, $0) } }
         guard !images.isEmpty else {
             throw DatasetError(file: imagesDir.path, .emptyFolder, "no .nii or .nii.gz images")
         }
-        return try images.map { url in
-            let stem = niftiStem(url.lastPathComponent)!
+        return try images.map { url, stem in
             let name = stem.hasSuffix("_0000") ? String(stem.dropLast(5)) : stem
             let label = niftiFile(in: labelsDir, stem: name, preferredExtension: String(url.lastPathComponent.dropFirst(stem.count)))
             let hasLabel = exists(label)

@@ -118,8 +118,13 @@ public struct NIfTIHeader: Equatable, Sendable {
 }
 
 extension NIfTIHeader {
-    /// Parses and validates the first 348 bytes of `bytes`; returns the header and the file's byte order.
-    static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> (NIfTIHeader, ByteOrder) {
+    /// Where the voxels lie in the (uncompressed) file: `count` values of `datatype` from byte
+    /// `offset` up to byte `end`.
+    typealias DataExtent = (offset: Int, count: Int, end: Int)
+
+    /// Parses and validates the first 348 bytes of `bytes`; returns the header, the file's byte
+    /// order and where its voxels lie.
+    static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> (NIfTIHeader, ByteOrder, DataExtent) {
         guard bytes.count >= size else {
             throw DatasetError(file: file, .truncated, "\(bytes.count) bytes, a NIfTI-1 header needs 348")
         }
@@ -162,10 +167,32 @@ extension NIfTIHeader {
         h.qoffset = (0..<3).map { r.f32(268 + 4 * $0) }
         h.srow = (0..<3).map { row in (0..<4).map { r.f32(280 + 16 * row + 4 * $0) } }
         h.intentName = r.string(328, length: 16)
-        guard h.voxOffset.isFinite, h.voxOffset >= 352 else {
-            throw DatasetError(file: file, .corrupt, "vox_offset \(h.voxOffset) is below 352 (single-file NIfTI-1)")
+        return (h, order, try h.dataExtent(file: file))
+    }
+
+    /// The largest vox_offset read: 2^31 bytes (real files put their data at 352 or a few KB later).
+    static let maxVoxOffset: Float = 2_147_483_648
+    /// The most voxels an image may have: 2^30 (4 GiB as Float32), far more than any MRI volume.
+    static let maxVoxels = 1 << 30
+
+    /// The data extent after checking vox_offset (finite, 352...2^31) and the voxel count of the
+    /// dims (at most `maxVoxels`), so that the byte range is exact integer arithmetic.
+    private func dataExtent(file: String) throws -> DataExtent {
+        guard voxOffset.isFinite, voxOffset >= 352, voxOffset <= Self.maxVoxOffset else {
+            throw DatasetError(file: file, .corrupt, "vox_offset is \(voxOffset), expected 352...\(Int(Self.maxVoxOffset)) "
+                               + "(the data of a single-file NIfTI-1 starts after the 352-byte header)")
         }
-        return (h, order)
+        var count = 1
+        for n in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow, product <= Self.maxVoxels else {
+                throw DatasetError(file: file, .unsupported, "dim \(shape) gives more than \(Self.maxVoxels) voxels, "
+                                   + "the most this reader accepts")
+            }
+            count = product
+        }
+        let offset = Int(voxOffset)
+        return (offset, count, offset + count * datatype.byteSize)
     }
 
     /// The byte order in which sizeof_hdr reads 348; the magic must be "n+1".

@@ -18,40 +18,60 @@ public struct NIfTIImage: Sendable {
 
     public var shape: [Int] { header.shape }
 
-    /// Reads `url`; gzip is detected from the content, not the name.
+    /// Reads `url`, which must be a regular file; gzip is detected from the content, not the name.
     public init(contentsOf url: URL) throws {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: url) } catch {
-            throw DatasetError(file: url.path, .io, "cannot read file (\(error.localizedDescription))")
-        }
-        try self.init(bytes: bytes, file: url.path)
+        try self.init(bytes: try InputFile.contents(url), file: url.path)
     }
 
-    /// Decodes a complete file's bytes (`file` names it in errors).
+    /// Decodes a complete file's bytes (`file` names it in errors). Allocation is bounded by what
+    /// the file holds: the voxel count must fit the (uncompressed) bytes after vox_offset.
     public init(bytes: Data, file: String) throws {
-        let raw: [UInt8] = Gzip.isCompressed(bytes) ? try Gzip.decompress(bytes, file: file) : [UInt8](bytes)
-        (header, data) = try raw.withUnsafeBytes { buffer in
-            let (header, order) = try NIfTIHeader.parse(buffer, file: file)
-            let (count, overflow) = header.shape.reduce((1, false)) { acc, n in
-                let r = acc.0.multipliedReportingOverflow(by: n)
-                return (r.partialValue, acc.1 || r.overflow)
-            }
-            let offset = Int(header.voxOffset)
-            let needed = offset + count * header.datatype.byteSize
-            guard !overflow, count < 1 << 34 else {
-                throw DatasetError(file: file, .corrupt, "dims \(header.shape) are implausibly large")
-            }
-            guard buffer.count >= needed else {
-                throw DatasetError(file: file, .truncated,
-                                   "\(buffer.count) bytes, but dims \(header.shape) of \(header.datatype) at offset \(offset) need \(needed)")
-            }
-            var values = [Float](repeating: 0, count: count)
-            values.withUnsafeMutableBufferPointer { out in
-                VoxelCodec.decode(buffer.baseAddress! + offset, count: count, datatype: header.datatype, order: order,
-                                  scaling: header.scaling, into: out.baseAddress!)
-            }
-            return (header, values)
+        if Gzip.isCompressed(bytes) {
+            (header, data) = try Self.inflated(bytes, file: file).withUnsafeBytes { try Self.decode($0, file: file) }
+        } else {
+            (header, data) = try bytes.withUnsafeBytes { try Self.decode($0, file: file) }
         }
+    }
+
+    /// Bytes a `.nii.gz` may inflate to beyond the end of its voxel data (padding some writers
+    /// add); a stream holding more is reported, and is never inflated further.
+    static let trailingSlack = 1 << 20
+
+    /// The uncompressed bytes of a `.nii.gz`, inflating no more than its header says the file
+    /// holds: the header is inflated first, and the whole stream is then inflated up to the end
+    /// of the voxel data plus `trailingSlack`. A header claiming more than the compressed size can
+    /// hold (zlib's ratio bound) is reported before anything else is inflated.
+    private static func inflated(_ bytes: Data, file: String) throws -> [UInt8] {
+        let head = try Gzip.inflate(bytes, atMost: NIfTIHeader.size, file: file).bytes
+        let extent = try head.withUnsafeBytes { try NIfTIHeader.parse($0, file: file).2 }
+        let (ceiling, overflow) = bytes.count.multipliedReportingOverflow(by: Gzip.maxRatio)
+        guard overflow || extent.end <= ceiling else {
+            throw DatasetError(file: file, .corrupt, "dim and vox_offset place the data's end at byte \(extent.end), but "
+                               + "\(bytes.count) gzip bytes inflate to at most \(ceiling) (zlib's 1032:1 ratio)")
+        }
+        let limit = extent.end + trailingSlack
+        let (raw, exceeded) = try Gzip.inflate(bytes, atMost: limit, file: file)
+        guard !exceeded else {
+            throw DatasetError(file: file, .corrupt, "the gzip stream inflates to more than \(limit) bytes, but dim and "
+                               + "vox_offset place the data's end at byte \(extent.end) (at most \(trailingSlack) bytes may follow)")
+        }
+        return raw
+    }
+
+    /// The header and the voxels of an uncompressed file's bytes.
+    private static func decode(_ buffer: UnsafeRawBufferPointer, file: String) throws -> (NIfTIHeader, [Float]) {
+        let (header, order, extent) = try NIfTIHeader.parse(buffer, file: file)
+        guard buffer.count >= extent.end, let base = buffer.baseAddress else {
+            throw DatasetError(file: file, .truncated, "\(buffer.count) bytes, but dim \(header.shape) of \(header.datatype) "
+                               + "at vox_offset \(extent.offset) needs \(extent.end)")
+        }
+        var values = [Float](repeating: 0, count: extent.count)
+        values.withUnsafeMutableBufferPointer { out in
+            guard let destination = out.baseAddress else { return }
+            VoxelCodec.decode(base + extent.offset, count: extent.count, datatype: header.datatype, order: order,
+                              scaling: header.scaling, into: destination)
+        }
+        return (header, values)
     }
 
     /// The file bytes (uncompressed) in `byteOrder`, stored as `header.datatype` with the

@@ -45,12 +45,9 @@ public struct PNGImage: Equatable, Sendable {
         self.palette = palette
     }
 
+    /// Reads `url`, which must be a regular file.
     public init(contentsOf url: URL) throws {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: url) } catch {
-            throw DatasetError(file: url.path, .io, "cannot read file (\(error.localizedDescription))")
-        }
-        try self.init(bytes: bytes, file: url.path)
+        try self.init(bytes: try InputFile.contents(url), file: url.path)
     }
 
     /// Writes atomically (temporary file, then rename).

@@ -12,7 +12,7 @@ public struct Split: Codable, Equatable, Sendable {
     /// A patient brings all its volumes (both ACDC frames).
     public func trainPatients(trainSize: Int?) throws -> [String] {
         guard let n = trainSize else { return train }
-        guard (1...train.count).contains(n) else {
+        guard n >= 1, n <= train.count else {
             throw DatasetError(file: "fold \(fold)", .inconsistent, "train_size \(n) but the fold has \(train.count) training patients")
         }
         return Array(train.prefix(n))

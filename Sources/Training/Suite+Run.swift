@@ -48,17 +48,19 @@ public final class SuiteRunner {
             }
             prepare(config)
             let experiment = Experiment(config: config, world: world, encoderFactory: encoderFactory)
+            var lock: RunLock? = nil
             if world.isCoordinator {
+                try experiment.createOutputFolder()
+                lock = try RunLock(folder: experiment.outputDir)     // before touching the folder's files
                 log.info("\(label) -> \(config.output.dir)")
                 let stale = experiment.outputDir.appendingPathComponent("summary.json")
                 if FileManager.default.fileExists(atPath: stale.path) {
                     log.info("\(config.output.dir)/summary.json is of another config: removed, running again")
                     try FileManager.default.removeItem(at: stale)
                 }
-                try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
                 try AtomicFile.write(Data(ConfigLoader.render(config).utf8), to: experiment.outputDir.appendingPathComponent("config.json"))
             }
-            try experiment.run(resume: .auto)
+            try experiment.run(resume: .auto, holding: lock)
         }
         try world.barrier()
         guard world.isCoordinator else { return nil }

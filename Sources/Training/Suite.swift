@@ -35,10 +35,7 @@ public struct Suite: Equatable {
     /// naming the file.
     public static func load(_ file: URL) throws -> Suite {
         func fail(_ message: String) -> ConfigError { ConfigError(source: file.path, message: message) }
-        let data: Data
-        do { data = try Data(contentsOf: file) } catch {
-            throw fail("cannot read the suite file (\(error.localizedDescription))")
-        }
+        let data = Data(try ConfigLoader.readConfigFile(file))    // a folder, FIFO or missing file named plainly
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw fail("not a JSON object")
         }

@@ -84,6 +84,12 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         var overwrite: [UInt8] = [0x80, 2, 0x4E]
         for _ in 0..<20 { overwrite += [0x72, 0xFF, 0xFF, 0xFF, 0xFF] }   // the same index: no growth
         XCTAssertEqual(try unpickle(overwrite + [0x2E], limits: small), "None")
+        // Tuples nested 3 deep are read, 4 deep are not.
+        let shallow = PickleLimits(maxTupleDepth: 3)
+        XCTAssertEqual(try unpickle([0x80, 2, 0x4E, 0x85, 0x85, 0x85, 0x2E], limits: shallow), "tuple of 1")
+        assertFails(["byte 6: tuples nested more than 3 deep"]) { try unpickle([0x80, 2, 0x4E, 0x85, 0x85, 0x85, 0x85, 0x2E], limits: shallow) }
+        // A list holding a 2-deep tuple, inside 3 more tuples: the list is emptied iteratively after loading.
+        XCTAssertEqual(try unpickle([0x80, 2, 0x5D, 0x4E, 0x85, 0x85, 0x61, 0x85, 0x85, 0x85, 0x2E], limits: shallow), "tuple of 1")
     }
 
     func testValuesAndSharedContainers() throws {

@@ -27,7 +27,7 @@ enum HandmadePNG {
         return [0x78, 0x01, 0x01, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8(~n >> 8)] + data + be32(b << 16 | a)
     }
 
-    private static func crc32(_ bytes: [UInt8]) -> UInt32 {
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
         for byte in bytes {
             c ^= UInt32(byte)
