@@ -179,10 +179,9 @@ public struct CheckpointStore {
         do { stateData = try Data(contentsOf: stateURL) } catch {
             throw RunFileError(path: stateURL.path, message: "unreadable training state (\(error.localizedDescription))")
         }
-        let recorded = (try? String(contentsOf: dir.appendingPathComponent(Self.marker), encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        guard recorded == Self.digest(stateData) else {
-            throw RunFileError(path: stateURL.path, message: recorded.count == 64
+        let recorded = (try? String(contentsOf: dir.appendingPathComponent(Self.marker), encoding: .utf8)) ?? ""
+        guard recorded == Self.digest(stateData) + "\n" else {      // exactly as written
+            throw RunFileError(path: stateURL.path, message: recorded.count == 65
                 ? "checksum mismatch with the \(Self.marker) marker: the training state was edited or damaged"
                 : "the \(Self.marker) marker holds no checksum of state.json (written by an older version?): not trusted")
         }

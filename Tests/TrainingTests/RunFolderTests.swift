@@ -2,6 +2,7 @@ import Checkpoints
 import Collectives
 import Datasets
 import Foundation
+import Tensors
 import TestSupport
 import XCTest
 @testable import Training
@@ -69,6 +70,37 @@ final class RunFolderTests: XCTestCase {
         try Data((CheckpointStore.digest(forged) + "\n").utf8).write(to: store.folder(epoch: 2).appendingPathComponent("COMPLETE"))
         XCTAssertThrowsError(try store.read(epoch: 2)) { XCTAssertTrue("\($0)".contains("no checksum for"), "\($0)") }
         XCTAssertEqual(store.latestValid().checkpoint?.state.epoch, 1, "the previous checkpoint is used instead")
+    }
+
+    /// Seeded mutation fuzzing of a training checkpoint folder: a flipped bit, a truncation or an
+    /// appended byte in any of its files (state.json, the tensor files, the COMPLETE marker) must
+    /// make `read` throw: nothing in a checkpoint is used unverified, and nothing traps.
+    func testEveryMutationOfACheckpointIsRefused() throws {
+        let c = config(folder(), epochs: 1)
+        _ = try TinyRun.train(c)
+        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        let dir = store.folder(epoch: 1)
+        let files = ["state.json", "head.safetensors", "optimizer.safetensors", "COMPLETE"]
+        let originals = try files.map { try Data(contentsOf: dir.appendingPathComponent($0)) }
+        let rng = CounterRNG(seed: 1414)
+        var refused = 0
+        for i in 0..<400 {
+            let r = rng.substream(UInt64(i))
+            let f = Int(r.uniformInt(0, below: UInt64(files.count)))
+            var bytes = originals[f]
+            let at = Int(r.uniformInt(1, below: UInt64(bytes.count)))
+            switch r.uniformInt(2, below: 3) {
+            case 0: bytes[at] ^= UInt8(1 << r.uniformInt(3, below: 8))
+            case 1: bytes = bytes.prefix(at)
+            default: bytes.append(UInt8(truncatingIfNeeded: r.uniformInt(4, below: 256)))
+            }
+            try bytes.write(to: dir.appendingPathComponent(files[f]))
+            XCTAssertThrowsError(try store.read(epoch: 1), "case \(i): \(files[f]) mutated but accepted")
+            refused += 1
+            try originals[f].write(to: dir.appendingPathComponent(files[f]))
+        }
+        XCTAssertEqual(refused, 400)
+        XCTAssertNoThrow(try store.read(epoch: 1), "the restored checkpoint reads again")
     }
 
     /// split.json edited between stop and resume: the resume is refused naming the split part
