@@ -136,13 +136,28 @@ public final class MPICommunicator: Communicator {
     }
 }
 
-/// The communicator for this process: MPI when launched by mpirun (OpenMPI sets
-/// OMPI_COMM_WORLD_SIZE), otherwise a single rank with no MPI initialisation at all.
+/// The communicator for this process: MPI when a launcher started it (mpirun/mpiexec set
+/// OMPI_COMM_WORLD_SIZE; `srun --mpi=pmix` and other PMI launchers set PMIX_RANK or PMI_RANK;
+/// SLURM sets SLURM_NTASKS), with the world taken from MPI itself; otherwise a single rank with no
+/// MPI initialisation at all. A multi-task launch in which MPI sees one rank (srun without
+/// `--mpi=pmix`, an MPI library that does not match the launcher) is an error: otherwise N
+/// copies would each run the whole job into the same output folder.
 public enum Communicators {
-    public static func forThisProcess() throws -> Communicator {
-        if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
-            return try MPICommunicator.world()
+    public static func forThisProcess(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Communicator {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
+        let tasks = expectedTasks(environment)
+        guard launched || tasks > 1 else { return SingleProcessCommunicator() }
+        let world = try MPICommunicator.world()
+        if world.size == 1 && tasks > 1 {
+            throw CollectiveError(rank: 0, operation: "start", detail: "the launcher started \(tasks) tasks but MPI sees a world of 1 rank: "
+                + "each task would run the whole job alone. Under SLURM use `srun --mpi=pmix` (or mpirun inside the allocation) "
+                + "with the OpenMPI this program was built with; see cluster/README.md")
         }
-        return SingleProcessCommunicator()
+        return world
+    }
+
+    /// How many tasks the launcher's environment says the job has (1 when it says nothing).
+    static func expectedTasks(_ environment: [String: String]) -> Int {
+        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].compactMap { environment[$0].flatMap { Int($0) } }.max() ?? 1
     }
 }

@@ -120,8 +120,9 @@ struct SeedRunner: HeadVisitor {
         let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                       provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
         trainer.dataIdentity = dataIdentity
-        if let (checkpoint, folder) = try resumeCheckpoint(store, log: log) {
-            try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: folder))
+        if let checkpoint = try resumeCheckpoint(store, log: log) {
+            try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: store, log: log))
+            try verifyAgreement(trainer)
             if comm.isCoordinator { try log.keepRecords(throughEpoch: checkpoint.state.epoch) }
             log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
         }
@@ -134,39 +135,82 @@ struct SeedRunner: HeadVisitor {
         return try experiment.writeSeedResults(seed: seed, volumes: data.test.volumes, maps: maps)
     }
 
-    /// The checkpoint to continue from and the store it lives in.
-    private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> (TrainingCheckpoint, CheckpointStore)? {
-        switch resume {
-        case .none: return nil
-        case .path(let url):
-            let folder = CheckpointStore(root: url.deletingLastPathComponent(), keep: .max)
-            return (try validated(folder.read(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1), log: log), folder)
-        case .auto:
-            return try newestValid(store, log: log).map { ($0, store) }
+    /// The store a resume reads from: the given checkpoint's folder, or this seed's own.
+    private func resumeStore(_ store: CheckpointStore) -> CheckpointStore {
+        if case .path(let url) = resume { return CheckpointStore(root: url.deletingLastPathComponent(), keep: .max) }
+        return store
+    }
+
+    /// The checkpoint to continue from (nil: start fresh), chosen, read and verified by the
+    /// coordinator alone and broadcast to every rank of `comm` (DESIGN §4.7, issue 15): ranks never
+    /// decide on their own view of the run folder, so they cannot resume from different epochs.
+    /// Every rank then checks that it may continue this run (`validated`).
+    private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
+        guard resume != .none else { return nil }
+        let source = resumeStore(store)
+        return try shared(log: log) {
+            if case .path(let url) = resume {
+                let files = try source.readFiles(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
+                _ = try files.verified()
+                return files
+            }
+            return newestValidFiles(source, log: log)
+        }.map { try validated($0, log: log) }
+    }
+
+    /// The coordinator's `pick` (run on it alone; nil for none), sent to every rank of `comm` and
+    /// verified there. The coordinator's failure ends the job as any rank's does.
+    private func shared(log: RunLog, _ pick: () throws -> CheckpointFiles?) throws -> TrainingCheckpoint? {
+        var message = comm.isCoordinator ? (try pick()?.serialized() ?? []) : []
+        try comm.broadcast(&message, root: 0)
+        guard !message.isEmpty else { return nil }
+        guard let files = CheckpointFiles(serialized: message) else {
+            throw CollectiveError(rank: comm.rank, operation: "checkpoint broadcast", detail: "malformed message of \(message.count) bytes")
         }
+        return try files.verified()
     }
 
     /// The checkpoint of the best validated epoch recorded in `checkpoint` (the store keeps it),
-    /// when that is an earlier epoch; with `optim.test_model = best` it must be readable, since
-    /// testing uses its weights.
-    private func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore) throws -> TrainingCheckpoint? {
+    /// when that is an earlier epoch, read by the coordinator and broadcast; with
+    /// `optim.test_model = best` it must be readable, since testing uses its weights.
+    private func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
         let best = checkpoint.state.bestEpoch
         guard best >= 1, best != checkpoint.state.epoch else { return nil }
-        do {
-            return try store.read(epoch: best)
-        } catch where experiment.config.optim.test_model != "best" {
-            return nil
-        } catch {
-            throw TrainingError.resume("optim.test_model is best, but the best epoch's checkpoint \(store.folder(epoch: best).path) cannot be read: \(error)")
+        let source = resumeStore(store), required = experiment.config.optim.test_model == "best"
+        return try shared(log: log) {
+            do {
+                let files = try source.readFiles(epoch: best)
+                _ = try files.verified()
+                return files
+            } catch where !required {
+                return nil
+            } catch {
+                throw TrainingError.resume("optim.test_model is best, but the best epoch's checkpoint \(source.folder(epoch: best).path) cannot be read: \(error)")
+            }
         }
     }
 
-    /// The newest complete checkpoint of `store` that verifies and may continue this run
+    /// Coordinator: the files of the newest complete checkpoint of `store` that verifies
     /// (damaged ones are logged and skipped).
-    private func newestValid(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
-        let (latest, skipped) = store.latestValid()
-        for s in skipped { log.info("skipping damaged checkpoint: \(s)") }
-        return try latest.map { try validated($0, log: log) }
+    private func newestValidFiles(_ store: CheckpointStore, log: RunLog) -> CheckpointFiles? {
+        for epoch in store.completeEpochs().reversed() {
+            do {
+                let files = try store.readFiles(epoch: epoch)
+                _ = try files.verified()
+                return files
+            } catch {
+                log.info("skipping damaged checkpoint: \(error)")
+            }
+        }
+        return nil
+    }
+
+    /// Every rank: the restored state is the same everywhere (epoch and step counters and the
+    /// parameters' bits) before the first step.
+    private func verifyAgreement(_ trainer: ResumableTrainer) throws {
+        guard try comm.isBitIdentical(trainer.resumeCounters.map(Float.init) + trainer.resumedParameters) else {
+            throw TrainingError.diverged("ranks disagree on the resumed state (epoch, step or parameters)")
+        }
     }
 
     /// `checkpoint` if it may continue this run: same seed, no blocking config change, the same
@@ -217,8 +261,9 @@ struct SeedRunner: HeadVisitor {
                                  verbose: log.verbose)
         let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                            augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
-        if resume != .none, let checkpoint = try newestValid(store, log: log) {
+        if resume != .none, let checkpoint = try shared(log: log, { newestValidFiles(store, log: log) }).map({ try validated($0, log: log) }) {
             try trainer.restore(checkpoint)
+            try verifyAgreement(trainer)
             if comm.isCoordinator { try pretrainLog.keepRecords(throughEpoch: checkpoint.state.epoch) }
             log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
         }
@@ -235,4 +280,20 @@ struct SeedRunner: HeadVisitor {
         }
         return trainer.encoderTensors
     }
+}
+
+/// What ranks compare after a resume (`SeedRunner.verifyAgreement`).
+protocol ResumableTrainer: AnyObject {
+    var resumeCounters: [Int] { get }
+    var resumedParameters: [Float] { get }
+}
+
+extension SeedTrainer: ResumableTrainer {
+    var resumeCounters: [Int] { [epochsDone, stepsDone] }
+    var resumedParameters: [Float] { state.params }
+}
+
+extension SimCLRPretrainer: ResumableTrainer {
+    var resumeCounters: [Int] { [epochsDone, stepsDone] }
+    var resumedParameters: [Float] { state.params }
 }

@@ -54,13 +54,16 @@ public final class Experiment {
         try world.barrier()
         let layout = config.data.layout == "auto" ? nil : DatasetLayout(rawValue: config.data.layout)
         let index = try DatasetIndex.scan(root, layout: layout)
-        let splitFile = outputDir.appendingPathComponent("split.json")
+        // The coordinator reads (or makes) split.json and sends the plan: other ranks never read
+        // the run folder, which need not be shared.
+        var planBytes: [UInt8] = []
         if world.isCoordinator {
-            _ = try SplitPlan.loadOrCreate(at: splitFile, patients: index.patients, seed: UInt64(config.data.split_seed),
-                                           folds: config.data.folds)
+            let plan = try SplitPlan.loadOrCreate(at: outputDir.appendingPathComponent("split.json"), patients: index.patients,
+                                                  seed: UInt64(config.data.split_seed), folds: config.data.folds)
+            planBytes = Array(try JSONEncoder().encode(plan))
         }
-        try world.barrier()
-        let split = try SplitPlan.read(splitFile).fold(config.data.fold)
+        try world.broadcast(&planBytes, root: 0)
+        let split = try JSONDecoder().decode(SplitPlan.self, from: Foundation.Data(planBytes)).fold(config.data.fold)
         let sets = try index.sliceSets(split, trainSize: config.data.train_size == 0 ? nil : config.data.train_size,
                                        classes: config.data.classes)
         log.info("data: \(index.layout.rawValue) at \(root.path); train \(sets.train.count) slices of \(sets.train.volumes.count) volumes, val \(sets.val.count), test \(sets.test.count)")

@@ -170,45 +170,26 @@ public struct CheckpointStore {
 
     /// Reads and verifies the checkpoint of `epoch` (marker, checksums, tensor files).
     public func read(epoch: Int) throws -> TrainingCheckpoint {
+        try readFiles(epoch: epoch).verified()
+    }
+
+    /// The raw files of the checkpoint of `epoch`, unverified (`CheckpointFiles.verified()` checks
+    /// them); what the coordinator broadcasts so other ranks never read the run folder.
+    public func readFiles(epoch: Int) throws -> CheckpointFiles {
         let dir = folder(epoch: epoch)
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Self.marker).path) else {
             throw RunFileError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
         }
-        let stateURL = dir.appendingPathComponent("state.json")
-        let stateData: Data
-        do { stateData = try Data(contentsOf: stateURL) } catch {
-            throw RunFileError(path: stateURL.path, message: "unreadable training state (\(error.localizedDescription))")
-        }
-        let recorded = (try? String(contentsOf: dir.appendingPathComponent(Self.marker), encoding: .utf8)) ?? ""
-        guard recorded == Self.digest(stateData) + "\n" else {      // exactly as written
-            throw RunFileError(path: stateURL.path, message: recorded.count == 65
-                ? "checksum mismatch with the \(Self.marker) marker: the training state was edited or damaged"
-                : "the \(Self.marker) marker holds no checksum of state.json (written by an older version?): not trusted")
-        }
-        let state: TrainingCheckpoint.State
-        do {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            state = try decoder.decode(TrainingCheckpoint.State.self, from: stateData)
-        } catch {
-            throw RunFileError(path: stateURL.path, message: "unreadable training state (\(error))")
-        }
-        if let missing = Self.tensorFiles.first(where: { state.checksums[$0] == nil }) {
-            throw RunFileError(path: stateURL.path, message: "no checksum for \(missing): not trusted")
-        }
-        for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
-            let path = dir.appendingPathComponent(file).path
-            let actual = (try? SHA256.hexDigest(ofFile: URL(fileURLWithPath: path))) ?? "missing"
-            guard actual == expected else {
-                throw RunFileError(path: path, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
+        var files: [String: Data] = [:]
+        for name in ["state.json", Self.marker] + Self.tensorFiles {
+            let url = dir.appendingPathComponent(name)
+            guard let data = try? Data(contentsOf: url) else {
+                if name == "state.json" { throw RunFileError(path: url.path, message: "unreadable training state") }
+                continue          // a missing tensor file fails its checksum in `verified()`
             }
+            files[name] = data
         }
-        let head = try SafeTensorsFile(contentsOf: dir.appendingPathComponent("head.safetensors"))
-        let optimizer = try SafeTensorsFile(contentsOf: dir.appendingPathComponent("optimizer.safetensors"))
-        let params = try head.names.filter { $0.hasPrefix("params/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
-        let frozen = try head.names.filter { $0.hasPrefix("frozen/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
-        return TrainingCheckpoint(state: state, params: params, frozen: frozen,
-                                  adamM: try optimizer.tensor("exp_avg").data, adamV: try optimizer.tensor("exp_avg_sq").data)
+        return CheckpointFiles(folder: dir.path, files: files)
     }
 
     /// The newest checkpoint that reads and verifies; damaged ones are reported in `skipped`.
@@ -225,5 +206,92 @@ public struct CheckpointStore {
         for e in epochs.dropLast(keep) where e != best {
             try FileManager.default.removeItem(at: folder(epoch: e))
         }
+    }
+}
+
+/// A checkpoint folder's files as bytes: read by the coordinator, verified anywhere, and sent to
+/// the other ranks as one message (DESIGN §4.7: ranks resume from the state the coordinator
+/// chose and verified, whatever their own view of the run folder).
+public struct CheckpointFiles: Equatable {
+    /// The folder the files came from (named in errors).
+    public let folder: String
+    /// File name -> contents: state.json, COMPLETE and the tensor files that exist.
+    public let files: [String: Data]
+
+    /// Verifies the marker (SHA-256 of state.json, byte for byte), that every tensor file has a
+    /// checksum in the state and matches it, and decodes the checkpoint.
+    public func verified() throws -> TrainingCheckpoint {
+        let marker = CheckpointStore.marker
+        let statePath = folder + "/state.json"
+        let stateData = files["state.json"] ?? Data()
+        let recorded = files[marker].map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard recorded == CheckpointStore.digest(stateData) + "\n" else {      // exactly as written
+            throw RunFileError(path: statePath, message: recorded.count == 65
+                ? "checksum mismatch with the \(marker) marker: the training state was edited or damaged"
+                : "the \(marker) marker holds no checksum of state.json (written by an older version?): not trusted")
+        }
+        let state: TrainingCheckpoint.State
+        do {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            state = try decoder.decode(TrainingCheckpoint.State.self, from: stateData)
+        } catch {
+            throw RunFileError(path: statePath, message: "unreadable training state (\(error))")
+        }
+        if let missing = CheckpointStore.tensorFiles.first(where: { state.checksums[$0] == nil }) {
+            throw RunFileError(path: statePath, message: "no checksum for \(missing): not trusted")
+        }
+        for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
+            let actual = files[file].map(CheckpointStore.digest) ?? "missing"
+            guard actual == expected else {
+                throw RunFileError(path: folder + "/" + file, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
+            }
+        }
+        let head = try SafeTensorsFile(bytes: files["head.safetensors"] ?? Data(), path: folder + "/head.safetensors")
+        let optimizer = try SafeTensorsFile(bytes: files["optimizer.safetensors"] ?? Data(), path: folder + "/optimizer.safetensors")
+        let params = try head.names.filter { $0.hasPrefix("params/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        let frozen = try head.names.filter { $0.hasPrefix("frozen/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        return TrainingCheckpoint(state: state, params: params, frozen: frozen,
+                                  adamM: try optimizer.tensor("exp_avg").data, adamV: try optimizer.tensor("exp_avg_sq").data)
+    }
+
+    /// One message: the folder, then each (name, contents), all length-prefixed (UInt64 LE).
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        func put(_ bytes: Data) {
+            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { out += $0 }
+            out += bytes
+        }
+        put(Data(folder.utf8))
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) {
+            put(Data(name.utf8))
+            put(data)
+        }
+        return out
+    }
+
+    /// The inverse of `serialized()`; nil for a malformed message.
+    public init?(serialized bytes: [UInt8]) {
+        var at = 0
+        func take() -> Data? {
+            guard bytes.count - at >= 8 else { return nil }
+            let n = bytes[at ..< at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            at += 8
+            guard n <= UInt64(bytes.count - at) else { return nil }
+            defer { at += Int(n) }
+            return Data(bytes[at ..< at + Int(n)])
+        }
+        guard let folder = take() else { return nil }
+        var files: [String: Data] = [:]
+        while at < bytes.count {
+            guard let name = take(), let data = take() else { return nil }
+            files[String(decoding: name, as: UTF8.self)] = data
+        }
+        self.init(folder: String(decoding: folder, as: UTF8.self), files: files)
+    }
+
+    public init(folder: String, files: [String: Data]) {
+        self.folder = folder
+        self.files = files
     }
 }

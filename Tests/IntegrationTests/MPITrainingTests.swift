@@ -97,6 +97,18 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     }
 
+    /// A launcher that started several tasks while MPI sees a world of one rank (here SLURM_NTASKS=2
+    /// without mpirun: an MPI singleton) stops with an explanation instead of running the job twice.
+    func testALauncherMismatchStopsInsteadOfRunningCopies() throws {
+        let run = try ProcessRunner.run(ProcessRunner.autosam.path,
+                                        ["train", "-c", Self.workDir.appendingPathComponent("config.json").path,
+                                         "--set", "output.dir=\(Self.workDir.path)/mismatch"],
+                                        environment: ["SLURM_NTASKS": "2"], timeout: 120)
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.stderr.contains("started 2 tasks but MPI sees a world of 1 rank"), run.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.workDir.appendingPathComponent("mismatch").path))
+    }
+
     func testFailureOnRankOneAbortsTheTrainingJob() throws {
         let start = Date()
         let run = try train(ranks: 2, output: "fail", ["--fail-rank", "1"])

@@ -212,6 +212,27 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// Ranks other than the coordinator never read the run folder (issue 15 item 1): rank 1 runs
+    /// with its own empty output folder, as on a node that does not see the run folder, and still
+    /// resumes from the checkpoint the coordinator chose and sent (the split too), bit-identical
+    /// to the uninterrupted run; its folder gets no split, checkpoint or log. Before, rank 1
+    /// looked for checkpoints itself, found none and started over.
+    func testResumeIsDecidedByTheCoordinator() throws {
+        let full = try train(config("coordinator-full", epochs: 4), ranks: 2)
+        let c = config("coordinator-resumed", epochs: 4)
+        _ = try train(c, ranks: 2, stopAfter: 2)
+        var local = c
+        local.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-rank1-\(UUID().uuidString)").path
+        _ = try LocalGroup.run(size: 2) { comm -> Int in
+            try Experiment(config: comm.rank == 0 ? c : local, world: comm) { _ in PoolingEncoder() }.run(resume: .auto)
+            return 0
+        }
+        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        XCTAssertEqual(try store.read(epoch: 4).params.flatMap(\.1.data), full.params)
+        let leftovers = (try? FileManager.default.subpathsOfDirectory(atPath: local.output.dir)) ?? []
+        XCTAssertTrue(leftovers.allSatisfy { $0.hasPrefix("cache") }, "rank 1 wrote only its node-local cache: \(leftovers)")
+    }
+
     func testDamagedNewestCheckpointFallsBackToThePreviousOne() throws {
         let c = config("damaged", epochs: 3)
         _ = try train(c, ranks: 1)
