@@ -148,11 +148,9 @@ struct SeedRunner: HeadVisitor {
     private func resumeCheckpoint(_ store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
         guard resume != .none else { return nil }
         let source = resumeStore(store)
-        return try shared(log: log) {
-            if case .path(let url) = resume {
-                let files = try source.readFiles(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
-                _ = try files.verified()
-                return files
+        return try shared {
+            if case .path(let url) = resume {     // verified by every rank after the broadcast
+                return try source.readFiles(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
             }
             return newestValidFiles(source, log: log)
         }.map { try validated($0, log: log) }
@@ -160,7 +158,7 @@ struct SeedRunner: HeadVisitor {
 
     /// The coordinator's `pick` (run on it alone; nil for none), sent to every rank of `comm` and
     /// verified there. The coordinator's failure ends the job as any rank's does.
-    private func shared(log: RunLog, _ pick: () throws -> CheckpointFiles?) throws -> TrainingCheckpoint? {
+    private func shared(_ pick: () throws -> CheckpointFiles?) throws -> TrainingCheckpoint? {
         var message = comm.isCoordinator ? (try pick()?.serialized() ?? []) : []
         try comm.broadcast(&message, root: 0)
         guard !message.isEmpty else { return nil }
@@ -177,7 +175,7 @@ struct SeedRunner: HeadVisitor {
         let best = checkpoint.state.bestEpoch
         guard best >= 1, best != checkpoint.state.epoch else { return nil }
         let source = resumeStore(store), required = experiment.config.optim.test_model == "best"
-        return try shared(log: log) {
+        return try shared {
             do {
                 let files = try source.readFiles(epoch: best)
                 _ = try files.verified()
@@ -261,7 +259,7 @@ struct SeedRunner: HeadVisitor {
                                  verbose: log.verbose)
         let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                            augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
-        if resume != .none, let checkpoint = try shared(log: log, { newestValidFiles(store, log: log) }).map({ try validated($0, log: log) }) {
+        if resume != .none, let checkpoint = try shared({ newestValidFiles(store, log: log) }).map({ try validated($0, log: log) }) {
             try trainer.restore(checkpoint)
             try verifyAgreement(trainer)
             if comm.isCoordinator { try pretrainLog.keepRecords(throughEpoch: checkpoint.state.epoch) }
