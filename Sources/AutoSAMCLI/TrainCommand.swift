@@ -60,7 +60,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Resume: 'auto' (newest complete checkpoint of each seed) or a checkpoint folder (…/epoch_NNNN).")
+    @Option(help: ArgumentHelp("Resume: 'auto' (newest complete checkpoint of each seed) or a checkpoint folder "
+                               + "(…/epoch_NNNN, or …/epoch_NNNN_step_NNNNN taken mid-epoch)."))
     var resume: String?
 
     @Option(help: "Stop after this many epochs of this invocation (the run can be resumed later).")
@@ -77,6 +78,13 @@ struct TrainCommand: ParsableCommand {
                                + "after preparing the data.", visibility: .hidden))
     var hangRank: Int?
 
+    @Option(help: ArgumentHelp("Fault injection for testing preemption: this rank sends itself SIGTERM after optimiser "
+                               + "step --signal-step of a seed.", visibility: .hidden))
+    var signalRank: Int?
+
+    @Option(help: ArgumentHelp("The step after which --signal-rank signals itself.", visibility: .hidden))
+    var signalStep: Int = 1
+
     func validate() throws {
         _ = try Self.resumeMode(resume)
         if let stopAfterEpochs, stopAfterEpochs < 0 {
@@ -84,15 +92,23 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// `--resume`: `auto`, or an existing checkpoint folder whose name is `epoch_NNNN`.
+    /// `--resume`: `auto`, or a checkpoint folder named `epoch_NNNN` or `epoch_NNNN_step_NNNNN`.
+    /// Whether the folder exists is checked by the coordinator alone (`checkResumeFolder`): other
+    /// ranks need not see the run folder.
     static func resumeMode(_ text: String?) throws -> ResumeMode {
         guard let text else { return .none }
         if text == "auto" { return .auto }
         let url = URL(fileURLWithPath: text)
-        let name = url.lastPathComponent, digits = name.dropFirst("epoch_".count)
-        guard name.hasPrefix("epoch_"), !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }), Int(digits) != nil else {
-            throw ValidationError("--resume '\(text)' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN)")
+        guard CheckpointName(folderName: url.lastPathComponent) != nil else {
+            throw ValidationError("--resume '\(text)' is neither 'auto' nor a checkpoint folder "
+                                  + "(.../checkpoints/epoch_NNNN or .../checkpoints/epoch_NNNN_step_NNNNN)")
         }
+        return .path(url)
+    }
+
+    /// Coordinator: an explicit `--resume` folder exists and is a folder.
+    static func checkResumeFolder(_ text: String?) throws {
+        guard case .path(let url) = try resumeMode(text), let text else { return }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
             throw ValidationError("--resume '\(text)': no such checkpoint folder \(url.path)")
@@ -100,7 +116,6 @@ struct TrainCommand: ParsableCommand {
         guard isFolder.boolValue else {
             throw ValidationError("--resume '\(text)': \(url.path) is a file, not a checkpoint folder")
         }
-        return .path(url)
     }
 
     func run() throws {
@@ -110,11 +125,13 @@ struct TrainCommand: ParsableCommand {
             config.run.verify_ranks = true
         }
         let resumeMode = try Self.resumeMode(resume)
+        StopRequest.install()
         RankedJob.run { world in
             configureThreads(config)
             let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
             var lock: RunLock? = nil
             if world.isCoordinator {
+                try Self.checkResumeFolder(resume)
                 print(ConfigLoader.render(config))
                 try experiment.createOutputFolder()
                 lock = try RunLock(folder: experiment.outputDir)      // before config.json: one run per folder
@@ -127,6 +144,10 @@ struct TrainCommand: ParsableCommand {
             if let hangRank, hangRank == world.rank {
                 fputs("autosam: rank \(hangRank) stops itself (--hang-rank)\n", stderr)
                 raise(SIGSTOP)
+            }
+            if let signalRank, signalRank == world.rank {
+                let step = signalStep
+                experiment.afterStep = { done in if done == step { raise(SIGTERM) } }
             }
             try experiment.run(resume: resumeMode, stopAfterEpochs: stopAfterEpochs, holding: lock)
         }

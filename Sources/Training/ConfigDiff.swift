@@ -5,7 +5,9 @@ public enum ConfigDiff {
     /// Keys that may change between a run and its resumption: how long to train, how to log,
     /// where to cache, how many threads, where the run folder is (a run may be moved, and a rank
     /// on another node may see it under another path). Everything else must match.
-    static let resumable = ["optim.epochs", "run.", "output.keep_checkpoints", "output.checkpoint_every", "output.dir", "cache."]
+    static let resumable = ["optim.epochs", "run.", "output.keep_checkpoints", "output.checkpoint_every",
+                            "output.checkpoint_every_steps", "output.checkpoint_every_minutes", "output.dir", "cache.",
+                            "data.distribute"]
 
     public static func differences(_ a: ExperimentConfig, _ b: ExperimentConfig) -> [(key: String, old: String, new: String)] {
         let fa = flatten(a), fb = flatten(b)

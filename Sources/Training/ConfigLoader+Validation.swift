@@ -50,6 +50,7 @@ extension ConfigLoader {
         try within("data.slice_size", d.slice_size, 8...4096)
         try oneOf("data.augmentation", d.augmentation, ["reference", "bank", "none"])
         try within("data.bank_views", d.bank_views, 1...1000)
+        try oneOf("data.distribute", d.distribute, ["shared", "broadcast"])
 
         let e = c.encoder
         try require(e.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(e.preset)
@@ -101,6 +102,9 @@ extension ConfigLoader {
         try nonEmpty("output.dir", c.output.dir)
         try atLeast("output.keep_checkpoints", c.output.keep_checkpoints, 1)
         try atLeast("output.checkpoint_every", c.output.checkpoint_every, 1)
+        try atLeast("output.checkpoint_every_steps", c.output.checkpoint_every_steps, 0)
+        try require(c.output.checkpoint_every_minutes >= 0, ["output.checkpoint_every_minutes"],
+                    "output.checkpoint_every_minutes must be >= 0 (0: off), got \(c.output.checkpoint_every_minutes)")
         try within("run.threads", c.run.threads, 0...1024)
         try atLeast("run.progress_every", c.run.progress_every, 1)
         try require(c.run.collective_timeout >= 0 && c.run.collective_timeout.isFinite, ["run.collective_timeout"],

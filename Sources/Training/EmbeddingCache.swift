@@ -53,6 +53,27 @@ public final class EmbeddingCache {
         try AtomicFile.write(Self.encode(tensor, precision), to: url(for: key, precision))
     }
 
+    /// True when a file for `key` at `precision` exists (not verified).
+    public func contains(_ key: String, _ precision: Precision) -> Bool {
+        FileManager.default.fileExists(atPath: url(for: key, precision).path)
+    }
+
+    /// The stored bytes of a valid entry, nil when absent or invalid (what a rank sends to ranks
+    /// whose node-local cache lacks it).
+    public func entryBytes(_ key: String, _ precision: Precision) -> Data? {
+        guard let data = try? Data(contentsOf: url(for: key, precision)), Self.decode(data, precision) != nil else { return nil }
+        return data
+    }
+
+    /// Stores an entry received from another rank after verifying it (header and checksum);
+    /// false when the bytes are not a valid entry (nothing is written).
+    @discardableResult
+    public func storeEntryBytes(_ data: Data, _ key: String, _ precision: Precision) throws -> Bool {
+        guard Self.decode(data, precision) != nil else { return false }
+        try AtomicFile.write(data, to: url(for: key, precision))
+        return true
+    }
+
     /// Returns the cached tensor or computes, stores and returns it, rounded to `precision` as a
     /// later read would return it.
     public func value(_ key: String, _ precision: Precision, compute: () throws -> Tensor) throws -> Tensor {

@@ -112,7 +112,9 @@ public final class EmbeddingProvider {
     }
 
     /// Encodes and caches every clean embedding of `sets` (and every bank view of `train`) that is
-    /// missing, sharded over the ranks of `comm` (DESIGN §4.5); returns when all ranks are done.
+    /// missing, sharded over the ranks of `comm` (DESIGN §4.5), then gives every rank whose
+    /// (node-local) cache lacks entries others built a copy (`shareMissing`); returns when all
+    /// ranks are done.
     public func prebuild(train: SliceSet, evaluation: [SliceSet], comm: Communicator,
                          progress: (Int, Int) -> Void) throws {
         guard cache != nil else { return }
@@ -134,6 +136,28 @@ public final class EmbeddingProvider {
                 _ = try cached(set, id, view: view, entryPrecision) { augmented.image }
             }
             progress(done + 1, mine.count)
+        }
+        try shareMissing(work.map { (entryKey($0.0, $0.1, view: $0.2), $0.3) }, comm: comm)
+    }
+
+    /// Node-local caches (issue 15): `cache.dir` may be a folder each node sees on its own disk,
+    /// so an entry another node's rank built is absent here. Every rank lists the entries of
+    /// `work` its cache lacks, the lists are merged (one all-reduce), and each missing entry is
+    /// sent by the rank that built it (its position in the sharded work) to every rank, which
+    /// stores it when its own cache lacks it. With a shared cache folder nothing is missing and
+    /// nothing is sent; no rank ever reads another node's files.
+    private func shareMissing(_ work: [(key: String, precision: EmbeddingCache.Precision)], comm: Communicator) throws {
+        guard let cache, comm.size > 1 else { return try comm.barrier() }
+        try comm.barrier()                      // every rank's own entries are written
+        var missing = work.map { cache.contains($0.key, $0.precision) ? 0.0 : 1.0 }
+        try comm.allReduceMax(&missing)
+        for (index, entry) in work.enumerated() where missing[index] > 0 {
+            let owner = index % comm.size       // BatchSharding's dealing of `work`
+            var bytes = comm.rank == owner ? cache.entryBytes(entry.key, entry.precision).map(Array.init) ?? [] : []
+            try comm.broadcast(&bytes, root: owner)
+            if !bytes.isEmpty && !cache.contains(entry.key, entry.precision) {
+                try cache.storeEntryBytes(Data(bytes), entry.key, entry.precision)   // else computed when first needed
+            }
         }
         try comm.barrier()
     }
@@ -158,17 +182,21 @@ public final class EmbeddingProvider {
     /// at `precision` when there is one, else a fresh encoder pass.
     private func cached(_ set: SliceSet, _ id: Int, view: Int, _ precision: EmbeddingCache.Precision,
                         image: () -> Tensor) throws -> Tensor {
-        let record = set.slices[id]
         guard let cache else {
             encoderCalls += 1
             return try encoder.encode(image())
         }
-        let name = view == 0 ? record.volume : "\(record.volume)_\(bankName)"
-        let key = EmbeddingCache.entryKey(volume: name, slice: record.index, view: view, pixels: set.image(id))
-        return try cache.value(key, precision) {
+        return try cache.value(entryKey(set, id, view: view), precision) {
             encoderCalls += 1
             return try encoder.encode(image())
         }
+    }
+
+    /// The entry key of view `view` of slice `id` (see the type's "Cache keys").
+    private func entryKey(_ set: SliceSet, _ id: Int, view: Int) -> String {
+        let record = set.slices[id]
+        let name = view == 0 ? record.volume : "\(record.volume)_\(bankName)"
+        return EmbeddingCache.entryKey(volume: name, slice: record.index, view: view, pixels: set.image(id))
     }
 
     static func labels(_ view: AugmentedSlice) -> [Int32] {

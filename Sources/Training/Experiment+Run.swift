@@ -43,12 +43,27 @@ extension Experiment {
         let (seeds, comm) = try seedGroups()
         let identity = data.train.identity + data.validation.identity
         var results: [SeedResult] = []
+        var stopped: Preempted? = nil
         for seed in seeds {
             let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
-            if let r = try head.visit(SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
-                                                 resume: resume, stopAfterEpochs: stopAfterEpochs, dataIdentity: identity)) {
-                results.append(r)
+            do {
+                if let r = try head.visit(SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
+                                                     resume: resume, stopAfterEpochs: stopAfterEpochs, dataIdentity: identity)) {
+                    results.append(r)
+                }
+            } catch let stop as Preempted {
+                stopped = stop
+                break
             }
+        }
+        // Seed groups stop on their own communicators; the world learns of any group's stop here,
+        // after every group's training (a group without a stop request finishes its seed).
+        if comm !== world {
+            var anyStopped: [Double] = [stopped == nil ? 0 : 1]
+            try world.allReduceMax(&anyStopped)
+            if anyStopped[0] > 0 { throw stopped ?? Preempted("another seed group stopped on request") }
+        } else if let stopped {
+            throw stopped
         }
         if stopAfterEpochs != nil { return nil }
         return try summarise(results)
@@ -120,11 +135,12 @@ struct SeedRunner: HeadVisitor {
         let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
                                       provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
         trainer.dataIdentity = dataIdentity
+        trainer.afterStep = experiment.afterStep
         if let checkpoint = try resumeCheckpoint(store, log: log) {
             try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: store, log: log))
             try verifyAgreement(trainer)
             if comm.isCoordinator { try log.keepRecords(throughEpoch: checkpoint.state.epoch) }
-            log.info("seed \(seed): resumed after epoch \(checkpoint.state.epoch) (step \(checkpoint.state.step))")
+            log.info("seed \(seed): resumed at \(checkpoint.name) (step \(checkpoint.state.step))")
         }
         try trainer.train(train: data.train, validation: data.validation, split: data.split, stopAfter: budget)
         if stopAfterEpochs != nil { return nil }
@@ -150,7 +166,10 @@ struct SeedRunner: HeadVisitor {
         let source = resumeStore(store)
         return try shared {
             if case .path(let url) = resume {     // verified by every rank after the broadcast
-                return try source.readFiles(epoch: Int(url.lastPathComponent.dropFirst("epoch_".count)) ?? -1)
+                guard let name = CheckpointName(folderName: url.lastPathComponent) else {
+                    throw RunFileError(path: url.path, message: "not a checkpoint folder name (epoch_NNNN or epoch_NNNN_step_NNNNN)")
+                }
+                return try source.readFiles(name)
             }
             return newestValidFiles(source, log: log)
         }.map { try validated($0, log: log) }
@@ -173,7 +192,7 @@ struct SeedRunner: HeadVisitor {
     /// `optim.test_model = best` it must be readable, since testing uses its weights.
     private func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
         let best = checkpoint.state.bestEpoch
-        guard best >= 1, best != checkpoint.state.epoch else { return nil }
+        guard best >= 1, best != checkpoint.state.epoch || checkpoint.state.partialEpoch != nil else { return nil }
         let source = resumeStore(store), required = experiment.config.optim.test_model == "best"
         return try shared {
             do {
@@ -191,9 +210,9 @@ struct SeedRunner: HeadVisitor {
     /// Coordinator: the files of the newest complete checkpoint of `store` that verifies
     /// (damaged ones are logged and skipped).
     private func newestValidFiles(_ store: CheckpointStore, log: RunLog) -> CheckpointFiles? {
-        for epoch in store.completeEpochs().reversed() {
+        for name in store.complete().reversed() {
             do {
-                let files = try store.readFiles(epoch: epoch)
+                let files = try store.readFiles(name)
                 _ = try files.verified()
                 return files
             } catch {

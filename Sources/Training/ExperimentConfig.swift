@@ -38,6 +38,10 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         /// `reference` (augment every step), `bank` (K cached augmented views per slice) or `none`.
         public var augmentation = "reference"
         public var bank_views = 4
+        /// Where the ranks get the volumes: `shared`, every node reads `root` (a shared or
+        /// replicated folder); `broadcast`, the coordinator alone reads them and sends them to the
+        /// other ranks (the data need only be on its node).
+        public var distribute = "shared"
         public init() {}
     }
 
@@ -135,6 +139,11 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var keep_checkpoints = 3
         /// Checkpoint every N epochs.
         public var checkpoint_every = 1
+        /// Also checkpoint mid-epoch every N optimiser steps (0: off); bounds the work a hard kill
+        /// loses. Mid-epoch checkpoints replace each other; a stop request always writes one.
+        public var checkpoint_every_steps = 0
+        /// Also checkpoint mid-epoch when this many minutes passed since the last checkpoint (0: off).
+        public var checkpoint_every_minutes = 0.0
         public init() {}
     }
 

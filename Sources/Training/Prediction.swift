@@ -33,9 +33,9 @@ public struct RunPrediction {
         config = try ConfigLoader.load(file: configFile)
         var skipped: [String] = []
         if let checkpoint {
-            let (store, epoch) = try Self.store(of: checkpoint)
-            self.checkpoint = try store.read(epoch: epoch)
-            checkpointFolder = store.folder(epoch: epoch)
+            let (store, name) = try Self.store(of: checkpoint)
+            self.checkpoint = try store.read(name)
+            checkpointFolder = store.folder(name)
         } else {
             let s = seed ?? config.seeds[0]
             guard config.seeds.contains(s) else {
@@ -56,13 +56,12 @@ public struct RunPrediction {
         }
     }
 
-    /// The store and epoch of an explicit `…/epoch_NNNN` folder.
-    private static func store(of folder: URL) throws -> (CheckpointStore, Int) {
-        let name = folder.standardizedFileURL.lastPathComponent
-        guard name.hasPrefix("epoch_"), let epoch = Int(name.dropFirst("epoch_".count)) else {
+    /// The store and position of an explicit `…/epoch_NNNN[_step_NNNNN]` folder.
+    private static func store(of folder: URL) throws -> (CheckpointStore, CheckpointName) {
+        guard let name = CheckpointName(folderName: folder.standardizedFileURL.lastPathComponent) else {
             throw RunFileError(path: folder.path, message: "expected a checkpoint folder named epoch_NNNN (…/seed_<s>/checkpoints/epoch_NNNN)")
         }
-        return (CheckpointStore(root: folder.standardizedFileURL.deletingLastPathComponent(), keep: .max), epoch)
+        return (CheckpointStore(root: folder.standardizedFileURL.deletingLastPathComponent(), keep: .max), name)
     }
 
     /// The newest complete checkpoint, or the best one it names when testing uses `best`.
@@ -75,8 +74,8 @@ public struct RunPrediction {
             throw RunFileError(path: store.root.path, message: "no complete checkpoint\(detail)")
         }
         let best = latest.state.bestEpoch
-        guard testModel == "best", best > 0, best != latest.state.epoch else {
-            return (latest, store.folder(epoch: latest.state.epoch))
+        guard testModel == "best", best > 0, best != latest.state.epoch || latest.state.partialEpoch != nil else {
+            return (latest, store.folder(latest.name))
         }
         return (try store.read(epoch: best), store.folder(epoch: best))
     }

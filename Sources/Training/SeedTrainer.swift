@@ -44,6 +44,13 @@ public final class SeedTrainer<Head: SegmentationHead> {
     var bestEpoch = 0
     var bestParams: [Float]
     var lastTrainingLoss = Double.nan
+    /// The steps of the current epoch restored from a mid-epoch checkpoint.
+    var resumedPartial: TrainingCheckpoint.PartialEpoch?
+    /// When the coordinator last wrote a checkpoint (for `output.checkpoint_every_minutes`).
+    var lastCheckpointTime = Date()
+    /// Called on every rank after each optimiser step with the steps done so far (fault
+    /// injection for tests of preemption).
+    public var afterStep: ((Int) -> Void)?
     public private(set) var records: [EpochRecord] = []
     /// The identity of the training and validation data (`SliceSet.identity`), recorded in
     /// checkpoints so a resume on other data is refused; set by the caller.
@@ -96,31 +103,39 @@ public final class SeedTrainer<Head: SegmentationHead> {
         bestValidation = s.bestValidationLoss
         bestEpoch = s.bestEpoch
         lastTrainingLoss = s.lastTrainingLoss
+        resumedPartial = s.partialEpoch
         bestParams = try best.map { try $0.trainableState(continuing: state).params } ?? state.params
     }
 
-    /// Trains the remaining epochs (stopping early after `stopAfter` epochs of this call when given).
+    /// Trains the remaining epochs (stopping early after `stopAfter` epochs of this call when
+    /// given). At every step boundary the ranks agree on stop requests (`StopRequest`): on one,
+    /// the coordinator checkpoints that step and every rank throws `Preempted`.
     public func train(train: SliceSet, validation: SliceSet, split: Split, stopAfter: Int? = nil) throws {
         let batch = config.optim.batch_size
         let perEpoch = (train.count + batch - 1) / batch
         var epochsThisCall = 0
         while epochsDone < config.optim.epochs {
             if let stopAfter, epochsThisCall >= stopAfter { return }
-            let started = Date()
+            var partial = resumedPartial ?? TrainingCheckpoint.PartialEpoch()
+            resumedPartial = nil
+            let started = Date().addingTimeInterval(-partial.seconds)
             let epoch = epochsDone
             let order = CounterRNG(seed: UInt64(seed), stream: 0x5EED).substream(UInt64(epoch)).permutation(train.count)
-            var sums = (loss: 0.0, ce: 0.0, dice: 0.0)
-            for s in 0..<perEpoch {
+            for s in partial.steps..<perEpoch {
                 let global = Array(order[(s * batch)..<min(order.count, (s + 1) * batch)])
                 let parts = try trainStep(global, set: train, epoch: epoch)
-                sums.loss += parts.total
-                sums.ce += parts.crossEntropy
-                sums.dice += parts.dice.loss
+                partial.loss += parts.total
+                partial.crossEntropy += parts.crossEntropy
+                partial.dice += parts.dice.loss
+                partial.steps = s + 1
+                partial.seconds = Date().timeIntervalSince(started)
                 lastTrainingLoss = parts.total
                 stepsDone += 1
                 if comm.isCoordinator && (s + 1) % config.run.progress_every == 0 {
                     log.progress(seed: seed, epoch: epoch, step: s + 1, of: perEpoch, loss: parts.total, since: started)
                 }
+                afterStep?(stepsDone)
+                try stepBoundary(partial, of: perEpoch, split: split)
             }
             let validates = (epoch + 1) % config.optim.validate_every == 0
             let validationLoss = validates ? try timed("validation") { try self.validationLoss(validation) } : nil
@@ -136,9 +151,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
             epochsDone += 1
             epochsThisCall += 1
             let n = Double(perEpoch)
-            let record = EpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, trainLoss: sums.loss / n, trainCE: sums.ce / n,
-                                     trainDice: sums.dice / n, validationDice: validationLoss, lr: state.adam.lr,
-                                     seconds: Date().timeIntervalSince(started))
+            let record = EpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, trainLoss: partial.loss / n,
+                                     trainCE: partial.crossEntropy / n, trainDice: partial.dice / n,
+                                     validationDice: validationLoss, lr: state.adam.lr, seconds: Date().timeIntervalSince(started))
             records.append(record)
             log.debug("seed \(seed) epoch \(epochsDone) phases: " + phaseSeconds.sorted { $0.key < $1.key }
                 .map { String(format: "%@ %.3fs", $0.key, $0.value) }.joined(separator: ", "))
@@ -147,10 +162,34 @@ public final class SeedTrainer<Head: SegmentationHead> {
                 try log.epoch(record, of: config.optim.epochs)
                 if let store, improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
                     try store.write(checkpoint(split: split))
+                    lastCheckpointTime = Date()
                 }
             }
             try comm.barrier()
         }
+    }
+
+    /// After step `partial.steps` of the current epoch: agree on a stop request (all ranks, one
+    /// tiny all-reduce) and checkpoint the step when stopping or when a step checkpoint is due
+    /// (`output.checkpoint_every_steps` / `_minutes`, coordinator only; never on an epoch's last
+    /// step, whose epoch checkpoint follows). A stop throws `Preempted` on every rank after the
+    /// coordinator's checkpoint is complete.
+    private func stepBoundary(_ partial: TrainingCheckpoint.PartialEpoch, of perEpoch: Int, split: Split) throws {
+        let stop = try timed("stop agreement") { try StopRequest.agreed(in: comm) }
+        let output = config.output
+        let due = partial.steps < perEpoch
+            && ((output.checkpoint_every_steps > 0 && stepsDone % output.checkpoint_every_steps == 0)
+                || (output.checkpoint_every_minutes > 0 && Date().timeIntervalSince(lastCheckpointTime) >= 60 * output.checkpoint_every_minutes))
+        if comm.isCoordinator, let store, stop || due {
+            var checkpoint = checkpoint(split: split)
+            checkpoint.state.partialEpoch = partial
+            try timed("step checkpoint") { try store.write(checkpoint) }
+            lastCheckpointTime = Date()
+            if stop { log.info("seed \(seed): stop requested: checkpoint \(store.folder(checkpoint.name).path) written") }
+        }
+        guard stop else { return }
+        try comm.barrier()          // the checkpoint is complete before any rank exits
+        throw Preempted("seed \(seed) at epoch \(epochsDone + 1), step \(partial.steps) of \(perEpoch) (\(stepsDone) steps in all)")
     }
 
     /// Parameters used for testing: last epoch (reference) or best validation loss.

@@ -44,6 +44,8 @@ public final class SimCLRPretrainer {
     public private(set) var epochsDone = 0
     var stepsDone = 0
     var lastLoss = Double.nan
+    /// The steps of the current epoch restored from a mid-epoch checkpoint.
+    var resumedPartial: TrainingCheckpoint.PartialEpoch?
     public private(set) var records: [PretrainEpochRecord] = []
     private var workspace = SimCLRWorkspace()
 
@@ -66,10 +68,12 @@ public final class SimCLRPretrainer {
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
         state = try checkpoint.trainableState(continuing: state)
         (epochsDone, stepsDone, lastLoss) = (checkpoint.state.epoch, checkpoint.state.step, checkpoint.state.lastTrainingLoss)
+        resumedPartial = checkpoint.state.partialEpoch
     }
 
     /// Pretrains the remaining epochs on the slices of `set` (labels unused), stopping after
-    /// `stopAfter` epochs of this call when given.
+    /// `stopAfter` epochs of this call when given. Stop requests are agreed at every step
+    /// boundary as in fine-tuning (the coordinator checkpoints the step, then `Preempted`).
     public func train(_ set: SliceSet, split: Split, stopAfter: Int? = nil) throws {
         guard set.count >= 2 else {
             throw ConfigError(source: "pretrain", message: "SimCLR needs at least 2 unlabelled slices, the fold's training patients have \(set.count)")
@@ -78,18 +82,32 @@ public final class SimCLRPretrainer {
         var epochsThisCall = 0
         while epochsDone < config.pretrain.epochs {
             if let stopAfter, epochsThisCall >= stopAfter { return }
-            let started = Date(), epoch = epochsDone
+            var partial = resumedPartial ?? TrainingCheckpoint.PartialEpoch()
+            resumedPartial = nil
+            let started = Date().addingTimeInterval(-partial.seconds), epoch = epochsDone
             let order = CounterRNG(seed: UInt64(seed), stream: Self.orderStream).substream(UInt64(epoch)).permutation(set.count)
-            var sum = 0.0, steps = 0
-            for start in stride(from: 0, to: order.count, by: n) where order.count - start >= 2 {
+            let starts = Array(stride(from: 0, to: order.count, by: n).filter { order.count - $0 >= 2 })
+            for start in starts.dropFirst(partial.steps) {
                 lastLoss = try step(Array(order[start..<min(order.count, start + n)]), set: set, epoch: epoch)
-                sum += lastLoss
-                steps += 1
+                partial.loss += lastLoss
+                partial.steps += 1
+                partial.seconds = Date().timeIntervalSince(started)
                 stepsDone += 1
+                if try StopRequest.agreed(in: comm) {
+                    if comm.isCoordinator, let store {
+                        var checkpoint = checkpoint(split: split)
+                        checkpoint.state.partialEpoch = partial
+                        try store.write(checkpoint)
+                        log.info("seed \(seed): stop requested: SimCLR checkpoint \(store.folder(checkpoint.name).path) written")
+                    }
+                    try comm.barrier()
+                    throw Preempted("seed \(seed) SimCLR pretraining at epoch \(epoch + 1), step \(partial.steps) of \(starts.count)")
+                }
             }
+            let steps = partial.steps
             epochsDone += 1
             epochsThisCall += 1
-            let record = PretrainEpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, loss: sum / Double(max(steps, 1)),
+            let record = PretrainEpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, loss: partial.loss / Double(max(steps, 1)),
                                              seconds: Date().timeIntervalSince(started))
             records.append(record)
             if comm.isCoordinator {

@@ -1,4 +1,5 @@
 import Checkpoints
+import Collectives
 import Datasets
 import Foundation
 import Heads
@@ -12,6 +13,9 @@ public struct TrainingCheckpoint {
     public struct State: Codable, Equatable {
         public var epoch: Int          // epochs completed
         public var step: Int           // optimiser steps completed
+        /// The steps already done of epoch `epoch + 1` when the checkpoint was taken mid-epoch
+        /// (preemption, `output.checkpoint_every_steps`/`_minutes`); nil at an epoch boundary.
+        public var partialEpoch: PartialEpoch? = nil
         public var lr: Float
         public var scheduler: ReduceLROnPlateau
         public var bestValidationLoss: Double
@@ -28,6 +32,18 @@ public struct TrainingCheckpoint {
         /// SHA-256 of each tensor file of the checkpoint.
         public var checksums: [String: String] = [:]
     }
+
+    /// Progress through an epoch: steps done and the sums its record averages.
+    public struct PartialEpoch: Codable, Equatable {
+        public var steps = 0
+        public var loss = 0.0, crossEntropy = 0.0, dice = 0.0
+        /// Wall seconds spent on those steps (so the epoch record's time covers the whole epoch).
+        public var seconds = 0.0
+        public init() {}
+    }
+
+    /// The checkpoint's position: epochs completed and steps of the next one.
+    public var name: CheckpointName { CheckpointName(epoch: state.epoch, steps: state.partialEpoch?.steps ?? 0) }
 
     public struct AdamSettings: Codable, Equatable {
         public var lr: Float, beta1: Float, beta2: Float, eps: Float
@@ -121,11 +137,12 @@ public struct CheckpointStore {
         self.keep = keep
     }
 
-    public func folder(epoch: Int) -> URL { root.appendingPathComponent(String(format: "epoch_%04d", epoch)) }
+    public func folder(epoch: Int) -> URL { folder(CheckpointName(epoch: epoch)) }
+    public func folder(_ name: CheckpointName) -> URL { root.appendingPathComponent(name.folderName) }
 
     public func write(_ checkpoint: TrainingCheckpoint) throws {
         let fm = FileManager.default
-        let final = folder(epoch: checkpoint.state.epoch)
+        let final = folder(checkpoint.name)
         let tmp = root.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
         for leftover in try fm.contentsOfDirectory(atPath: root.path) where leftover.hasPrefix(".tmp-epoch_") {
@@ -150,7 +167,7 @@ public struct CheckpointStore {
             throw RunFileError(path: final.path, message: "cannot move the checkpoint into place (errno \(errno))")
         }
         try AtomicFile.write(Data((Self.digest(stateData) + "\n").utf8), to: final.appendingPathComponent(Self.marker))
-        try prune(best: state.bestEpoch)
+        try prune(best: state.bestEpoch, newest: checkpoint.name)
     }
 
     /// Hex SHA-256 of `data` (what the marker records of `state.json`).
@@ -158,25 +175,30 @@ public struct CheckpointStore {
         SHA256.hexString(data.withUnsafeBytes { SHA256.digest($0) })
     }
 
-    /// Complete checkpoint folders, oldest first.
-    public func completeEpochs() -> [Int] {
+    /// Complete checkpoints (folders with the marker), oldest first.
+    public func complete() -> [CheckpointName] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        return names.compactMap { name -> Int? in
-            guard name.hasPrefix("epoch_"), let e = Int(name.dropFirst(6)),
-                  FileManager.default.fileExists(atPath: folder(epoch: e).appendingPathComponent(Self.marker).path) else { return nil }
-            return e
+        return names.compactMap { name -> CheckpointName? in
+            guard let c = CheckpointName(folderName: name),
+                  FileManager.default.fileExists(atPath: folder(c).appendingPathComponent(Self.marker).path) else { return nil }
+            return c
         }.sorted()
     }
 
-    /// Reads and verifies the checkpoint of `epoch` (marker, checksums, tensor files).
-    public func read(epoch: Int) throws -> TrainingCheckpoint {
-        try readFiles(epoch: epoch).verified()
-    }
+    /// Epochs of the complete epoch-boundary checkpoints, oldest first.
+    public func completeEpochs() -> [Int] { complete().filter(\.isEpochBoundary).map(\.epoch) }
 
-    /// The raw files of the checkpoint of `epoch`, unverified (`CheckpointFiles.verified()` checks
+    /// Reads and verifies the checkpoint of `epoch` (marker, checksums, tensor files).
+    public func read(epoch: Int) throws -> TrainingCheckpoint { try read(CheckpointName(epoch: epoch)) }
+
+    public func read(_ name: CheckpointName) throws -> TrainingCheckpoint { try readFiles(name).verified() }
+
+    public func readFiles(epoch: Int) throws -> CheckpointFiles { try readFiles(CheckpointName(epoch: epoch)) }
+
+    /// The raw files of the checkpoint `name`, unverified (`CheckpointFiles.verified()` checks
     /// them); what the coordinator broadcasts so other ranks never read the run folder.
-    public func readFiles(epoch: Int) throws -> CheckpointFiles {
-        let dir = folder(epoch: epoch)
+    public func readFiles(_ name: CheckpointName) throws -> CheckpointFiles {
+        let dir = folder(name)
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Self.marker).path) else {
             throw RunFileError(path: dir.path, message: "incomplete checkpoint (no \(Self.marker) marker)")
         }
@@ -195,18 +217,65 @@ public struct CheckpointStore {
     /// The newest checkpoint that reads and verifies; damaged ones are reported in `skipped`.
     public func latestValid() -> (checkpoint: TrainingCheckpoint?, skipped: [String]) {
         var skipped: [String] = []
-        for epoch in completeEpochs().reversed() {
-            do { return (try read(epoch: epoch), skipped) } catch { skipped.append("\(error)") }
+        for name in complete().reversed() {
+            do { return (try read(name), skipped) } catch { skipped.append("\(error)") }
         }
         return (nil, skipped)
     }
 
-    private func prune(best: Int) throws {
-        let epochs = completeEpochs()
-        for e in epochs.dropLast(keep) where e != best {
-            try FileManager.default.removeItem(at: folder(epoch: e))
+    /// After writing `newest`: mid-epoch checkpoints older than it are deleted (they only serve
+    /// to continue from the newest point), and of the epoch checkpoints the last `keep` and the
+    /// best are kept.
+    private func prune(best: Int, newest: CheckpointName) throws {
+        let all = complete()
+        for c in all where !c.isEpochBoundary && c < newest {
+            try FileManager.default.removeItem(at: folder(c))
+        }
+        for c in all.filter(\.isEpochBoundary).dropLast(keep) where c.epoch != best {
+            try FileManager.default.removeItem(at: folder(c))
         }
     }
+}
+
+/// Where in training a checkpoint was taken, and its folder name (the one parser of it):
+/// `epoch_0007` after 7 complete epochs, `epoch_0007_step_00012` after 12 steps of the 8th.
+/// Ordered by (epoch, steps).
+public struct CheckpointName: Comparable, Hashable, CustomStringConvertible {
+    /// Epochs completed.
+    public let epoch: Int
+    /// Steps done of the next epoch (0 at an epoch boundary).
+    public let steps: Int
+
+    public init(epoch: Int, steps: Int = 0) {
+        precondition(epoch >= 0 && steps >= 0, "negative checkpoint position")
+        self.epoch = epoch
+        self.steps = steps
+    }
+
+    /// Parses a folder name; nil for anything else (also for stray characters or signs).
+    public init?(folderName: String) {
+        let parts = folderName.split(separator: "_", omittingEmptySubsequences: false)
+        func number(_ s: Substring) -> Int? { s.isEmpty || !s.allSatisfy(\.isASCII) || !s.allSatisfy(\.isNumber) ? nil : Int(s) }
+        if parts.count == 2, parts[0] == "epoch", let e = number(parts[1]) {
+            self.init(epoch: e)
+        } else if parts.count == 4, parts[0] == "epoch", parts[2] == "step", let e = number(parts[1]), let s = number(parts[3]), s > 0 {
+            self.init(epoch: e, steps: s)
+        } else {
+            return nil
+        }
+    }
+
+    public var isEpochBoundary: Bool { steps == 0 }
+
+    public var folderName: String {
+        String(format: "epoch_%04d", epoch) + (steps == 0 ? "" : String(format: "_step_%05d", steps))
+    }
+
+    public var description: String {
+        steps == 0 ? "epoch \(epoch)" : "epoch \(epoch) + \(steps) steps"
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.epoch, a.steps) < (b.epoch, b.steps) }
 }
 
 /// A checkpoint folder's files as bytes: read by the coordinator, verified anywhere, and sent to
@@ -255,39 +324,27 @@ public struct CheckpointFiles: Equatable {
                                   adamM: try optimizer.tensor("exp_avg").data, adamV: try optimizer.tensor("exp_avg_sq").data)
     }
 
-    /// One message: the folder, then each (name, contents), all length-prefixed (UInt64 LE).
+    /// One message: the folder, then each (name, contents), all length-prefixed (`MessageWriter`).
     public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        func put(_ bytes: Data) {
-            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { out += $0 }
-            out += bytes
-        }
-        put(Data(folder.utf8))
+        var out = MessageWriter()
+        out.put(folder)
         for (name, data) in files.sorted(by: { $0.key < $1.key }) {
-            put(Data(name.utf8))
-            put(data)
+            out.put(name)
+            out.put(data)
         }
-        return out
+        return out.bytes
     }
 
     /// The inverse of `serialized()`; nil for a malformed message.
     public init?(serialized bytes: [UInt8]) {
-        var at = 0
-        func take() -> Data? {
-            guard bytes.count - at >= 8 else { return nil }
-            let n = bytes[at ..< at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-            at += 8
-            guard n <= UInt64(bytes.count - at) else { return nil }
-            defer { at += Int(n) }
-            return Data(bytes[at ..< at + Int(n)])
-        }
-        guard let folder = take() else { return nil }
+        var reader = MessageReader(bytes, what: "checkpoint")
+        guard let folder = try? reader.string() else { return nil }
         var files: [String: Data] = [:]
-        while at < bytes.count {
-            guard let name = take(), let data = take() else { return nil }
-            files[String(decoding: name, as: UTF8.self)] = data
+        while !reader.isAtEnd {
+            guard let name = try? reader.string(), let data = try? reader.data() else { return nil }
+            files[name] = data
         }
-        self.init(folder: String(decoding: folder, as: UTF8.self), files: files)
+        self.init(folder: folder, files: files)
     }
 
     public init(folder: String, files: [String: Data]) {

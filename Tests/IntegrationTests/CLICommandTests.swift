@@ -168,7 +168,7 @@ extension CLICommandTests {
         try fails(["train", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
         try fails(["train", "--set", "output.dir=afile/run"], "cannot create output.dir \(dir.path)/afile/run: \(dir.path)/afile is a file, not a folder")
         try fails(["prepare", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
-        try fails(["train", "--resume", "nonsense"], "--resume 'nonsense' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN)")
+        try fails(["train", "--resume", "nonsense"], "--resume 'nonsense' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN or ")
         try fails(["train", "--resume", "run/seed_0/checkpoints/epoch_0003"],
                   "--resume 'run/seed_0/checkpoints/epoch_0003': no such checkpoint folder \(dir.path)/run/seed_0/checkpoints/epoch_0003")
     }

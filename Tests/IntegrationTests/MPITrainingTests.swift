@@ -109,6 +109,28 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: Self.workDir.appendingPathComponent("mismatch").path))
     }
 
+    /// SIGTERM delivered to rank 1 alone in the middle of epoch 2 (a real signal: the rank raises it
+    /// on itself after step 7 of 5-step epochs): both ranks stop after that step, the coordinator
+    /// writes the step's checkpoint, the job exits with 75 (EX_TEMPFAIL) and nothing is tested;
+    /// `--resume auto` continues mid-epoch and ends bit-identical to the uninterrupted run.
+    func testSIGTERMOnOneRankCheckpointsTheStepAndResumesBitIdentically() throws {
+        let whole = try train(ranks: 2, output: "sig-whole")
+        XCTAssertEqual(whole.status, 0, whole.output)
+        let stopped = try train(ranks: 2, output: "sig-parted", ["--signal-rank", "1", "--signal-step", "7"])
+        XCTAssertFalse(stopped.timedOut, stopped.output)
+        XCTAssertEqual(stopped.status, 75, stopped.output)
+        XCTAssertTrue(stopped.stderr.contains("SIGTERM received"), stopped.output)
+        XCTAssertTrue(stopped.stderr.contains("continue with --resume auto"), stopped.output)
+        let checkpoints = Self.workDir.appendingPathComponent("sig-parted/seed_0/checkpoints")
+        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).sorted()
+        XCTAssertEqual(names.last, "epoch_0001_step_00002", "\(names)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.workDir.appendingPathComponent("sig-parted/summary.json").path))
+        let resumed = try train(ranks: 2, output: "sig-parted", ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.stdout.contains("resumed at epoch 1 + 2 steps"), resumed.output)
+        XCTAssertTrue(try finalParameters("sig-parted") == finalParameters("sig-whole"), "mid-epoch resume under mpirun is not bit-identical")
+    }
+
     func testFailureOnRankOneAbortsTheTrainingJob() throws {
         let start = Date()
         let run = try train(ranks: 2, output: "fail", ["--fail-rank", "1"])
