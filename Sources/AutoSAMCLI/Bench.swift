@@ -6,7 +6,7 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print performance numbers for the compute kernels.",
-        subcommands: [GemmBench.self, EncoderBenchCommand.self, HeadBenchCommand.self, BaselineBenchCommand.self],
+        subcommands: [GemmBench.self, EncoderBenchCommand.self, HeadBenchCommand.self, BaselineBenchCommand.self, StopBenchCommand.self],
         defaultSubcommand: GemmBench.self
     )
 }

@@ -36,6 +36,9 @@ public enum BLASRuntime {
         return Int(openblas_get_num_threads())
     }
 
+    /// The CPU model as /proc/cpuinfo names it ("unknown" elsewhere), printed by the benchmarks.
+    public static var cpuModel: String { CPUFeatures.cpuinfoValue("model name") ?? "unknown" }
+
     /// The fastest kernel family this CPU's flags support (nil off x86 or when unknown).
     public static var bestCoreForThisCPU: String? { CPUFeatures.current.bestOpenBLASCore }
 
@@ -85,18 +88,25 @@ struct CPUFeatures {
     }
 
     private static func readFlags() -> Set<String> {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
+        let values = cpuinfoValue("flags") ?? ""
+        return Set(values.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    }
+
+    /// The value of the first /proc/cpuinfo line whose key is `key`, trimmed.
+    static func cpuinfoValue(_ key: String) -> String? {
+        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
         defer { fclose(file) }
         var line: UnsafeMutablePointer<CChar>? = nil
         var capacity = 0
         defer { free(line) }
         while getline(&line, &capacity, file) > 0 {
             let text = String(cString: line!)
-            if text.hasPrefix("flags") {
-                let values = text.split(separator: ":", maxSplits: 1).last ?? ""
-                return Set(values.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            func trimmed(_ s: Substring) -> String {
+                String(s.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
             }
+            if parts.count == 2, trimmed(parts[0]) == key { return trimmed(parts[1]) }
         }
-        return []
+        return nil
     }
 }

@@ -282,7 +282,7 @@ struct SeedRunner: HeadVisitor {
             try trainer.restore(checkpoint)
             try verifyAgreement(trainer)
             if comm.isCoordinator { try pretrainLog.keepRecords(throughEpoch: checkpoint.state.epoch) }
-            log.info("seed \(seed): SimCLR pretraining resumed after epoch \(checkpoint.state.epoch)")
+            log.info("seed \(seed): SimCLR pretraining resumed at \(checkpoint.name)")
         }
         let before = trainer.epochsDone
         if !trainer.isComplete {

@@ -65,7 +65,7 @@ public struct TrainingCheckpoint {
 
     /// A trainer's checkpoint: its parameters, frozen buffers, Adam moments and settings, and
     /// `state` (whose Adam fields are taken from `trainable`).
-    init(trainable: TrainableState, frozen: FrozenState, epoch: Int, step: Int, scheduler: ReduceLROnPlateau,
+    public init(trainable: TrainableState, frozen: FrozenState, epoch: Int, step: Int, scheduler: ReduceLROnPlateau,
          bestValidationLoss: Double, bestEpoch: Int, lastTrainingLoss: Double, seed: Int, worldSize: Int,
          config: ExperimentConfig, split: Split) {
         let a = trainable.adam

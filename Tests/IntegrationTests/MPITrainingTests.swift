@@ -52,7 +52,7 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertEqual(first.status, 0, first.output)
         let second = try train(ranks: 2, output: "resumed", lr + ["--resume", "auto"])
         XCTAssertEqual(second.status, 0, second.output)
-        XCTAssertTrue(second.stdout.contains("resumed after epoch 1"), second.output)
+        XCTAssertTrue(second.stdout.contains("seed 0: resumed at epoch 1 (step"), second.output)
         XCTAssertEqual(try finalParameters("resumed"), try finalParameters("two"), "resume under mpirun is not bit-identical")
     }
 
@@ -152,7 +152,7 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertFalse(first.stdout.contains("SimCLR epoch 2/2"), first.output)
         let second = try train(ranks: 2, output: "simclr", simclr + ["--debug", "--resume", "auto"])
         XCTAssertEqual(second.status, 0, second.output)
-        XCTAssertTrue(second.stdout.contains("SimCLR pretraining resumed after epoch 1"), second.output)
+        XCTAssertTrue(second.stdout.contains("SimCLR pretraining resumed at epoch 1"), second.output)
         XCTAssertTrue(second.stdout.contains("tensors start from the pretrained encoder"), second.output)
         XCTAssertTrue(second.stdout.contains("Dice"), "results table missing: \(second.output)")
         let encoder = Self.workDir.appendingPathComponent("simclr/seed_0/pretrain/encoder.safetensors")
