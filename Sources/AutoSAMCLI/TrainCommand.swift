@@ -19,6 +19,14 @@ struct ConfigOptions: ParsableArguments {
     func load() throws -> ExperimentConfig {
         try ConfigLoader.load(file: config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
     }
+
+    /// The config read by the coordinator alone and sent to the other ranks, whose nodes need
+    /// not hold the file (it may live in a node-local run folder).
+    func loadShared(_ world: Communicator) throws -> ExperimentConfig {
+        var bytes = world.isCoordinator ? Array(try JSONEncoder().encode(try load())) : []
+        try world.broadcast(&bytes, root: 0)
+        return try JSONDecoder().decode(ExperimentConfig.self, from: Data(bytes))
+    }
 }
 
 /// A command failure said in one line (printed as is).
@@ -119,14 +127,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = try options.load()
-        if debug {
-            config.run.debug_checks = true
-            config.run.verify_ranks = true
-        }
         let resumeMode = try Self.resumeMode(resume)
         StopRequest.install()
         RankedJob.run { world in
+            var config = try options.loadShared(world)
+            if debug {
+                config.run.debug_checks = true
+                config.run.verify_ranks = true
+            }
             configureThreads(config)
             let experiment = Experiment(config: config, world: world) { try SliceEncoders.make($0) }
             var lock: RunLock? = nil

@@ -5,7 +5,7 @@ import XCTest
 
 /// Training across two simulated hosts without a shared disk (issue 15, `scripts/two-hosts.sh`:
 /// two network namespaces, hostnames and private scratch folders at the same path, mpirun over
-/// TCP). The data, the run folder and the embedding cache live on each host's private scratch:
+/// TCP). The config, the data, the run folder and the embedding cache live on each host's private scratch:
 /// only node-a has the data (`data.distribute = broadcast`), node-b builds or receives the cache
 /// entries its rank needs. The remote rank is killed with SIGKILL mid-epoch, the job is resumed,
 /// and the results equal an uninterrupted 2-rank run on one host; node-b's scratch holds no output.
@@ -34,8 +34,10 @@ final class TwoHostTests: XCTestCase {
              "run": {"progress_every": 1000, "collective_timeout": 60}}
             """
         }
+        // The config too is only on node-a (the coordinator reads it and sends it).
         let scratch = work.appendingPathComponent("hosts/scratch").path
-        try config(root: scratch).write(to: work.appendingPathComponent("two-hosts.json"), atomically: true, encoding: .utf8)
+        try fm.createDirectory(at: work.appendingPathComponent("hosts/node-a"), withIntermediateDirectories: true)
+        try config(root: scratch).write(to: work.appendingPathComponent("hosts/node-a/two-hosts.json"), atomically: true, encoding: .utf8)
         let reference = work.appendingPathComponent("reference").path
         try config(root: reference).write(to: work.appendingPathComponent("reference.json"), atomically: true, encoding: .utf8)
 
@@ -54,7 +56,7 @@ final class TwoHostTests: XCTestCase {
         let command = """
         set -u
         train() { "$TWO_HOSTS_MPIRUN" -np 2 -x OPENBLAS_NUM_THREADS=1 --mca odls_base_sigkill_timeout 0 \
-          '\(autosam)' train -c '\(work.path)/two-hosts.json' "$@"; }
+          '\(autosam)' train -c "$TWO_HOSTS_SCRATCH/two-hosts.json" "$@"; }
         train > '\(work.path)/first.log' 2>&1 &
         job=$!
         for i in $(seq 1200); do
