@@ -1,6 +1,12 @@
 import ArgumentParser
+import Baselines
 import Collectives
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam baseline-box`: the paper's zero-shot SAM baseline with ground-truth box prompts, as a
@@ -51,9 +57,9 @@ struct BoxBaselineCommand: ParsableCommand {
     /// The loaded config turned into a sam_box run config.
     func boxConfig() throws -> ExperimentConfig {
         var config = try options.load()
-        if let input { config.head.box_input = input }
-        if config.head.kind != "sam_box" {
-            config.head.kind = "sam_box"
+        if let input, let path = BoxInputPath(rawValue: input) { config.head.box_input = path }
+        if config.head.kind != .samBox {
+            config.head.kind = .samBox
             config.name = "\(config.name)_sam_box_\(config.head.box_input)"
             config.output.dir = "\(config.output.dir)_sam_box_\(config.head.box_input)"
         }

@@ -1,6 +1,12 @@
 import ArgumentParser
+import Baselines
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
 import Metrics
+import Runs
 import Training
 
 /// `autosam evaluate`: score prediction NIfTIs against labels, or re-print a finished run's table.

@@ -1,5 +1,11 @@
 import ArgumentParser
+import Baselines
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam inspect`: what a checkpoint file holds, and whether it is usable.

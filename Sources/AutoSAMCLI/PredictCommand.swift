@@ -1,5 +1,11 @@
 import ArgumentParser
+import Baselines
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam predict`: a trained head plus the frozen encoder on new volumes, no labels needed.

@@ -1,6 +1,12 @@
 import ArgumentParser
+import Baselines
 import Collectives
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam prepare`: check a config's data and fix its split before training.

@@ -1,9 +1,15 @@
 import ArgumentParser
+import Baselines
 import Collectives
+import Config
 import Datasets
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
 import Heads
 import Optim
+import Runs
 import Tensors
 import Training
 

@@ -1,6 +1,12 @@
 import ArgumentParser
+import Baselines
 import Collectives
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam suite SUITE.json`: every config of a suite run in order, then one comparison table.

@@ -1,5 +1,11 @@
 import ArgumentParser
+import Baselines
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Training
 
 /// `autosam table RUN...`: the results of finished runs side by side.

@@ -1,6 +1,12 @@
 import ArgumentParser
+import Baselines
 import Collectives
+import Config
+import Embeddings
+import Evaluation
+import Experiments
 import Foundation
+import Runs
 import Tensors
 import Training
 

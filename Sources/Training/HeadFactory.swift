@@ -1,6 +1,9 @@
 import Checkpoints
+import Config
+import Embeddings
 import Foundation
 import Heads
+import Runs
 
 /// Code that works for any concrete head type (the trainer and predictor are generic).
 public protocol HeadVisitor {
@@ -33,13 +36,13 @@ public enum HeadFactory {
     public static func make(_ config: ExperimentConfig, inputChannels: Int) throws -> ConfiguredHead {
         let k = config.data.classes
         switch config.head.kind {
-        case "cnn":
+        case .cnn:
             let head = CNNHead(inputChannels: inputChannels, classes: k, depth: config.head.depth, topChannel: config.head.channels)
             return ConfiguredHead { try $0.call(head) }
-        case "unet":
+        case .unet:
             let head = UNet(inputChannels: inputChannels, classes: k, width: config.head.channels, levels: config.head.depth)
             return ConfiguredHead { try $0.call(head) }
-        case "autosam":
+        case .autosam:
             // The decoder's shape is read off the SAM checkpoint when one is given, else SAM's
             // defaults for these channels; `AutoSAMHead.initialiseFromSAM` copies SAM's weights.
             let checkpoint = config.encoder.checkpoint
@@ -51,11 +54,11 @@ public enum HeadFactory {
             }
             let head = AutoSAMHead(config: decoder)
             return ConfiguredHead { try $0.call(head) }
-        case "linear":
+        case .linear:
             let head = LinearHead(inputChannels: inputChannels, classes: k)
             return ConfiguredHead { try $0.call(head) }
-        default:
-            throw ConfigError(source: "config", message: "head.kind '\(config.head.kind)' is not available in this build")
+        case .samBox:
+            throw ConfigError(source: "config", message: "head.kind sam_box is a zero-shot baseline with no trainable head")
         }
     }
 }

@@ -1,25 +1,14 @@
 import Checkpoints
 import Collectives
+import Config
 import Datasets
+import Embeddings
 import Foundation
 import Heads
 import Layers
 import Optim
+import Runs
 import Tensors
-
-/// One line of the per-epoch metrics log (JSON lines, `metrics.jsonl`).
-public struct EpochRecord: Codable, Equatable {
-    public let seed: Int
-    public let epoch: Int
-    public let step: Int
-    public let trainLoss: Double
-    public let trainCE: Double
-    public let trainDice: Double
-    /// nil for epochs that were not validated (`optim.validate_every`).
-    public let validationDice: Double?
-    public let lr: Float
-    public let seconds: Double
-}
 
 /// Trains one head for one seed on the ranks of `comm` with the reference semantics (DESIGN
 /// §3.5): CE + batch soft-Dice, Adam, ReduceLROnPlateau stepped with the last training loss from
@@ -139,7 +128,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
             }
             let validates = (epoch + 1) % config.optim.validate_every == 0
             let validationLoss = validates ? try timed("validation") { try self.validationLoss(validation) } : nil
-            if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == "plateau" {
+            if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == .plateau {
                 state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
             }
             let improved = validationLoss.map { $0 < bestValidation } ?? false
@@ -193,7 +182,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
     }
 
     /// Parameters used for testing: last epoch (reference) or best validation loss.
-    public var testParameters: [Float] { config.optim.test_model == "best" ? bestParams : state.params }
+    public var testParameters: [Float] { config.optim.test_model == .best ? bestParams : state.params }
 
     /// Runs `body`, adding its wall time to `phase`.
     private func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
@@ -236,7 +225,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
     func validationLoss(_ set: SliceSet) throws -> Double {
         guard set.count > 0 else { return .nan }
         let b = config.optim.batch_size
-        let groups = config.optim.validation_loss == "batch_mean" ? (set.count + b - 1) / b : 1
+        let groups = config.optim.validation_loss == .batchMean ? (set.count + b - 1) / b : 1
         let mine = BatchSharding.share(Array(0..<set.count), rank: comm.rank, size: comm.size)
         let width = SoftDiceLoss.Statistics(classes: step.head.classes).values.count
         var totals = [Double](repeating: 0, count: groups * width)       // (groups, statistics)
@@ -287,24 +276,5 @@ public final class SeedTrainer<Head: SegmentationHead> {
                                             seed: seed, worldSize: worldSize, config: config, split: split)
         checkpoint.state.dataIdentity = dataIdentity
         return checkpoint
-    }
-}
-
-public typealias SegmentationLossParts = SegmentationLoss.Parts
-
-/// Training failures: non-finite values (always checked), rank divergence (debug checks),
-/// resume refusals.
-public enum TrainingError: Error, CustomStringConvertible {
-    case nonFinite(String)
-    case diverged(String)
-    case resume(String)
-    case injected(String)
-    public var description: String {
-        switch self {
-        case .nonFinite(let what): return "NaN or Inf in the \(what)"
-        case .diverged(let what): return what
-        case .resume(let what): return "cannot resume: \(what)"
-        case .injected(let what): return what
-        }
     }
 }

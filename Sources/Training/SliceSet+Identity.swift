@@ -1,6 +1,9 @@
 import Checkpoints
+import Config
 import Datasets
+import Embeddings
 import Foundation
+import Runs
 
 extension SliceSet {
     /// What a run trains on, as a hex SHA-256: every volume's name, shape and spacing and the

@@ -3,6 +3,12 @@ import Collectives
 import Foundation
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// The AutoSAM head trained end to end on a real (tiny) SAM checkpoint: the frozen encoder and
@@ -15,13 +21,13 @@ final class AutoSAMTrainingTests: XCTestCase {
         c.data.root = root.appendingPathComponent("data").path
         c.data.synthesize_patients = 4
         c.data.slice_size = 40
-        c.data.augmentation = "none"
+        c.data.augmentation = .none
         c.encoder.checkpoint = Fixtures.url("tiny_sam.pth").path
-        c.head.kind = "autosam"
+        c.head.kind = .autosam
         c.optim.epochs = 1
         c.optim.lr = 1e-7
         c.seeds = [0]
-        c.cache.dtype = "fp32"
+        c.cache.dtype = .fp32
         c.output.dir = root.appendingPathComponent("run").path
         c.run.verify_ranks = true
         c.encoder.preset = "auto"          // the tiny checkpoint matches no preset

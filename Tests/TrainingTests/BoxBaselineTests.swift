@@ -6,6 +6,12 @@ import SAM
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// The zero-shot SAM box baseline: the reference's mask merge rule on hand-made masks, and both
@@ -153,9 +159,9 @@ extension BoxBaselineTests {
             XCTAssertTrue("\(error)".contains("head.box_input must be reference or corrected, got 'fixed'"), "\(error)")
         }
         let c = try ConfigLoader.load(file: nil, overrides: ["head.kind=sam_box", "head.box_input=corrected", "encoder.checkpoint=sam.pth"])
-        XCTAssertEqual(c.head.kind, "sam_box")
-        XCTAssertEqual(c.head.box_input, "corrected")
-        XCTAssertEqual(ExperimentConfig().head.box_input, "reference")
+        XCTAssertEqual(c.head.kind, .samBox)
+        XCTAssertEqual(c.head.box_input, .corrected)
+        XCTAssertEqual(ExperimentConfig().head.box_input, .reference)
     }
 
     /// 1 rank and 2 in-process ranks write the same label maps and scores as the single-process
@@ -165,8 +171,8 @@ extension BoxBaselineTests {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-run-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: base) }
         var one = config()
-        one.head.kind = "sam_box"
-        one.head.box_input = "corrected"
+        one.head.kind = .samBox
+        one.head.box_input = .corrected
         one.seeds = [3, 1]
         one.encoder.decoder_heads = heads
         one.output.dir = base.appendingPathComponent("one").path

@@ -6,6 +6,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// Seeded mutation fuzzing of embedding-cache entry decoding: mutants of entries the cache writes

@@ -3,6 +3,12 @@ import Datasets
 import Foundation
 import SAM
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// Issue 13 item 2: the embedding cache's keys cover every setting that changes an encoder input
@@ -24,11 +30,11 @@ final class CacheIdentityTests: XCTestCase {
     private static func config(cache: URL) -> ExperimentConfig {
         var c = ExperimentConfig()
         c.data.slice_size = 32
-        c.data.augmentation = "bank"
+        c.data.augmentation = .bank
         c.data.bank_views = 2
         c.encoder.preset = "demo_small"
         c.cache.dir = cache.path
-        c.cache.dtype = "fp16"
+        c.cache.dtype = .fp16
         c.output.dir = temporaryFolder("run").path
         return c
     }
@@ -81,13 +87,13 @@ final class CacheIdentityTests: XCTestCase {
         let bank = 2 * train, all = evaluation + 2 * train
         let changes: [(String, Int, (inout ExperimentConfig) -> Void)] = [
             ("data.slice_size", all, { $0.data.slice_size = 48 }),
-            ("data.input_mode", all, { $0.data.input_mode = "sam" }),
+            ("data.input_mode", all, { $0.data.input_mode = .sam }),
             ("encoder.random_seed", all, { $0.encoder.random_seed = 1 }),
             // Evaluation entries are fp32 whatever cache.dtype; the bank's change precision.
-            ("cache.dtype", bank, { $0.cache.dtype = "fp32" }),
+            ("cache.dtype", bank, { $0.cache.dtype = .fp32 }),
             ("data.split_seed (the bank seed)", bank, { $0.data.split_seed = 1 }),
             // The clean training views are new entries; the bank's views 0, 1 are reused by K = 3.
-            ("data.augmentation", train, { $0.data.augmentation = "none" }),
+            ("data.augmentation", train, { $0.data.augmentation = .none }),
             ("data.bank_views", train, { $0.data.bank_views = 3 }),
         ]
         for (setting, expected, change) in changes {
@@ -139,7 +145,7 @@ final class CacheIdentityTests: XCTestCase {
     /// The identity encoder's key names only the input mode; its slice size and channels are the
     /// network input's, which the folder key covers.
     func testIdentityEncoderFoldersDifferBySliceSizeAndChannels() {
-        let encoder = IdentitySliceEncoder(size: 32, inputMode: "reference")
+        let encoder = IdentitySliceEncoder(size: 32, inputMode: .reference)
         let keys = [AugmentationConfig.reference(outputSize: 32), .reference(outputSize: 64), .reference(outputSize: 32, channels: 1)]
             .map { EmbeddingProvider.folderKey(encoder: encoder, augmentation: $0) }
         XCTAssertEqual(Set(keys).count, 3, "\(keys)")

@@ -5,6 +5,12 @@ import SAM
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class CheckpointInspectionTests: XCTestCase {

@@ -3,6 +3,12 @@ import Foundation
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// Config and command-line errors that say exactly what is wrong (issue 14): which key, which
@@ -232,24 +238,24 @@ final class ConfigErrorTests: XCTestCase {
 
     func testAnUnusableOutputFolderIsDescribedPlainly() throws {
         let file = try write("{}")
-        XCTAssertEqual(message(try Experiment.createOutputFolder(file)), "output.dir \(file.path) is a file, not a folder")
+        XCTAssertEqual(message(try RunFolder.create(file)), "output.dir \(file.path) is a file, not a folder")
         let below = file.appendingPathComponent("run/a")
-        XCTAssertEqual(message(try Experiment.createOutputFolder(below)),
+        XCTAssertEqual(message(try RunFolder.create(below)),
                        "cannot create output.dir \(below.path): \(file.path) is a file, not a folder")
         let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)/run")
-        XCTAssertNoThrow(try Experiment.createOutputFolder(fresh))
-        XCTAssertNoThrow(try Experiment.createOutputFolder(fresh))
+        XCTAssertNoThrow(try RunFolder.create(fresh))
+        XCTAssertNoThrow(try RunFolder.create(fresh))
         if geteuid() != 0 {
             let locked = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
             try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: locked.path)
-            XCTAssertEqual(message(try Experiment.createOutputFolder(locked)), "cannot write output.dir \(locked.path): permission denied")
-            XCTAssertEqual(message(try Experiment.createOutputFolder(locked.appendingPathComponent("run"))),
+            XCTAssertEqual(message(try RunFolder.create(locked)), "cannot write output.dir \(locked.path): permission denied")
+            XCTAssertEqual(message(try RunFolder.create(locked.appendingPathComponent("run"))),
                            "cannot create output.dir \(locked.path)/run: permission denied")
         } else if FileManager.default.fileExists(atPath: "/sys/kernel") {
             // root writes anywhere permissions allow; sysfs refuses new folders even to root.
             let sys = URL(fileURLWithPath: "/sys/kernel/autosam-\(UUID().uuidString)")
-            XCTAssertTrue(message(try Experiment.createOutputFolder(sys)).hasPrefix("cannot create output.dir \(sys.path): "))
+            XCTAssertTrue(message(try RunFolder.create(sys)).hasPrefix("cannot create output.dir \(sys.path): "))
         }
     }
 

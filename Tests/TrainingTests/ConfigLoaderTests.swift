@@ -1,4 +1,10 @@
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class ConfigLoaderTests: XCTestCase {
@@ -16,7 +22,7 @@ final class ConfigLoaderTests: XCTestCase {
         let url = try write(#"{"name": "x", "head": {"kind": "cnn", "depth": 3}, "seeds": [7]}"#)
         let c = try ConfigLoader.load(file: url, overrides: ["optim.lr=0.001", "head.kind=linear", "data.root=/tmp/d"])
         XCTAssertEqual(c.name, "x")
-        XCTAssertEqual(c.head.kind, "linear")
+        XCTAssertEqual(c.head.kind, .linear)
         XCTAssertEqual(c.head.depth, 3)
         XCTAssertEqual(c.head.channels, 64)     // untouched default
         XCTAssertEqual(c.optim.lr, 0.001)
@@ -62,7 +68,7 @@ final class ConfigLoaderTests: XCTestCase {
 
     func testRenderedConfigLoadsBackIdentically() throws {
         var c = ExperimentConfig()
-        c.head.kind = "cnn"
+        c.head.kind = .cnn
         c.seeds = [3, 4]
         let url = try write(ConfigLoader.render(c))
         XCTAssertEqual(try ConfigLoader.load(file: url), c)

@@ -4,6 +4,12 @@ import Layers
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// The NT-Xent loss of a global batch spread over 1, 2 and 3 in-process ranks (uneven shares,

@@ -7,6 +7,12 @@ import Heads
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// A cheap deterministic stand-in for the frozen encoder: (C, g, g) features from average pooling
@@ -57,7 +63,7 @@ final class DistributedTrainingTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-run-\(name)-\(UUID().uuidString)")
         var c = TinyRun.config(in: dir)
         c.name = name
-        c.data.layout = "auto"
+        c.data.layout = .auto
         c.data.root = Self.dataRoot.path
         c.optim.epochs = epochs
         c.optim.lr = 0.01
@@ -117,7 +123,7 @@ final class DistributedTrainingTests: XCTestCase {
     /// learns fast enough that they do). Before the fix the resumed run tested the epoch-7 weights.
     func testBestModelRunResumedAfterItsLastEpochTestsTheBestWeights() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-best-\(UUID().uuidString)")
-        func bestRun(_ name: String, testModel: String = "best") -> ExperimentConfig {
+        func bestRun(_ name: String, testModel: TestModel = .best) -> ExperimentConfig {
             var c = TinyRun.config(in: root.appendingPathComponent(name))
             c.data.root = TinyRun.shared.config.data.root
             c.optim.epochs = 7
@@ -130,7 +136,7 @@ final class DistributedTrainingTests: XCTestCase {
                 try Experiment(config: c, world: comm, encoderFactory: TinyRun.encoderFactory).run(resume: resume, stopAfterEpochs: stopAfter)
             }
         }
-        let whole = bestRun("whole"), parted = bestRun("parted"), last = bestRun("last", testModel: "last")
+        let whole = bestRun("whole"), parted = bestRun("parted"), last = bestRun("last", testModel: .last)
         try train(whole)
         try train(last)
         try train(parted, stopAfter: 7)
@@ -182,7 +188,7 @@ final class DistributedTrainingTests: XCTestCase {
     /// Both are checked against a direct single-process computation with `HeadStep`, on 1 and 3
     /// ranks (round-robin shares split the batches across ranks).
     func testValidationLossDefinitions() throws {
-        for mode in ["whole_set", "batch_mean"] {
+        for mode in [ValidationLoss.wholeSet, .batchMean] {
             var c = config("validation-\(mode)")
             c.optim.validation_loss = mode
             c.optim.batch_size = 3
@@ -195,7 +201,7 @@ final class DistributedTrainingTests: XCTestCase {
                                                   store: nil, log: RunLog(rank: comm.rank, metricsFile: nil))
                     // Direct: consecutive batches (or one batch of everything) on this process alone.
                     let set = data.validation, n = set.count
-                    let groups = mode == "batch_mean" ? stride(from: 0, to: n, by: 3).map { Array($0..<min(n, $0 + 3)) } : [Array(0..<n)]
+                    let groups = mode == .batchMean ? stride(from: 0, to: n, by: 3).map { Array($0..<min(n, $0 + 3)) } : [Array(0..<n)]
                     var step = HeadStep(head: head)
                     let losses = try groups.map { ids -> Double in
                         let samples = try ids.map { try provider.clean(set, $0) }
@@ -306,7 +312,7 @@ final class DistributedTrainingTests: XCTestCase {
 
     /// `bank` encodes K views per training slice once; `reference` encodes every training step.
     func testAugmentationModesUseTheEncoderAsDocumented() throws {
-        func counts(_ mode: String, epochs: Int) throws -> (calls: Int, train: Int, evaluation: Int) {
+        func counts(_ mode: AugmentationMode, epochs: Int) throws -> (calls: Int, train: Int, evaluation: Int) {
             var c = config("aug-\(mode)", epochs: epochs)
             c.data.augmentation = mode
             c.data.bank_views = 2
@@ -316,9 +322,9 @@ final class DistributedTrainingTests: XCTestCase {
             let sets = try DatasetIndex.scan(Self.dataRoot).sliceSets(split, trainSize: 1)
             return (encoder.calls, sets.train.count, sets.val.count + sets.test.count)
         }
-        let bank = try counts("bank", epochs: 3)
+        let bank = try counts(.bank, epochs: 3)
         XCTAssertEqual(bank.calls, bank.evaluation + 2 * bank.train)
-        let reference = try counts("reference", epochs: 2)
+        let reference = try counts(.reference, epochs: 2)
         XCTAssertEqual(reference.calls, reference.evaluation + 2 * reference.train)
     }
 

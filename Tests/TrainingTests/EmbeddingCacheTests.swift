@@ -1,6 +1,12 @@
 import XCTest
 import Tensors
 import TestSupport
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class EmbeddingCacheTests: XCTestCase {

@@ -3,6 +3,12 @@ import Foundation
 import Metrics
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class FolderEvaluationTests: XCTestCase {

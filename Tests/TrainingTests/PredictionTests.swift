@@ -2,6 +2,12 @@ import Datasets
 import Foundation
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class PredictionTests: XCTestCase {
@@ -49,7 +55,7 @@ final class PredictionTests: XCTestCase {
     func testWithAnFp16CachePredictingTheTestVolumesReproducesTheRunsOwnPredictions() throws {
         var fp16 = TinyRun.config(in: temporaryFolder())
         fp16.data.root = config.data.root
-        fp16.cache.dtype = "fp16"
+        fp16.cache.dtype = .fp16
         let folder = try TinyRun.train(fp16)
         let images = try testImages(of: folder)
         let written = try RunPrediction(run: folder).predict(images, to: temporaryFolder(), encoderFactory: TinyRun.encoderFactory)
@@ -96,7 +102,7 @@ final class PredictionTests: XCTestCase {
     func testBestModelRunsPredictWithTheBestValidationCheckpointAsTestingDid() throws {
         var best = TinyRun.config(in: temporaryFolder())
         best.data.root = config.data.root
-        best.optim.test_model = "best"
+        best.optim.test_model = .best
         // Only epoch 2 is validated, so it is the best and differs from the last (3) by one
         // epoch of training, whatever the float rounding.
         best.optim.epochs = 3

@@ -2,6 +2,12 @@ import Collectives
 import Datasets
 import Foundation
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// Stop requests and mid-epoch checkpoints (issue 15): a stop agreed at a step boundary writes a
@@ -19,7 +25,7 @@ final class PreemptionTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-preempt-\(name)-\(UUID().uuidString)")
         var c = TinyRun.config(in: dir)
         c.name = name
-        c.data.layout = "auto"
+        c.data.layout = .auto
         c.data.root = DistributedTrainingTests.dataRoot.path
         c.optim.epochs = epochs
         c.optim.lr = 0.01

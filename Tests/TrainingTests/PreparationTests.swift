@@ -3,11 +3,17 @@ import Datasets
 import Foundation
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 final class PreparationTests: XCTestCase {
     /// A config on its own copy of the shared run's phantom data, with a fresh output folder.
-    private func config(augmentation: String = "none") throws -> ExperimentConfig {
+    private func config(augmentation: AugmentationMode = .none) throws -> ExperimentConfig {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prepare-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var c = TinyRun.config(in: dir)
@@ -49,7 +55,7 @@ final class PreparationTests: XCTestCase {
     }
 
     func testBankModeAddsTheViewsOfTrainingSlices() throws {
-        let c = try config(augmentation: "bank")
+        let c = try config(augmentation: .bank)
         let report = try experiment(c).buildCache()
         XCTAssertEqual(report.entries, report.slices.validation + report.slices.test + c.data.bank_views * report.slices.train)
     }

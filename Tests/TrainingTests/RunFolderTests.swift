@@ -5,6 +5,12 @@ import Foundation
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// A run folder owned by one run at a time, and resume that trusts nothing it has not verified

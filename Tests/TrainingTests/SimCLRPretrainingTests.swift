@@ -6,6 +6,12 @@ import Heads
 import Tensors
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// The SimCLR baseline (issue 8): pretraining of the UNet encoder with the NT-Xent loss of a global
@@ -15,18 +21,18 @@ final class SimCLRPretrainingTests: XCTestCase {
     static func config(pretrainEpochs: Int = 2, fineTuneEpochs: Int = 2) -> ExperimentConfig {
         var c = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("autosam-simclr-\(UUID().uuidString)"))
         c.name = "simclr-test"
-        c.data.layout = "auto"
+        c.data.layout = .auto
         c.data.root = UNetBaselineTests.dataRoot.path
-        c.head.kind = "unet"
+        c.head.kind = .unet
         c.head.depth = 2
         c.head.channels = 3
-        c.pretrain.method = "simclr"
+        c.pretrain.method = .simclr
         c.pretrain.epochs = pretrainEpochs
         c.pretrain.batch_size = 5
         c.pretrain.projection_dim = 8
         c.pretrain.lr = 3e-3
         c.optim.epochs = fineTuneEpochs
-        c.optim.scheduler = "none"
+        c.optim.scheduler = .none
         c.cache.enabled = false
         return c
     }
@@ -210,7 +216,7 @@ final class SimCLRPretrainingTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for name in ["simclr_train1", "simclr_train5", "simclr_demo"] {
             let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/\(name).json"))
-            XCTAssertEqual(c.pretrain.method, "simclr", name)
+            XCTAssertEqual(c.pretrain.method, .simclr, name)
             XCTAssertEqual(c.pretrain.temperature, 0.5, name)
             XCTAssertEqual(c.name, name)
         }

@@ -4,6 +4,12 @@ import Foundation
 import Metrics
 import TestSupport
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// `autosam suite`: the suite file loader, and a suite of two tiny training configs and one box
@@ -71,12 +77,12 @@ final class SuiteTests: XCTestCase {
         cnn.output.dir = dir.appendingPathComponent("runs/cnn").path
         var linear = cnn
         linear.name = "tiny_linear"
-        linear.head.kind = "linear"
+        linear.head.kind = .linear
         linear.output.dir = dir.appendingPathComponent("runs/linear").path
         var box = cnn
         box.name = "tiny_box"
-        box.head.kind = "sam_box"
-        box.head.box_input = "corrected"
+        box.head.kind = .samBox
+        box.head.box_input = .corrected
         box.encoder.checkpoint = Fixtures.url("tiny_sam.pth").path
         box.encoder.decoder_heads = 2
         box.encoder.preset = "auto"
@@ -136,10 +142,10 @@ final class SuiteTests: XCTestCase {
         for input in BoxInputPath.allCases {
             let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/sam_box_\(input.rawValue).json"))
             XCTAssertEqual(c.name, "sam_box_\(input.rawValue)")
-            XCTAssertEqual(c.head.kind, "sam_box")
-            XCTAssertEqual(c.head.box_input, input.rawValue)
+            XCTAssertEqual(c.head.kind, .samBox)
+            XCTAssertEqual(c.head.box_input, input)
             XCTAssertEqual(c.encoder.checkpoint, paper.encoder.checkpoint)
-            XCTAssertEqual([c.data.layout, c.data.root], [paper.data.layout, paper.data.root])
+            XCTAssertEqual([c.data.layout.rawValue, c.data.root], [paper.data.layout.rawValue, paper.data.root])
             XCTAssertEqual([c.data.split_seed, c.data.folds, c.data.fold, c.data.classes],
                            [paper.data.split_seed, paper.data.folds, paper.data.fold, paper.data.classes])
         }

@@ -2,6 +2,12 @@ import Collectives
 import Datasets
 import Foundation
 import Tensors
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// A cheap, deterministic stand-in for the SAM encoder: space-to-depth of the first image
@@ -36,18 +42,18 @@ enum TinyRun {
     static func config(in dir: URL) -> ExperimentConfig {
         var c = ExperimentConfig()
         c.name = "tiny"
-        c.data.layout = "acdc"
+        c.data.layout = .acdc
         c.data.root = dir.appendingPathComponent("data").path
         c.data.train_size = 1
         c.data.slice_size = 32
-        c.data.augmentation = "none"
-        c.head.kind = "cnn"
+        c.data.augmentation = .none
+        c.head.kind = .cnn
         c.head.depth = 2
         c.head.channels = 4
         c.optim.epochs = 8
         c.optim.lr = 0.03
         c.seeds = [0]
-        c.cache.dtype = "fp32"            // cached embeddings equal fresh ones exactly
+        c.cache.dtype = .fp32            // cached embeddings equal fresh ones exactly
         c.output.dir = dir.appendingPathComponent("run").path
         c.output.keep_checkpoints = 10
         c.run.progress_every = 1000

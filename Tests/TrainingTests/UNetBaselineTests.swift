@@ -3,6 +3,12 @@ import Datasets
 import Foundation
 import Tensors
 import XCTest
+@testable import Baselines
+@testable import Config
+@testable import Embeddings
+@testable import Evaluation
+@testable import Experiments
+@testable import Runs
 @testable import Training
 
 /// The UNet baseline end to end through the unchanged distributed trainer: `head.kind = unet`
@@ -15,12 +21,12 @@ final class UNetBaselineTests: XCTestCase {
     func config(epochs: Int, lr: Float) -> ExperimentConfig {
         var c = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("autosam-unet-\(UUID().uuidString)"))
         c.name = "unet-baseline-test"
-        c.data.layout = "auto"
+        c.data.layout = .auto
         c.data.root = Self.dataRoot.path
-        c.head.kind = "unet"
+        c.head.kind = .unet
         c.optim.epochs = epochs
         c.optim.lr = lr
-        c.optim.scheduler = "none"
+        c.optim.scheduler = .none
         c.cache.enabled = false
         return c
     }
@@ -48,7 +54,7 @@ final class UNetBaselineTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for name in ["unet_train1", "unet_train5", "unet_demo"] {
             let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/\(name).json"))
-            XCTAssertEqual(c.head.kind, "unet", name)
+            XCTAssertEqual(c.head.kind, .unet, name)
             XCTAssertEqual(c.name, name)
         }
     }
