@@ -38,8 +38,7 @@ struct BaselineBenchCommand: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).")
     var steps: Int = 2
 
-    @Option(help: "OpenBLAS threads (default: leave the current setting).")
-    var threads: Int?
+    @OptionGroup var threads: BenchThreadOption
 
     func validate() throws {
         for (name, value) in [("--size", size), ("--width", width), ("--levels", levels), ("--batch", batch), ("--views", views),
@@ -47,12 +46,11 @@ struct BaselineBenchCommand: ParsableCommand {
             throw ValidationError("\(name) must be positive, got \(value)")
         }
         guard size % (1 << levels) == 0 else { throw ValidationError("--size must be a multiple of 2^levels") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
     }
 
     func run() throws {
-        if let threads { BLASRuntime.setThreads(threads) }
-        print("OpenBLAS core: \(BLASRuntime.selection), threads: \(BLASRuntime.threads); \(steps) timed steps after 1 warm-up")
+        threads.apply()
+        print(BenchHarness.machineLine + "; \(steps) timed steps after 1 warm-up")
         let unet = UNet(classes: 4, width: width, levels: levels)
         let rng = CounterRNG(seed: 2024, stream: 1)
         print("what                               params    fwd ms    bwd ms   step ms   GFLOP/s  peak RSS MB")
@@ -135,6 +133,6 @@ struct BaselineBenchCommand: ParsableCommand {
         let gflops = 6.0 * Double(multiplyAdds) / (t.forward + t.backward) / 1e9
         print(name.padding(toLength: 32, withPad: " ", startingAt: 0)
               + String(format: "%9d %9.1f %9.1f %9.1f %9.1f %12d", params, t.forward * 1000, t.backward * 1000,
-                       (t.forward + t.backward) * 1000, gflops, HeadBenchCommand.peakResidentMB()))
+                       (t.forward + t.backward) * 1000, gflops, BenchHarness.peakResidentMB()))
     }
 }

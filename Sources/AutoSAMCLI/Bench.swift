@@ -25,13 +25,8 @@ struct GemmBench: ParsableCommand {
     var seconds: Double = 1.5
 
     func run() throws {
-        let threadCounts = try threads.split(separator: ",").map { part -> Int in
-            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 1 else {
-                throw ValidationError("--threads: '\(part)' is not a positive integer")
-            }
-            return n
-        }
-        print("OpenBLAS core: \(BLASRuntime.selection)")
+        let threadCounts = try BenchHarness.threadCounts(threads)
+        print(BenchHarness.machineLine)
         let shapes: [(String, Int, Int, Int)] = [
             ("square 1024^3", 1024, 1024, 1024),
             ("ViT-B qkv   4096x768x2304", 4096, 2304, 768),

@@ -79,7 +79,7 @@ struct BoxBaselineCommand: ParsableCommand {
                 // --max-volumes run is partial.
                 let saved = experiment.outputDir.appendingPathComponent("config.json")
                 if maxVolumes == nil {
-                    try writeConfig(config, to: experiment.outputDir)
+                    try RunFolder.writeConfig(config, to: experiment.outputDir)
                 } else if FileManager.default.fileExists(atPath: saved.path) {
                     try FileManager.default.removeItem(at: saved)
                 }

@@ -38,7 +38,7 @@ struct EncoderBenchCommand: ParsableCommand {
 
     func run() throws {
         let config = config(), flops = EncoderFLOPs(config: config)
-        print("OpenBLAS core: \(BLASRuntime.selection)")
+        print(BenchHarness.machineLine)
         print("encoder \(preset): \(config)")
         print(String(format: "FLOPs per image: %.1f G (qkv %.1f, attention %.1f, rel-pos %.1f, proj %.1f, MLP %.1f, patch %.1f, neck %.1f)",
                      flops.total / 1e9, flops.qkv / 1e9, flops.attention / 1e9, flops.relativePosition / 1e9,
@@ -61,10 +61,10 @@ struct EncoderBenchCommand: ParsableCommand {
             }
             pass()
             workspace.resetTimings()
-            let (start, cpuStart) = (DispatchTime.now().uptimeNanoseconds, Usage.current().cpuSeconds)
+            let (start, cpuStart) = (DispatchTime.now().uptimeNanoseconds, BenchHarness.usage().cpuSeconds)
             for _ in 0..<repeats { pass() }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
-            let usage = Usage.current()
+            let usage = BenchHarness.usage()
             rows.append(Measurement(threads: t, seconds: seconds, cpuSeconds: (usage.cpuSeconds - cpuStart) / Double(repeats),
                                     timings: workspace.timings, peakMegabytes: usage.peakMegabytes))
             print(String(format: "threads %d: %.2f s/image, %.1f GFLOP/s, workspace %@ MB", t, seconds,
@@ -105,29 +105,8 @@ struct EncoderBenchCommand: ParsableCommand {
         return c
     }
 
-    private func threadCounts() throws -> [Int] {
-        try threads.split(separator: ",").map { part in
-            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 1 else {
-                throw ValidationError("--threads: '\(part)' is not a positive integer")
-            }
-            return n
-        }
-    }
+    private func threadCounts() throws -> [Int] { try BenchHarness.threadCounts(threads) }
 
     private func megabytes(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / 1_048_576) }
 
-}
-
-/// This process's resource usage (getrusage): user + system CPU time and the peak resident set
-/// size (ru_maxrss, KiB on Linux).
-private struct Usage {
-    var cpuSeconds: Double
-    var peakMegabytes: Double
-
-    static func current() -> Usage {
-        var u = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &u)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return Usage(cpuSeconds: seconds(u.ru_utime) + seconds(u.ru_stime), peakMegabytes: Double(u.ru_maxrss) / 1024)
-    }
 }

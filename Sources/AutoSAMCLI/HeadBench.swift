@@ -3,9 +3,6 @@ import Foundation
 import Collectives
 import Heads
 import Tensors
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `autosam bench heads`: one training step of each trainable head at the real size (DESIGN
 /// §3.4-3.5): embedding (B, 256, 64, 64) -> logits (B, K, 256, 256) -> bilinear resize to the
@@ -43,8 +40,7 @@ struct HeadBenchCommand: ParsableCommand {
     @Option(help: "Timed steps per head (after one warm-up step).")
     var steps: Int = 3
 
-    @Option(help: "OpenBLAS threads (default: leave the current setting).")
-    var threads: Int?
+    @OptionGroup var threads: BenchThreadOption
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--channels", channels), ("--grid", grid), ("--label-size", labelSize),
@@ -54,7 +50,6 @@ struct HeadBenchCommand: ParsableCommand {
         if classes < 2 { throw ValidationError("--classes must be at least 2, got \(classes)") }
         if depth < 2 { throw ValidationError("--depth must be at least 2, got \(depth)") }
         if channels % 8 != 0 { throw ValidationError("--channels must be divisible by 8 (linear head), got \(channels)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
         for name in headNames where !["autosam", "cnn", "linear"].contains(name) {
             throw ValidationError("--heads: unknown head '\(name)' (autosam, cnn, linear)")
         }
@@ -65,8 +60,8 @@ struct HeadBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLASRuntime.setThreads(threads) }
-        print("OpenBLAS core: \(BLASRuntime.selection), threads: \(BLASRuntime.threads)")
+        threads.apply()
+        print(BenchHarness.machineLine)
         print("embedding (\(batch), \(channels), \(grid), \(grid)), \(classes) classes, labels \(labelSize)x\(labelSize), "
               + "\(steps) timed steps after 1 warm-up")
         let rng = CounterRNG(seed: 2023, stream: 1)
@@ -74,7 +69,7 @@ struct HeadBenchCommand: ParsableCommand {
         let labels = (0..<batch * labelSize * labelSize).map {
             Int32(rng.uniformInt(UInt64($0), below: UInt64(classes)))
         }
-        print("peak RSS before the heads: \(Self.peakResidentMB()) MB")
+        print("peak RSS before the heads: \(BenchHarness.peakResidentMB()) MB")
         print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms       GFLOP/s  peak RSS MB")
         let input = FeatureShape(channels: channels, height: grid, width: grid)
         for name in headNames {
@@ -123,13 +118,6 @@ struct HeadBenchCommand: ParsableCommand {
               + String(format: "%9d  ", state.layout.totalCount)
               + shape.padding(toLength: 12, withPad: " ", startingAt: 0)
               + String(format: "%8.1f %9.1f %8.1f %8.1f %8.1f %13.1f %12d", ms[0], ms[1], ms[2], ms[3], total, gflops,
-                       Self.peakResidentMB()))
-    }
-
-    /// Peak resident set size of the process so far (getrusage, Linux reports KiB).
-    static func peakResidentMB() -> Int {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Int(usage.ru_maxrss) / 1024
+                       BenchHarness.peakResidentMB()))
     }
 }

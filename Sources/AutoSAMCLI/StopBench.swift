@@ -53,10 +53,10 @@ struct StopBenchCommand: ParsableCommand {
                 _ = try StopRequest.agreed(in: comm)
                 times.append(Date().timeIntervalSince(start))
             }
-            var agreement = [median(times)]
+            var agreement = [BenchHarness.median(times)]
             try comm.allReduceMax(&agreement)
             guard comm.isCoordinator else { return }
-            print("CPU: \(BLASRuntime.cpuModel); OpenBLAS core \(BLASRuntime.selection), \(BLASRuntime.threads) thread(s); \(comm.size) rank(s)")
+            print(BenchHarness.machineLine + "; \(comm.size) rank(s)")
             print(String(format: "stop agreement: %.1f µs per step (median of %d, slowest rank)", agreement[0] * 1e6, agreements))
             let folder = dir.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("autosam-stop-bench-\(getpid())")
@@ -128,15 +128,10 @@ struct StopBenchCommand: ParsableCommand {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(path).path)
                 return sum + ((attributes?[.size] as? Int) ?? 0)
             }
-            let stepTime = median(stepTimes), write = median(writeTimes)
+            let stepTime = BenchHarness.median(stepTimes), write = BenchHarness.median(writeTimes)
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
                   + String(format: "%9d %15.1f %10.1f %14.1f %15.4f%% %16.1f%%", state.layout.totalCount, Double(bytes) / 1e6,
                            write * 1000, stepTime * 1000, agreement / stepTime * 100, write / stepTime * 100))
         }
     }
-}
-
-private func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
 }

@@ -35,18 +35,7 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-/// A command failure said in one line (printed as is).
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-}
 
-/// Saves the resolved config as `<dir>/config.json`; a failure names the file and the reason.
-func writeConfig(_ config: ExperimentConfig, to dir: URL) throws {
-    let file = dir.appendingPathComponent("config.json")
-    do { try ConfigLoader.render(config).write(to: file, atomically: true, encoding: .utf8) } catch {
-        throw CommandError(description: "cannot write \(file.path): \((error as NSError).localizedDescription)")
-    }
-}
 
 /// BLAS threads per rank: the config's value, else the launcher's OPENBLAS_NUM_THREADS, else the
 /// node's cores divided by the ranks on this node (DESIGN §5: ranks x threads <= cores).
@@ -149,7 +138,7 @@ struct TrainCommand: ParsableCommand {
                 print(ConfigLoader.render(config))
                 try experiment.createOutputFolder()
                 lock = try RunLock(folder: experiment.outputDir)      // before config.json: one run per folder
-                try writeConfig(config, to: experiment.outputDir)
+                try RunFolder.writeConfig(config, to: experiment.outputDir)
                 experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, OpenBLAS \(BLASRuntime.selection)")
             }
             if let failRank, failRank == world.rank {

@@ -64,7 +64,7 @@ public final class SuiteRunner {
                     log.info("\(config.output.dir)/summary.json is of another config: removed, running again")
                     try FileManager.default.removeItem(at: stale)
                 }
-                try AtomicFile.write(Data(ConfigLoader.render(config).utf8), to: experiment.outputDir.appendingPathComponent("config.json"))
+                try RunFolder.writeConfig(config, to: experiment.outputDir)
             }
             try experiment.run(resume: .auto, holding: lock)
         }

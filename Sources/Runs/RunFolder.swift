@@ -1,3 +1,4 @@
+import Checkpoints
 import Config
 import Foundation
 
@@ -7,8 +8,18 @@ public struct OutputFolderError: Error, CustomStringConvertible, Equatable {
     public let description: String
 }
 
-/// Run folders (`output.dir`): creation with plain errors.
+/// Run folders (`output.dir`): creation with plain errors, and the resolved config.
 public enum RunFolder {
+    /// Saves the resolved config as `<dir>/config.json` atomically (the one writer of it: `train`,
+    /// the box baseline and suites; next to a `summary.json` it marks a complete run of that
+    /// config); a failure names the file and the reason.
+    public static func writeConfig(_ config: ExperimentConfig, to dir: URL) throws {
+        let file = dir.appendingPathComponent("config.json")
+        do { try AtomicFile.write(Data(ConfigLoader.render(config).utf8), to: file) } catch {
+            throw RunFileError(path: file.path, message: "cannot write the resolved config (\(reason(error)))")
+        }
+    }
+
     /// Creates `url` (named `key` in errors) with its parents when missing and checks it is a
     /// writable folder: `output.dir <path> is a file, not a folder`, `cannot create output.dir
     /// <path>: <ancestor> is a file`, `cannot create output.dir <path>: permission denied`,
