@@ -141,13 +141,9 @@ public final class SimCLRPretrainer {
                                                           gradients: &state.grads, workspace: &workspace) }
         }
         try comm.allReduceSum(&state.grads)
-        if !loss.isFinite || !state.grads.allSatisfy(\.isFinite) {      // always on, as in fine-tuning
-            throw TrainingError.nonFinite("SimCLR loss or gradient at epoch \(epoch + 1), step \(stepsDone + 1) (NT-Xent \(loss))")
-        }
-        state.step()
-        if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {
-            throw TrainingError.diverged("SimCLR parameters differ across ranks after step \(stepsDone + 1)")
-        }
+        let position = "SimCLR epoch \(epoch + 1), step \(stepsDone + 1)"
+        guard loss.isFinite else { throw TrainingError.nonFinite("NT-Xent loss at \(position) (\(loss))") }
+        try StepTail.finish(&state, comm: comm, verifyRanks: config.run.verify_ranks, position: position)
         return loss
     }
 

@@ -199,20 +199,17 @@ public final class SeedTrainer<Head: SegmentationHead> {
         let parts = try timed("head forward/backward + all-reduce") {
             try step.run(batch, globalCount: global.count, state: &state, frozen: frozen, comm: comm, backward: true)
         }
-        // Always on (one pass over the gradient, negligible next to the step): a NaN or Inf stops
-        // the run naming the step instead of training to NaN. The loss and gradient are global, so
-        // every rank stops together. A Dice term that is NaN because every class is predicted
-        // perfectly (the reference's empty mean) is not an error: its gradient is the CE's alone.
+        // The loss is global, so every rank stops together on a NaN or Inf. A Dice term that is NaN
+        // because every class is predicted perfectly (the reference's empty mean) is not an error:
+        // its gradient is the CE's alone.
+        let position = "epoch \(epoch + 1), step \(stepsDone + 1)"
         let diceUndefined = !parts.dice.loss.isFinite && parts.dice.kept.allSatisfy { !$0 }
         guard parts.crossEntropy.isFinite, parts.dice.loss.isFinite || diceUndefined else {
-            throw TrainingError.nonFinite("training loss at epoch \(epoch + 1), step \(stepsDone + 1) (cross-entropy \(parts.crossEntropy), Dice \(parts.dice.loss))")
+            throw TrainingError.nonFinite("training loss at \(position) (cross-entropy \(parts.crossEntropy), "
+                                          + "Dice \(parts.dice.loss))")
         }
-        if let bad = state.layout.entries.first(where: { e in state.grads[e.offset ..< e.offset + e.count].contains { !$0.isFinite } }) {
-            throw TrainingError.nonFinite("gradient of \(bad.name) at epoch \(epoch + 1), step \(stepsDone + 1)")
-        }
-        timed("adam") { state.step() }
-        if config.run.verify_ranks, try !comm.isBitIdentical(state.params) {
-            throw TrainingError.diverged("parameters differ across ranks after step \(stepsDone + 1)")
+        try StepTail.finish(&state, comm: comm, verifyRanks: config.run.verify_ranks, position: position) { state in
+            self.timed("adam") { state.step() }
         }
         return parts
     }
