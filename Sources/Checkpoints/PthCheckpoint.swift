@@ -34,13 +34,15 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         }
         prefix = String(pickle.name.dropLast("data.pkl".count))
         try PthCheckpoint.checkByteOrder(archive, prefix: prefix)
-        var unpickler = Unpickler(bytes: try archive.contents(of: pickle), file: "\(path): \(pickle.name)", limits: limits)
+        var unpickler = Unpickler(bytes: try archive.contents(of: pickle), file: "\(path): \(pickle.name)",
+                                  limits: limits)
         let tensors = try unpickler.load { try PthCheckpoint.stateDict($0, path: file.path) }
         names = tensors.map(\.key)
         layouts = Dictionary(uniqueKeysWithValues: tensors.map { ($0.key, $0.layout) })   // PickleDict keys are unique
         var storageBytes: [String: UnsafeRawBufferPointer] = [:]
         for (key, layout) in tensors where storageBytes[layout.storage.key] == nil {
-            storageBytes[layout.storage.key] = try PthCheckpoint.storage(layout.storage, of: key, in: archive, prefix: prefix)
+            storageBytes[layout.storage.key] = try PthCheckpoint.storage(layout.storage, of: key, in: archive,
+                                                                         prefix: prefix)
         }
         self.storageBytes = storageBytes
     }
@@ -76,7 +78,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         let l = try layout(name)
         guard let values = StridedConversion.integers(try storage(of: name, l), dtype: l.storage.dtype,
                                                       shape: l.shape, strides: l.strides, offset: l.offset) else {
-            throw CheckpointError(file: path, "tensor '\(name)' is \(l.storage.dtype.rawValue), expected an integer dtype")
+            throw CheckpointError(file: path, "tensor '\(name)' is \(l.storage.dtype.rawValue), "
+                                              + "expected an integer dtype")
         }
         return values
     }
@@ -92,10 +95,12 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     /// `byteorder` holds `little` (absent in older checkpoints, which are little-endian).
     static func checkByteOrder(_ archive: ZipArchive, prefix: String) throws {
         guard let entry = archive.entry(prefix + "byteorder") else { return }
-        let text = String(decoding: try archive.contents(of: entry), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: try archive.contents(of: entry), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         guard text == "little" else {
             throw CheckpointError(file: archive.path, text == "big"
-                ? "checkpoint was saved on a big-endian machine (byteorder 'big'); only little-endian checkpoints are supported"
+                ? "checkpoint was saved on a big-endian machine (byteorder 'big'); "
+                  + "only little-endian checkpoints are supported"
                 : "unknown byteorder '\(text.prefix(32))' in \(entry.name)")
         }
     }
@@ -103,29 +108,35 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     /// The pickle's top level must be a dict from string keys to tensors (a flat state dict).
     static func stateDict(_ value: PickleValue, path: String) throws -> [(key: String, layout: PthTensorLayout)] {
         guard case .dict(let dict) = value else {
-            throw CheckpointError(file: path, "data.pkl holds \(value.kind), expected a state dict (an OrderedDict of tensors)")
+            throw CheckpointError(file: path, "data.pkl holds \(value.kind), "
+                                              + "expected a state dict (an OrderedDict of tensors)")
         }
         return try dict.items.map { item in
             guard case .string(let key) = item.key else {
                 throw CheckpointError(file: path, "state dict key \(item.key.kind) is not a string")
             }
             guard case .tensor(let layout) = item.value else {
-                throw CheckpointError(file: path, "state dict entry '\(key)' is \(item.value.kind), not a tensor (expected a flat state dict)")
+                throw CheckpointError(file: path, "state dict entry '\(key)' is \(item.value.kind), "
+                                                  + "not a tensor (expected a flat state dict)")
             }
             return (key, layout)
         }
     }
 
     /// The stored bytes of `data/<key>`, which must hold exactly `numel` elements.
-    static func storage(_ storage: PthStorage, of tensor: String, in archive: ZipArchive, prefix: String) throws -> UnsafeRawBufferPointer {
+    static func storage(_ storage: PthStorage, of tensor: String, in archive: ZipArchive, prefix: String) throws
+        -> UnsafeRawBufferPointer {
         let name = prefix + "data/" + storage.key
         guard let entry = archive.entry(name) else {
-            throw CheckpointError(file: archive.path, "storage '\(storage.key)' of tensor '\(tensor)' is missing: no ZIP entry '\(name)'")
+            throw CheckpointError(file: archive.path, "storage '\(storage.key)' of tensor '\(tensor)' is missing: "
+                                                      + "no ZIP entry '\(name)'")
         }
         let bytes = try archive.contents(of: entry)
         let (needed, overflow) = storage.numel.multipliedReportingOverflow(by: storage.dtype.byteSize)
         guard !overflow, needed == bytes.count else {
-            throw CheckpointError(file: archive.path, "storage '\(storage.key)' of tensor '\(tensor)' claims \(storage.numel) \(storage.dtype.rawValue) elements but '\(name)' has \(bytes.count) bytes")
+            throw CheckpointError(file: archive.path, "storage '\(storage.key)' of tensor '\(tensor)' claims "
+                                                      + "\(storage.numel) \(storage.dtype.rawValue) "
+                                                      + "elements but '\(name)' has \(bytes.count) bytes")
         }
         return bytes
     }

@@ -53,7 +53,9 @@ public struct SafeTensorsFile {
     /// checked for overflow) and every offset the payload, so reading a tensor never leaves the file.
     public init(bytes: Data, path: String) throws {
         self.path = path
-        guard bytes.count >= 8 else { throw CheckpointError(file: path, "too short for a safetensors header (\(bytes.count) bytes)") }
+        guard bytes.count >= 8 else {
+            throw CheckpointError(file: path, "too short for a safetensors header (\(bytes.count) bytes)")
+        }
         let headerLength = bytes.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
             throw CheckpointError(file: path, "header length \(headerLength) exceeds file size \(bytes.count)")
@@ -76,7 +78,9 @@ public struct SafeTensorsFile {
         }
         self.entries = entries
         self.metadata = metadata
-        self.names = entries.sorted { ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key) }.map(\.key)
+        self.names = entries.sorted {
+            ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key)
+        }.map(\.key)
     }
 
     /// One header entry `{dtype, shape, data_offsets}`, checked field by field: a known dtype,
@@ -90,7 +94,8 @@ public struct SafeTensorsFile {
             throw CheckpointError(file: path, "tensor '\(name)': unsupported dtype \(describe(info["dtype"]))")
         }
         guard let shape = info["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }) else {
-            throw CheckpointError(file: path, "tensor '\(name)': shape \(describe(info["shape"])) is not a list of non-negative integers")
+            throw CheckpointError(file: path, "tensor '\(name)': shape \(describe(info["shape"])) "
+                                              + "is not a list of non-negative integers")
         }
         guard let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
               offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payloadCount else {
@@ -159,7 +164,11 @@ public struct SafeTensorsFile {
         let e = try entry(name)
         let raw = try bytes(name)
         if e.dtype == .f64 {
-            return raw.withUnsafeBytes { buf in (0..<e.count).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) } }
+            return raw.withUnsafeBytes { buf in
+                (0..<e.count).map {
+                    Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))
+                }
+            }
         }
         return DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count).map(Double.init)
     }
@@ -167,7 +176,8 @@ public struct SafeTensorsFile {
     /// Writes tensors (float32) and metadata as a safetensors file, atomically (temporary file,
     /// then rename), so a crash never leaves a half-written file under `url`.
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
-        try write(tensors.map { ($0.0, DType.f32, $0.1.shape, DTypeConversion.bytes(of: $0.1.data)) }, metadata: metadata, to: url)
+        try write(tensors.map { ($0.0, DType.f32, $0.1.shape, DTypeConversion.bytes(of: $0.1.data)) },
+                  metadata: metadata, to: url)
     }
 
     /// Writes raw tensors of any dtype.
@@ -177,8 +187,10 @@ public struct SafeTensorsFile {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for t in tensors {
-            precondition(t.shape.reduce(1, *) * t.dtype.byteSize == t.bytes.count, "tensor \(t.name): byte count mismatch")
-            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
+            precondition(t.shape.reduce(1, *) * t.dtype.byteSize == t.bytes.count,
+                         "tensor \(t.name): byte count mismatch")
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape,
+                              "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
             offset += t.bytes.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])

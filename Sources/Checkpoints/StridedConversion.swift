@@ -47,7 +47,8 @@ public enum StridedConversion {
     }
 
     /// The view's elements as float32, from a storage of `dtype` (bounds checked by the caller).
-    public static func floats(_ storage: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int], offset: Int) -> [Float] {
+    public static func floats(_ storage: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int],
+                              offset: Int) -> [Float] {
         let count = shape.reduce(1, *)
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             forEachRun(shape: shape, strides: strides, offset: offset) { run in
@@ -59,7 +60,8 @@ public enum StridedConversion {
     }
 
     /// The view's elements as integers, or nil for a floating-point dtype.
-    public static func integers(_ storage: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int], offset: Int) -> [Int]? {
+    public static func integers(_ storage: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int],
+                                offset: Int) -> [Int]? {
         guard ![.f32, .f64, .f16, .bf16].contains(dtype) else { return nil }
         let count = shape.reduce(1, *)
         return [Int](unsafeUninitializedCapacity: count) { out, initialized in
@@ -72,26 +74,60 @@ public enum StridedConversion {
     }
 
     /// `count` elements `stride` elements apart from `source`, converted into `destination`.
-    static func convert(_ source: UnsafeRawPointer, stride: Int, count: Int, dtype: DType, into destination: UnsafeMutablePointer<Float>) {
+    static func convert(_ source: UnsafeRawPointer, stride: Int, count: Int, dtype: DType,
+                        into destination: UnsafeMutablePointer<Float>) {
         switch dtype {
-        case .f32: run(count, stride, destination) { Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: UInt32.self))) }
-        case .f64: run(count, stride, destination) { Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: UInt64.self)))) }
-        case .f16: run(count, stride, destination) { halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: UInt16.self))) }
-        case .bf16: run(count, stride, destination) { Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: UInt16.self))) << 16) }
-        case .i64: run(count, stride, destination) { Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: Int64.self))) }
-        case .i32: run(count, stride, destination) { Float(Int32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: Int32.self))) }
-        case .i16: run(count, stride, destination) { Float(Int16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: Int16.self))) }
+        case .f32:
+            run(count, stride, destination) {
+                Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: UInt32.self)))
+            }
+        case .f64:
+            run(count, stride, destination) {
+                let bits = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: UInt64.self))
+                return Float(Double(bitPattern: bits))
+            }
+        case .f16:
+            run(count, stride, destination) {
+                halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: UInt16.self)))
+            }
+        case .bf16:
+            run(count, stride, destination) {
+                let half = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: UInt16.self))
+                return Float(bitPattern: UInt32(half) << 16)
+            }
+        case .i64:
+            run(count, stride, destination) {
+                Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: Int64.self)))
+            }
+        case .i32:
+            run(count, stride, destination) {
+                Float(Int32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: Int32.self)))
+            }
+        case .i16:
+            run(count, stride, destination) {
+                Float(Int16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: Int16.self)))
+            }
         case .i8: run(count, stride, destination) { Float(source.load(fromByteOffset: $0, as: Int8.self)) }
         case .u8, .bool: run(count, stride, destination) { Float(source.load(fromByteOffset: $0, as: UInt8.self)) }
         }
     }
 
     /// Integer twin of the float conversion (floating dtypes are excluded by the caller).
-    static func convert(_ source: UnsafeRawPointer, stride: Int, count: Int, dtype: DType, into destination: UnsafeMutablePointer<Int>) {
+    static func convert(_ source: UnsafeRawPointer, stride: Int, count: Int, dtype: DType,
+                        into destination: UnsafeMutablePointer<Int>) {
         switch dtype {
-        case .i64: run(count, stride, destination) { Int(Int64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: Int64.self))) }
-        case .i32: run(count, stride, destination) { Int(Int32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: Int32.self))) }
-        case .i16: run(count, stride, destination) { Int(Int16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: Int16.self))) }
+        case .i64:
+            run(count, stride, destination) {
+                Int(Int64(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 8, as: Int64.self)))
+            }
+        case .i32:
+            run(count, stride, destination) {
+                Int(Int32(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 4, as: Int32.self)))
+            }
+        case .i16:
+            run(count, stride, destination) {
+                Int(Int16(littleEndian: source.loadUnaligned(fromByteOffset: $0 &* 2, as: Int16.self)))
+            }
         case .i8: run(count, stride, destination) { Int(source.load(fromByteOffset: $0, as: Int8.self)) }
         case .u8, .bool: run(count, stride, destination) { Int(source.load(fromByteOffset: $0, as: UInt8.self)) }
         case .f32, .f64, .f16, .bf16: preconditionFailure("integer conversion of \(dtype)")

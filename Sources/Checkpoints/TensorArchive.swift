@@ -53,7 +53,8 @@ public struct NonFiniteTensorError: Error, CustomStringConvertible {
     public let value: Float
     public let count: Int
     public var description: String {
-        "\(file): tensor \(tensor) has \(count) non-finite value(s) (element \(index) is \(value)); the weights are damaged"
+        "\(file): tensor \(tensor) has \(count) non-finite value(s) "
+        + "(element \(index) is \(value)); the weights are damaged"
     }
 }
 
@@ -73,7 +74,8 @@ public enum TensorArchiveFormat: String, Sendable {
     /// before the legacy-pickle test, since a length such as 640 also starts with `80 02`).
     public static func detect(_ bytes: UnsafeRawBufferPointer, path: String) throws -> TensorArchiveFormat {
         let head = Array(bytes.prefix(16))
-        if head.count >= 4, head[0] == 0x50, head[1] == 0x4B, (head[2], head[3]) == (3, 4) || (head[2], head[3]) == (5, 6) {
+        if head.count >= 4, head[0] == 0x50, head[1] == 0x4B,
+           (head[2], head[3]) == (3, 4) || (head[2], head[3]) == (5, 6) {
             return .pth
         }
         if head.count >= 9, head[8] == UInt8(ascii: "{") {
@@ -81,10 +83,12 @@ public enum TensorArchiveFormat: String, Sendable {
             if length <= UInt64(bytes.count - 8) { return .safetensors }
         }
         if head.count >= 2, head[0] == 0x80, head[1] <= 5 {
-            throw CheckpointError(file: path, "a bare pickle: legacy (pre-1.6) torch.save format, which is not supported; re-save it with a recent torch")
+            throw CheckpointError(file: path, "a bare pickle: legacy (pre-1.6) torch.save format, "
+                                              + "which is not supported; re-save it with a recent torch")
         }
         let shown = head.prefix(8).map { hex($0) }.joined(separator: " ")
-        throw CheckpointError(file: path, "not a checkpoint: neither a ZIP archive (.pth) nor a safetensors file (first bytes \(shown))")
+        throw CheckpointError(file: path, "not a checkpoint: neither a ZIP archive "
+                                          + "(.pth) nor a safetensors file (first bytes \(shown))")
     }
 }
 

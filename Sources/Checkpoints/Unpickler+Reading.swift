@@ -5,7 +5,8 @@ extension Unpickler {
 
     mutating func take(_ count: Int, _ what: String) throws -> UnsafeRawBufferPointer {
         guard count >= 0, count <= remaining else {
-            throw PickleFailure("\(what) needs \(count) bytes but only \(remaining) remain (truncated or corrupt pickle)")
+            throw PickleFailure("\(what) needs \(count) bytes but only \(remaining) remain "
+                                + "(truncated or corrupt pickle)")
         }
         defer { position += count }
         return UnsafeRawBufferPointer(rebasing: bytes[position ..< position + count])

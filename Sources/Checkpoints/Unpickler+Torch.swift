@@ -6,17 +6,27 @@
 extension Unpickler {
     func global(module: String, name: String) throws -> PickleValue {
         guard let g = TorchGlobal(module: module, name: name) else {
-            throw PickleFailure("global '\(module.prefix(64)) \(name.prefix(64))' is not allowed (a checkpoint may only name collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and torch storage classes)")
+            throw PickleFailure("global '\(module.prefix(64)) \(name.prefix(64))' is not allowed "
+                                + "(a checkpoint may only name collections.OrderedDict, "
+                                + "torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter "
+                                + "and torch storage classes)")
         }
         return .global(g)
     }
 
     mutating func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
-        guard case .global(let g) = callable else { throw PickleFailure("REDUCE on \(callable.kind), which is not callable") }
-        guard case .tuple(let args) = arguments else { throw PickleFailure("REDUCE arguments are \(arguments.kind), not a tuple") }
+        guard case .global(let g) = callable else {
+            throw PickleFailure("REDUCE on \(callable.kind), which is not callable")
+        }
+        guard case .tuple(let args) = arguments else {
+            throw PickleFailure("REDUCE arguments are \(arguments.kind), not a tuple")
+        }
         switch g {
         case .orderedDict:
-            guard args.isEmpty else { throw PickleFailure("collections.OrderedDict called with \(args.count) arguments; only OrderedDict() is supported") }
+            guard args.isEmpty else {
+                throw PickleFailure("collections.OrderedDict called with \(args.count) arguments; "
+                                    + "only OrderedDict() is supported")
+            }
             let d = PickleDict()
             containers.append(d)
             return .dict(d)
@@ -24,7 +34,8 @@ extension Unpickler {
             return .tensor(try rebuildTensor(args.items))
         case .rebuildParameter:
             guard args.count == 3, case .tensor = args[0] else {
-                throw PickleFailure("_rebuild_parameter expects (tensor, requires_grad, hooks), got \(args.count) arguments")
+                throw PickleFailure("_rebuild_parameter expects (tensor, requires_grad, hooks), "
+                                    + "got \(args.count) arguments")
             }
             return args[0]
         case .storageClass:
@@ -45,14 +56,19 @@ extension Unpickler {
         guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0] else {
             throw PickleFailure("persistent id \(pid.kind) is not ('storage', class, key, location, numel)")
         }
-        guard case .global(.storageClass(let dtype)) = t[1] else { throw PickleFailure("persistent id names \(t[1].kind), not a torch storage class") }
+        guard case .global(.storageClass(let dtype)) = t[1] else {
+            throw PickleFailure("persistent id names \(t[1].kind), not a torch storage class")
+        }
         guard case .string(let key) = t[2], case .string = t[3] else {
             throw PickleFailure("persistent id key/location are \(t[2].kind) and \(t[3].kind), not strings")
         }
-        guard case .int(let numel) = t[4], numel >= 0 else { throw PickleFailure("storage '\(key)' has element count \(t[4].kind)") }
+        guard case .int(let numel) = t[4], numel >= 0 else {
+            throw PickleFailure("storage '\(key)' has element count \(t[4].kind)")
+        }
         let storage = PthStorage(key: key, dtype: dtype, numel: numel)
         if let earlier = storages[key], earlier != storage {
-            throw PickleFailure("storage '\(key)' is \(numel) x \(dtype.rawValue) here but \(earlier.numel) x \(earlier.dtype.rawValue) earlier")
+            throw PickleFailure("storage '\(key)' is \(numel) x \(dtype.rawValue) here "
+                                + "but \(earlier.numel) x \(earlier.dtype.rawValue) earlier")
         }
         storages[key] = storage
         return .storage(storage)
@@ -60,9 +76,15 @@ extension Unpickler {
 
     /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])`.
     func rebuildTensor(_ args: [PickleValue]) throws -> PthTensorLayout {
-        guard args.count >= 6 else { throw PickleFailure("_rebuild_tensor_v2 expects at least 6 arguments, got \(args.count)") }
-        guard case .storage(let storage) = args[0] else { throw PickleFailure("_rebuild_tensor_v2 storage argument is \(args[0].kind)") }
-        guard case .int(let offset) = args[1], offset >= 0 else { throw PickleFailure("_rebuild_tensor_v2 storage offset is \(args[1].kind)") }
+        guard args.count >= 6 else {
+            throw PickleFailure("_rebuild_tensor_v2 expects at least 6 arguments, got \(args.count)")
+        }
+        guard case .storage(let storage) = args[0] else {
+            throw PickleFailure("_rebuild_tensor_v2 storage argument is \(args[0].kind)")
+        }
+        guard case .int(let offset) = args[1], offset >= 0 else {
+            throw PickleFailure("_rebuild_tensor_v2 storage offset is \(args[1].kind)")
+        }
         let shape = try intTuple(args[2], "size")
         let strides = try intTuple(args[3], "stride")
         guard shape.count == strides.count else {
@@ -73,12 +95,17 @@ extension Unpickler {
     }
 
     func intTuple(_ value: PickleValue, _ what: String) throws -> [Int] {
-        guard case .tuple(let items) = value else { throw PickleFailure("tensor \(what) is \(value.kind), not a tuple") }
+        guard case .tuple(let items) = value else {
+            throw PickleFailure("tensor \(what) is \(value.kind), not a tuple")
+        }
         guard items.count <= limits.maxTensorRank else {
-            throw PickleFailure("tensor \(what) has \(items.count) dimensions (at most \(limits.maxTensorRank) supported)")
+            throw PickleFailure("tensor \(what) has \(items.count) dimensions "
+                                + "(at most \(limits.maxTensorRank) supported)")
         }
         return try items.map {
-            guard case .int(let i) = $0, i >= 0 else { throw PickleFailure("tensor \(what) entry is \($0.kind), not a non-negative int") }
+            guard case .int(let i) = $0, i >= 0 else {
+                throw PickleFailure("tensor \(what) entry is \($0.kind), not a non-negative int")
+            }
             return i
         }
     }
@@ -99,10 +126,13 @@ extension Unpickler {
             last = sum
         }
         guard numel <= storage.numel else {
-            throw PickleFailure("tensor of size \(shape) has \(numel) elements, more than its storage '\(storage.key)' (\(storage.numel)); expanded or overlapping views are not supported")
+            throw PickleFailure("tensor of size \(shape) has \(numel) elements, more than its storage '\(storage.key)' "
+                                + "(\(storage.numel)); expanded or overlapping views are not supported")
         }
         guard numel == 0 ? offset <= storage.numel : last < storage.numel else {
-            throw PickleFailure("tensor of size \(shape), stride \(strides), offset \(offset) reads element \(last) of storage '\(storage.key)', which has \(storage.numel)")
+            throw PickleFailure("tensor of size \(shape), stride \(strides), "
+                                + "offset \(offset) reads element \(last) of storage '\(storage.key)', "
+                                + "which has \(storage.numel)")
         }
     }
 }

@@ -70,7 +70,9 @@ struct Unpickler {
             guard version <= 5 else { throw PickleFailure("unsupported pickle protocol \(version)") }
         case 0x95: _ = try integer(UInt64.self, "FRAME")   // frame length; frames need no handling
         case 0x28: // MARK
-            guard marks.count < limits.maxMarkDepth else { throw PickleFailure("more than \(limits.maxMarkDepth) nested MARKs") }
+            guard marks.count < limits.maxMarkDepth else {
+                throw PickleFailure("more than \(limits.maxMarkDepth) nested MARKs")
+            }
             marks.append(stack.count)
         case 0x74: let items = try popMark("TUPLE"); try push(try tuple(items))
         case 0x85, 0x86, 0x87: let items = try pop(Int(op) - 0x84, "TUPLE\(Int(op) - 0x84)"); try push(try tuple(items))
@@ -147,7 +149,9 @@ struct Unpickler {
     // MARK: stack, mark stack and memo
 
     mutating func push(_ value: PickleValue) throws {
-        guard stack.count < limits.maxStackDepth else { throw PickleFailure("stack deeper than \(limits.maxStackDepth) values") }
+        guard stack.count < limits.maxStackDepth else {
+            throw PickleFailure("stack deeper than \(limits.maxStackDepth) values")
+        }
         stack.append(value)
     }
 
@@ -169,7 +173,9 @@ struct Unpickler {
     /// A tuple of `items`, at most `limits.maxTupleDepth` tuples deep.
     func tuple(_ items: [PickleValue]) throws -> PickleValue {
         let t = PickleTuple(items)
-        guard t.depth <= limits.maxTupleDepth else { throw PickleFailure("tuples nested more than \(limits.maxTupleDepth) deep") }
+        guard t.depth <= limits.maxTupleDepth else {
+            throw PickleFailure("tuples nested more than \(limits.maxTupleDepth) deep")
+        }
         return .tuple(t)
     }
 
@@ -188,20 +194,26 @@ struct Unpickler {
 
     /// The value on top of the stack, above the innermost mark (APPEND and SETITEM targets).
     func top(_ what: String) throws -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let value = stack.last else { throw PickleFailure("\(what) with no target on the stack") }
+        guard stack.count > (marks.last ?? 0), let value = stack.last else {
+            throw PickleFailure("\(what) with no target on the stack")
+        }
         return value
     }
 
     func append(_ values: [PickleValue]) throws {
         let target = try top("APPEND(S)")
-        guard case .list(let list) = target else { throw PickleFailure("APPEND(S) target is \(target.kind), not a list") }
+        guard case .list(let list) = target else {
+            throw PickleFailure("APPEND(S) target is \(target.kind), not a list")
+        }
         list.items.append(contentsOf: values)
     }
 
     func setItems(_ values: [PickleValue], _ what: String) throws {
         let target = try top(what)
         guard case .dict(let dict) = target else { throw PickleFailure("\(what) target is \(target.kind), not a dict") }
-        guard values.count % 2 == 0 else { throw PickleFailure("\(what) with an odd number (\(values.count)) of keys and values") }
+        guard values.count % 2 == 0 else {
+            throw PickleFailure("\(what) with an odd number (\(values.count)) of keys and values")
+        }
         for i in stride(from: 0, to: values.count, by: 2) { dict.set(values[i], values[i + 1]) }
     }
 }

@@ -38,7 +38,8 @@ public struct ZipArchive: Sendable {
         for number in 0..<directory.count {
             let entry = try reader.centralEntry(at: &cursor, end: end, number: number, directoryStart: directory.offset)
             guard index[entry.name] == nil else {
-                throw CheckpointError(file: file.path, "ZIP entry '\(entry.name)' appears twice in the central directory")
+                throw CheckpointError(file: file.path, "ZIP entry '\(entry.name)' appears "
+                                                       + "twice in the central directory")
             }
             index[entry.name] = entries.count
             entries.append(entry)
@@ -58,12 +59,15 @@ public struct ZipArchive: Sendable {
         }
         guard entry.method == 0 else {
             let kind = entry.method == 8 ? "deflate" : "method \(entry.method)"
-            throw CheckpointError(file: path, "ZIP entry '\(entry.name)' is compressed (\(kind)); only stored (uncompressed) entries are supported, as written by torch.save")
+            throw CheckpointError(file: path, "ZIP entry '\(entry.name)' is compressed (\(kind)); only stored "
+                                              + "(uncompressed) entries are supported, as written by torch.save")
         }
         guard entry.compressedSize == entry.uncompressedSize else {
-            throw CheckpointError(file: path, "ZIP entry '\(entry.name)' is stored but its sizes differ (\(entry.compressedSize) vs \(entry.uncompressedSize))")
+            throw CheckpointError(file: path, "ZIP entry '\(entry.name)' is stored but its sizes differ "
+                                              + "(\(entry.compressedSize) vs \(entry.uncompressedSize))")
         }
-        return UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
+        let end = entry.dataOffset + entry.compressedSize
+        return UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< end])
     }
 
     /// The bytes of the stored entry named `name`, or an error naming the missing entry.
@@ -106,7 +110,9 @@ private struct ZipBytes {
     /// Finds the end-of-central-directory record by scanning backwards over the maximal comment
     /// (65535 bytes); the record's comment length must reach exactly to the end of the file.
     func endOfDirectoryOffset() throws -> Int {
-        guard bytes.count >= 22 else { throw fail("not a ZIP archive: \(bytes.count) bytes is shorter than an end-of-central-directory record") }
+        guard bytes.count >= 22 else {
+            throw fail("not a ZIP archive: \(bytes.count) bytes is shorter than an end-of-central-directory record")
+        }
         let lowest = max(0, bytes.count - 22 - 65535)
         var position = bytes.count - 22
         while position >= lowest {
@@ -116,7 +122,8 @@ private struct ZipBytes {
             }
             position -= 1
         }
-        throw fail("no ZIP end-of-central-directory record in the last \(bytes.count - lowest) bytes (truncated or not a ZIP archive)")
+        throw fail("no ZIP end-of-central-directory record in the last \(bytes.count - lowest) bytes "
+                   + "(truncated or not a ZIP archive)")
     }
 
     /// Offset, size and entry count of the central directory, from the classic end record or,
@@ -136,7 +143,8 @@ private struct ZipBytes {
                 throw fail("ZIP end record has saturated fields but no Zip64 end-of-central-directory locator")
             }
             let record = try int(read(UInt64.self, locator + 8, "Zip64 end record offset"), "Zip64 end record offset")
-            guard record <= locator - 56, try read(UInt32.self, record, "Zip64 end record") == Self.zip64EndSignature else {
+            guard record <= locator - 56,
+                  try read(UInt32.self, record, "Zip64 end record") == Self.zip64EndSignature else {
                 throw fail("ZIP Zip64 end-of-central-directory record missing at byte \(record)")
             }
             count = try read(UInt64.self, record + 32, "Zip64 entry count")
@@ -147,10 +155,12 @@ private struct ZipBytes {
         let start = try int(offset, "central directory offset")
         let length = try int(size, "central directory size")
         guard start <= directoryEnd, length <= directoryEnd - start else {
-            throw fail("ZIP central directory (\(length) bytes at byte \(start)) overlaps the end record at byte \(directoryEnd) (truncated or damaged archive)")
+            throw fail("ZIP central directory (\(length) bytes at byte \(start)) overlaps "
+                       + "the end record at byte \(directoryEnd) (truncated or damaged archive)")
         }
         guard count <= UInt64(length / 46) else {
-            throw fail("ZIP claims \(count) entries but its \(length)-byte central directory can hold at most \(length / 46)")
+            throw fail("ZIP claims \(count) entries but its \(length)-byte "
+                       + "central directory can hold at most \(length / 46)")
         }
         return (start, length, Int(count))
     }
@@ -159,7 +169,8 @@ private struct ZipBytes {
     func centralEntry(at cursor: inout Int, end: Int, number: Int, directoryStart: Int) throws -> ZipArchive.Entry {
         let at = cursor
         guard at <= end - 46, try read(UInt32.self, at, "central header") == Self.centralHeaderSignature else {
-            throw fail("ZIP central directory entry \(number) at byte \(at) is damaged (bad signature or past the directory end)")
+            throw fail("ZIP central directory entry \(number) at byte \(at) is damaged "
+                       + "(bad signature or past the directory end)")
         }
         let flags = try read(UInt16.self, at + 8, "flags")
         let method = try read(UInt16.self, at + 10, "method")
@@ -170,7 +181,9 @@ private struct ZipBytes {
         let commentLength = Int(try read(UInt16.self, at + 32, "comment length"))
         var localOffset = UInt64(try read(UInt32.self, at + 42, "local header offset"))
         let next = at + 46 + nameLength + extraLength + commentLength
-        guard next <= end else { throw fail("ZIP central directory entry \(number) at byte \(at) runs past the directory end") }
+        guard next <= end else {
+            throw fail("ZIP central directory entry \(number) at byte \(at) runs past the directory end")
+        }
         let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[at + 46 ..< at + 46 + nameLength])
         let name = String(decoding: nameBytes, as: UTF8.self)
         var extra = at + 46 + nameLength
@@ -178,7 +191,9 @@ private struct ZipBytes {
         while extra + 4 <= extraEnd {
             let id = try read(UInt16.self, extra, "extra id")
             let length = Int(try read(UInt16.self, extra + 2, "extra length"))
-            guard extra + 4 + length <= extraEnd else { throw fail("ZIP entry '\(name)': extra field runs past its end") }
+            guard extra + 4 + length <= extraEnd else {
+                throw fail("ZIP entry '\(name)': extra field runs past its end")
+            }
             if id == 0x0001 {
                 var field = extra + 4
                 let fieldEnd = field + length
@@ -206,14 +221,16 @@ private struct ZipBytes {
                  localOffset: UInt64, directoryStart: Int) throws -> ZipArchive.Entry {
         let local = try int(localOffset, "local header offset of '\(name)'")
         let size = try int(compressed, "compressed size of '\(name)'")
-        guard local <= directoryStart - 30, try read(UInt32.self, local, "local header") == Self.localHeaderSignature else {
+        guard local <= directoryStart - 30,
+              try read(UInt32.self, local, "local header") == Self.localHeaderSignature else {
             throw fail("ZIP entry '\(name)': no local header at byte \(local) (truncated or damaged archive)")
         }
         let nameLength = Int(try read(UInt16.self, local + 26, "local name length"))
         let extraLength = Int(try read(UInt16.self, local + 28, "local extra length"))
         let data = local + 30 + nameLength + extraLength
         guard data <= directoryStart, size <= directoryStart - data else {
-            throw fail("ZIP entry '\(name)': \(size) bytes at byte \(data) run past the start of the central directory at byte \(directoryStart) (truncated or damaged archive)")
+            throw fail("ZIP entry '\(name)': \(size) bytes at byte \(data) run past the start of the "
+                       + "central directory at byte \(directoryStart) (truncated or damaged archive)")
         }
         return ZipArchive.Entry(name: name, method: method, flags: flags, compressedSize: size,
                                 uncompressedSize: try int(uncompressed, "uncompressed size of '\(name)'"),

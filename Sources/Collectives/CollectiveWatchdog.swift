@@ -59,8 +59,8 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         Thread.sleep(forTimeInterval: 1)
         if let (operation, waited) = overdue() {
             FileHandleOutput.standardError("autosam: \(operation) has waited \(Int(waited)) s for the other ranks "
-                + "(limit \(Int(timeout)) s, run.collective_timeout): a rank that never arrived is hung, stopped or on an "
-                + "unreachable node; ending the job\n")
+                + "(limit \(Int(timeout)) s, run.collective_timeout): a rank that never arrived is hung, "
+                + "stopped or on an unreachable node; ending the job\n")
             _exit(1)
         }
         return true

@@ -64,7 +64,8 @@ extension Communicator {
         var bytes = values.withUnsafeBytes { Array($0) }
         try broadcast(&bytes, root: root)
         guard bytes.count == values.count * 4 else {
-            throw CollectiveError(rank: rank, operation: "broadcast", detail: "root sent \(bytes.count / 4) floats, this rank holds \(values.count)")
+            throw CollectiveError(rank: rank, operation: "broadcast",
+                                  detail: "root sent \(bytes.count / 4) floats, this rank holds \(values.count)")
         }
         bytes.withUnsafeBytes { source in values.withUnsafeMutableBytes { $0.copyMemory(from: source) } }
     }
@@ -73,13 +74,6 @@ extension Communicator {
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? {
         let all = try allGather(bytes)
         return rank == root ? all : nil
-    }
-
-    /// True on every rank iff `flag` is true on every rank (an agreement vote).
-    public func allAgree(_ flag: Bool) throws -> Bool {
-        var v: [Double] = [flag ? 0 : 1]
-        try allReduceMax(&v)
-        return v[0] == 0
     }
 
     /// FNV-1a checksum of `values` compared across ranks: true iff all ranks hold identical bits

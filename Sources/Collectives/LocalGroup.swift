@@ -131,7 +131,9 @@ final class LocalCommunicator: Communicator {
     private func reduce<T: BinaryFloatingPoint>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: (T, T) -> T) throws {
         let all = try hub.exchange(rank: rank, Array(UnsafeRawBufferPointer(buffer)), operation: "allReduce")
         for bytes in all where bytes.count != all[0].count {
-            throw CollectiveError(rank: rank, operation: "allReduce", detail: "buffer lengths differ across ranks (\(bytes.count) vs \(all[0].count) bytes)")
+            throw CollectiveError(rank: rank, operation: "allReduce",
+                                  detail: "buffer lengths differ across ranks "
+                                      + "(\(bytes.count) vs \(all[0].count) bytes)")
         }
         for (r, bytes) in all.enumerated() {
             bytes.withUnsafeBytes { raw in

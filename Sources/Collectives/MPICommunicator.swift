@@ -73,7 +73,8 @@ public final class MPICommunicator: Communicator {
         try allReduce(buffer, autosam_mpi_double(), autosam_mpi_max(), "MPI_Allreduce(max, double)")
     }
 
-    private func allReduce<T>(_ buffer: UnsafeMutableBufferPointer<T>, _ type: MPI_Datatype, _ op: MPI_Op, _ name: String) throws {
+    private func allReduce<T>(_ buffer: UnsafeMutableBufferPointer<T>, _ type: MPI_Datatype, _ op: MPI_Op,
+                              _ name: String) throws {
         guard let base = buffer.baseAddress else { return }
         var start = 0
         while start < buffer.count {
@@ -91,7 +92,9 @@ public final class MPICommunicator: Communicator {
             var start = 0
             while start < raw.count {
                 let n = min(Self.chunk, raw.count - start)
-                try collective("MPI_Bcast") { MPI_Bcast(raw.baseAddress! + start, Int32(n), autosam_mpi_uint8(), Int32(root), comm) }
+                try collective("MPI_Bcast") {
+                    MPI_Bcast(raw.baseAddress! + start, Int32(n), autosam_mpi_uint8(), Int32(root), comm)
+                }
                 start += n
             }
         }
@@ -100,7 +103,9 @@ public final class MPICommunicator: Communicator {
     public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
         var mine = [Int64(bytes.count)]
         var counts = [Int64](repeating: 0, count: size)
-        try collective("MPI_Allgather(counts)") { MPI_Allgather(&mine, 1, autosam_mpi_int64(), &counts, 1, autosam_mpi_int64(), comm) }
+        try collective("MPI_Allgather(counts)") {
+            MPI_Allgather(&mine, 1, autosam_mpi_int64(), &counts, 1, autosam_mpi_int64(), comm)
+        }
         let total = counts.reduce(0, +)
         guard total < Int64(Int32.max) else {
             throw CollectiveError(rank: rank, operation: "allGather", detail: "\(total) bytes exceed one MPI message")
@@ -111,9 +116,12 @@ public final class MPICommunicator: Communicator {
         var counts32 = counts.map { Int32($0) }
         var send = bytes
         try collective("MPI_Allgatherv") {
-            MPI_Allgatherv(&send, Int32(bytes.count), autosam_mpi_uint8(), &received, &counts32, &displacements, autosam_mpi_uint8(), comm)
+            MPI_Allgatherv(&send, Int32(bytes.count), autosam_mpi_uint8(), &received, &counts32, &displacements,
+                           autosam_mpi_uint8(), comm)
         }
-        return (0..<size).map { r in Array(received[Int(displacements[r]) ..< Int(displacements[r]) + Int(counts[r])]) }
+        return (0..<size).map { r in
+            Array(received[Int(displacements[r]) ..< Int(displacements[r]) + Int(counts[r])])
+        }
     }
 
     public func barrier() throws { try collective("MPI_Barrier") { MPI_Barrier(comm) } }
@@ -143,21 +151,27 @@ public final class MPICommunicator: Communicator {
 /// `--mpi=pmix`, an MPI library that does not match the launcher) is an error: otherwise N
 /// copies would each run the whole job into the same output folder.
 public enum Communicators {
-    public static func forThisProcess(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Communicator {
-        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
+    public static func forThisProcess(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> Communicator {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains {
+            environment[$0] != nil
+        }
         let tasks = expectedTasks(environment)
         guard launched || tasks > 1 else { return SingleProcessCommunicator() }
         let world = try MPICommunicator.world()
         if world.size == 1 && tasks > 1 {
-            throw CollectiveError(rank: 0, operation: "start", detail: "the launcher started \(tasks) tasks but MPI sees a world of 1 rank: "
-                + "each task would run the whole job alone. Under SLURM use `srun --mpi=pmix` (or mpirun inside the allocation) "
-                + "with the OpenMPI this program was built with; see cluster/README.md")
+            throw CollectiveError(rank: 0, operation: "start",
+                                  detail: "the launcher started \(tasks) tasks but MPI sees a world of 1 rank: "
+                                      + "each task would run the whole job alone. Under SLURM use `srun --mpi=pmix` "
+                                      + "(or mpirun inside the allocation) with the OpenMPI this program was built "
+                                      + "with; see cluster/README.md")
         }
         return world
     }
 
     /// How many tasks the launcher's environment says the job has (1 when it says nothing).
     static func expectedTasks(_ environment: [String: String]) -> Int {
-        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].compactMap { environment[$0].flatMap { Int($0) } }.max() ?? 1
+        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].compactMap { environment[$0].flatMap { Int($0) } }
+            .max() ?? 1
     }
 }

@@ -56,7 +56,8 @@ extension Augmenter {
         grid.withUnsafeMutableBufferPointer { g in
             scratch.withUnsafeMutableBufferPointer { t in
                 for axis in 0..<2 {
-                    GaussianFilter.smooth(g.baseAddress! + axis * n, scratch: t.baseAddress!, height: s, width: s, sigma: sigma)
+                    GaussianFilter.smooth(g.baseAddress! + axis * n, scratch: t.baseAddress!, height: s, width: s,
+                                          sigma: sigma)
                 }
             }
             let centre = Float(s - 1) / 2, cosA = cos(angle), sinA = sin(angle)

@@ -24,7 +24,8 @@ public struct Augmenter: Sendable {
     public let seed: UInt64
 
     public init(config: AugmentationConfig = .reference, seed: UInt64) {
-        precondition(config.outputSize >= 2 && config.channels >= 1, "output \(config.outputSize), channels \(config.channels)")
+        precondition(config.outputSize >= 2 && config.channels >= 1,
+                     "output \(config.outputSize), channels \(config.channels)")
         self.config = config
         self.seed = seed
     }
@@ -39,7 +40,8 @@ public struct Augmenter: Sendable {
         return set.image(id).withUnsafeBufferPointer { image in
             if let labels = set.labels(id) {
                 return labels.withUnsafeBufferPointer {
-                    augment(image: image.baseAddress!, labels: $0.baseAddress!, height: record.height, width: record.width, rng: rng)
+                    augment(image: image.baseAddress!, labels: $0.baseAddress!, height: record.height,
+                            width: record.width, rng: rng)
                 }
             }
             return augment(image: image.baseAddress!, labels: nil, height: record.height, width: record.width, rng: rng)
@@ -57,7 +59,8 @@ public struct Augmenter: Sendable {
     /// Min-max scales one H x W slice to [0, 1] and augments it with the random numbers of `rng`.
     public func augment(image: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?, height: Int, width: Int,
                         rng: CounterRNG) -> AugmentedSlice {
-        var x = replicate(UnitRange.scaled(UnsafeBufferPointer(start: image, count: height * width)), channels: config.channels)
+        let scaled = UnitRange.scaled(UnsafeBufferPointer(start: image, count: height * width))
+        var x = replicate(scaled, channels: config.channels)
         addBrightness(&x, plane: height * width, rng: rng.substream(Step.brightness.rawValue))
         applyGamma(&x, rng: rng.substream(Step.gamma.rawValue))
         addNoise(&x, rng: rng.substream(Step.noise.rawValue))
@@ -124,7 +127,8 @@ public struct Augmenter: Sendable {
             var out = [UInt8](repeating: 0, count: s * s)
             l.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer {
-                    Resize.labels(src.baseAddress!, height: height, width: width, into: $0.baseAddress!, outHeight: s, outWidth: s)
+                    Resize.labels(src.baseAddress!, height: height, width: width, into: $0.baseAddress!,
+                                  outHeight: s, outWidth: s)
                 }
             }
             return out

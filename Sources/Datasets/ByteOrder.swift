@@ -82,14 +82,18 @@ struct ByteWriter {
 enum InputFile {
     static func contents(_ url: URL) throws -> Data {
         let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw DatasetError(file: url.path, .io, "cannot read file (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else {
+            throw DatasetError(file: url.path, .io, "cannot read file (\(String(cString: strerror(errno))))")
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             throw DatasetError(file: url.path, .io, "cannot stat file (\(String(cString: strerror(errno))))")
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw DatasetError(file: url.path, .unsupported, "not a regular file (file type: \(typeName(info.st_mode))); inputs must be regular files")
+            throw DatasetError(file: url.path, .unsupported, "not a regular file (file type: "
+                                                             + "\(typeName(info.st_mode))); "
+                                                             + "inputs must be regular files")
         }
         return try readAll(fd, size: Int(info.st_size), file: url.path)
     }

@@ -37,7 +37,8 @@ public struct DatasetIndex: Sendable {
     /// Scans `root`. The layout is detected when nil: `imagesTr/` means MSD, `imgs/` the PNG
     /// layout, patient folders with `*_frameNN.nii[.gz]` ACDC. With `requireLabels` every image
     /// must have its label file.
-    public static func scan(_ root: URL, layout: DatasetLayout? = nil, requireLabels: Bool = true) throws -> DatasetIndex {
+    public static func scan(_ root: URL, layout: DatasetLayout? = nil, requireLabels: Bool = true) throws
+        -> DatasetIndex {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DatasetError(file: root.path, .missingFile, "dataset folder does not exist")
@@ -77,6 +78,7 @@ public struct DatasetIndex: Sendable {
         let entries = try LayoutScanner.listing(root)
         if entries.contains(where: { LayoutScanner.isDirectory($0) }) { return .acdc }
         throw DatasetError(file: root.path, .emptyFolder,
-                           "no ACDC patient folders (patientNNN/patientNNN_frameNN.nii.gz), MSD imagesTr/ or reference imgs/ found")
+                           "no ACDC patient folders (patientNNN/patientNNN_frameNN.nii.gz), "
+                           + "MSD imagesTr/ or reference imgs/ found")
     }
 }

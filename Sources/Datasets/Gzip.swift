@@ -48,13 +48,17 @@ enum Gzip {
                 position += fed - Int(stream.avail_in)
                 switch status {
                 case Z_STREAM_END:
-                    // Another gzip member may follow (concatenated .gz files are valid); other trailing bytes are ignored.
-                    guard input.count - position >= 2, base[position] == 0x1f, base[position + 1] == 0x8b else { return }
+                    // Another gzip member may follow (concatenated .gz files are valid); other trailing
+                    // bytes are ignored.
+                    guard input.count - position >= 2, base[position] == 0x1f, base[position + 1] == 0x8b else {
+                        return
+                    }
                     inflateReset(&stream)
                 case Z_OK:
                     continue
                 case Z_BUF_ERROR where position == input.count:
-                    throw DatasetError(file: file, .truncated, "gzip stream ends early after \(produced) uncompressed bytes")
+                    throw DatasetError(file: file, .truncated, "gzip stream ends early after "
+                                                               + "\(produced) uncompressed bytes")
                 case Z_BUF_ERROR:
                     continue
                 default:

@@ -127,7 +127,8 @@ public enum Resize {
         for r in 0..<outHeight {
             let (r0, r1, fy) = taps(r, input: height, output: outHeight)
             for (c, (c0, c1, fx)) in cols.enumerated() {
-                let l = SIMD4(src[r0 &* width &+ c0], src[r0 &* width &+ c1], src[r1 &* width &+ c0], src[r1 &* width &+ c1])
+                let l = SIMD4(src[r0 &* width &+ c0], src[r0 &* width &+ c1],
+                              src[r1 &* width &+ c0], src[r1 &* width &+ c1])
                 let w = SIMD4((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx)
                 var best: UInt8 = 0
                 for i in 0..<4 where l[i] > best {

@@ -57,7 +57,8 @@ enum LayoutScanner {
             frames.append((stem, frame, String(url.lastPathComponent.dropFirst(stem.count)), url))
         }
         guard !frames.isEmpty else {
-            throw DatasetError(file: folder.path, .emptyFolder, "no \(patient)_frameNN.nii[.gz] volumes in this patient folder")
+            throw DatasetError(file: folder.path, .emptyFolder, "no \(patient)_frameNN.nii[.gz] "
+                                                                + "volumes in this patient folder")
         }
         let phases = try acdcPhases(folder, frames: frames.map(\.frame), patient: patient)
         return try frames.map { f in
@@ -87,8 +88,10 @@ enum LayoutScanner {
                 throw DatasetError(file: info.path, .corrupt, "\(parts[0]) is '\(parts[1])', expected a frame number")
             }
             guard frames.contains(frame) else {
-                let expected = folder.appendingPathComponent(patient + "_frame" + String(format: "%02d", frame) + ".nii.gz")
-                throw DatasetError(file: expected.path, .missingFile, "Info.cfg names \(parts[0]) frame \(frame), but its volume is missing")
+                let expected = folder.appendingPathComponent(patient + "_frame" + String(format: "%02d", frame)
+                                                             + ".nii.gz")
+                throw DatasetError(file: expected.path, .missingFile,
+                                   "Info.cfg names \(parts[0]) frame \(frame), but its volume is missing")
             }
             phases[frame] = parts[0]
         }
@@ -105,7 +108,8 @@ enum LayoutScanner {
         }
         return try images.map { url, stem in
             let name = stem.hasSuffix("_0000") ? String(stem.dropLast(5)) : stem
-            let label = niftiFile(in: labelsDir, stem: name, preferredExtension: String(url.lastPathComponent.dropFirst(stem.count)))
+            let label = niftiFile(in: labelsDir, stem: name,
+                                  preferredExtension: String(url.lastPathComponent.dropFirst(stem.count)))
             let hasLabel = exists(label)
             if requireLabels && !hasLabel {
                 throw DatasetError(file: label.path, .missingFile, "label volume for \(name) not found")
@@ -130,7 +134,9 @@ enum LayoutScanner {
             guard !slices.isEmpty else {
                 throw DatasetError(file: folder.path, .emptyFolder, "no .png slices")
             }
-            let labels = slices.map { annotations.appendingPathComponent(name).appendingPathComponent($0.lastPathComponent) }
+            let labels = slices.map {
+                annotations.appendingPathComponent(name).appendingPathComponent($0.lastPathComponent)
+            }
             let missing = labels.first { !exists($0) }
             if requireLabels, let missing {
                 throw DatasetError(file: missing.path, .missingFile, "label slice for \(name) not found")

@@ -17,7 +17,9 @@ public struct MontageTile: Sendable {
 /// RGB picture grids of slices with label overlays, for a person to look at.
 public enum Montage {
     /// Overlay colours by class (1 RV red, 2 Myo green, 3 LV blue; further classes cycle).
-    public static let classColours: [SIMD3<Float>] = [[230, 57, 70], [46, 184, 92], [58, 134, 255], [255, 190, 11], [180, 90, 220]]
+    public static let classColours: [SIMD3<Float>] = [
+        [230, 57, 70], [46, 184, 92], [58, 134, 255], [255, 190, 11], [180, 90, 220],
+    ]
 
     /// Tiles in rows of `columns`, each cell as large as the largest tile (tiles centred, `gap`
     /// black pixels between). Grey is windowed to its 1st-99th percentile; labels are blended at
@@ -70,7 +72,8 @@ public enum Montage {
                             labels: overlay ? v.labels.map { Array($0[z * size ..< (z + 1) * size]) } : nil)
             }
             let mid = v.depth / 2
-            tiles += [tile(mid, overlay: false), tile(0, overlay: true), tile(mid, overlay: true), tile(v.depth - 1, overlay: true)]
+            tiles += [tile(mid, overlay: false), tile(0, overlay: true), tile(mid, overlay: true),
+                      tile(v.depth - 1, overlay: true)]
         }
         return render(tiles, columns: 4)
     }

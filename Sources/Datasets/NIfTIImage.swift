@@ -46,14 +46,17 @@ public struct NIfTIImage: Sendable {
         let extent = try head.withUnsafeBytes { try NIfTIHeader.parse($0, file: file).2 }
         let (ceiling, overflow) = bytes.count.multipliedReportingOverflow(by: Gzip.maxRatio)
         guard overflow || extent.end <= ceiling else {
-            throw DatasetError(file: file, .corrupt, "dim and vox_offset place the data's end at byte \(extent.end), but "
+            throw DatasetError(file: file, .corrupt,
+                               "dim and vox_offset place the data's end at byte \(extent.end), but "
                                + "\(bytes.count) gzip bytes inflate to at most \(ceiling) (zlib's 1032:1 ratio)")
         }
         let limit = extent.end + trailingSlack
         let (raw, exceeded) = try Gzip.inflate(bytes, atMost: limit, file: file)
         guard !exceeded else {
-            throw DatasetError(file: file, .corrupt, "the gzip stream inflates to more than \(limit) bytes, but dim and "
-                               + "vox_offset place the data's end at byte \(extent.end) (at most \(trailingSlack) bytes may follow)")
+            throw DatasetError(file: file, .corrupt,
+                               "the gzip stream inflates to more than \(limit) bytes, but dim and vox_offset "
+                               + "place the data's end at byte \(extent.end) "
+                               + "(at most \(trailingSlack) bytes may follow)")
         }
         return raw
     }
@@ -62,7 +65,8 @@ public struct NIfTIImage: Sendable {
     private static func decode(_ buffer: UnsafeRawBufferPointer, file: String) throws -> (NIfTIHeader, [Float]) {
         let (header, order, extent) = try NIfTIHeader.parse(buffer, file: file)
         guard buffer.count >= extent.end, let base = buffer.baseAddress else {
-            throw DatasetError(file: file, .truncated, "\(buffer.count) bytes, but dim \(header.shape) of \(header.datatype) "
+            throw DatasetError(file: file, .truncated,
+                               "\(buffer.count) bytes, but dim \(header.shape) of \(header.datatype) "
                                + "at vox_offset \(extent.offset) needs \(extent.end)")
         }
         var values = [Float](repeating: 0, count: extent.count)
@@ -94,7 +98,8 @@ public struct NIfTIImage: Sendable {
     /// Writes atomically (temporary file, then rename); gzip-compressed when the name ends in `.gz`.
     public func write(to url: URL, byteOrder: ByteOrder = .little, compressionLevel: Int32 = 6) throws {
         let raw = try encoded(byteOrder: byteOrder, file: url.path)
-        let payload = url.pathExtension == "gz" ? try Gzip.compress(raw, level: compressionLevel, file: url.path) : Data(raw)
+        let payload = url.pathExtension == "gz"
+            ? try Gzip.compress(raw, level: compressionLevel, file: url.path) : Data(raw)
         do { try payload.write(to: url, options: .atomic) } catch {
             throw DatasetError(file: url.path, .io, "cannot write file (\(error.localizedDescription))")
         }
@@ -161,7 +166,8 @@ enum VoxelCodec {
                 let v = stored(i).rounded()
                 guard range.contains(v) else {
                     throw DatasetError(file: file, .unsupported,
-                                       "voxel \(i) value \(values[i]) does not fit \(datatype) (stored \(v), range \(range))")
+                                       "voxel \(i) value \(values[i]) does not fit \(datatype) "
+                                       + "(stored \(v), range \(range))")
                 }
                 switch datatype {
                 case .uint8: raw.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)

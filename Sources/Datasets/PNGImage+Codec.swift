@@ -26,14 +26,16 @@ extension PNGImage {
         let truncated = bytes.range(of: Data("IEND".utf8), options: .backwards) == nil
         func failure(_ stage: String) -> DatasetError {
             DatasetError(file: file, truncated ? .truncated : .corrupt,
-                         "libpng \(stage) failed: \(Self.message(of: image))\(truncated ? " (no IEND chunk: the file is cut short)" : "")")
+                         "libpng \(stage) failed: "
+                         + "\(Self.message(of: image))\(truncated ? " (no IEND chunk: the file is cut short)" : "")")
         }
         let started = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
         guard started != 0 else { throw failure("header read") }
         let width = Int(image.width), height = Int(image.height)
         guard width == ihdr.width, height == ihdr.height else {
             png_image_free(&image)
-            throw DatasetError(file: file, .corrupt, "libpng read \(width)x\(height) pixels, IHDR says \(ihdr.width)x\(ihdr.height)")
+            throw DatasetError(file: file, .corrupt, "libpng read \(width)x\(height) pixels, "
+                                                     + "IHDR says \(ihdr.width)x\(ihdr.height)")
         }
         let isPalette = image.format & FormatFlag.colormap != 0
         image.format = isPalette ? FormatFlag.color | FormatFlag.alpha | FormatFlag.colormap
@@ -86,7 +88,8 @@ extension PNGImage {
             image.colormap_entries = UInt32(palette.count)
             colormap = palette.flatMap { $0.count == 4 ? $0 : $0 + [255] }
             if let bad = samples.first(where: { Int($0) >= palette.count }) {
-                throw DatasetError(file: file, .unsupported, "palette index \(bad) with \(palette.count) palette entries")
+                throw DatasetError(file: file, .unsupported, "palette index \(bad) with "
+                                                             + "\(palette.count) palette entries")
             }
         }
         if bitDepth == 16 { image.format |= FormatFlag.linear }
@@ -95,8 +98,12 @@ extension PNGImage {
             colormap.withUnsafeBytes { cmap in
                 let cm = cmap.baseAddress
                 return bitDepth == 16
-                    ? samples.withUnsafeBytes { png_image_write_to_memory(&image, memory, &size, 0, $0.baseAddress, 0, cm) }
-                    : narrow.withUnsafeBytes { png_image_write_to_memory(&image, memory, &size, 0, $0.baseAddress, 0, cm) }
+                    ? samples.withUnsafeBytes {
+                        png_image_write_to_memory(&image, memory, &size, 0, $0.baseAddress, 0, cm)
+                    }
+                    : narrow.withUnsafeBytes {
+                        png_image_write_to_memory(&image, memory, &size, 0, $0.baseAddress, 0, cm)
+                    }
             }
         }
         var size = 0
@@ -142,7 +149,8 @@ extension PNGImage {
         let head = [UInt8](bytes.prefix(33))
         let sigLength = min(head.count, 8)
         guard Array(head.prefix(sigLength)) == Array(signature.prefix(sigLength)) else {
-            throw DatasetError(file: file, .corrupt, "not a PNG file (signature \(head.prefix(8).map { String($0) }.joined(separator: " ")))")
+            throw DatasetError(file: file, .corrupt, "not a PNG file (signature "
+                                                     + "\(head.prefix(8).map { String($0) }.joined(separator: " ")))")
         }
         guard head.count == 33 else {
             throw DatasetError(file: file, .truncated, "\(bytes.count) bytes: the file ends inside the PNG header")
@@ -151,9 +159,11 @@ extension PNGImage {
             throw DatasetError(file: file, .corrupt, "the first chunk is not IHDR")
         }
         let bigEndian = { (at: Int) in head[at ..< at + 4].reduce(0) { $0 << 8 | Int($1) } }
-        let header = Header(width: bigEndian(16), height: bigEndian(20), bitDepth: Int(head[24]), colourType: Int(head[25]))
+        let header = Header(width: bigEndian(16), height: bigEndian(20), bitDepth: Int(head[24]),
+                            colourType: Int(head[25]))
         guard let colour = colourTypes[header.colourType], colour.depths.contains(header.bitDepth) else {
-            throw DatasetError(file: file, .corrupt, "IHDR colour type \(header.colourType) with bit depth \(header.bitDepth) "
+            throw DatasetError(file: file, .corrupt,
+                               "IHDR colour type \(header.colourType) with bit depth \(header.bitDepth) "
                                + "is not a valid PNG combination")
         }
         try checkSize(header, channels: colour.channels, fileSize: bytes.count, file: file)
@@ -170,13 +180,15 @@ extension PNGImage {
         }
         guard width * height <= maxPixels else {
             throw DatasetError(file: file, .unsupported,
-                               "IHDR width x height is \(width) x \(height) = \(width * height) pixels, at most \(maxPixels) are read")
+                               "IHDR width x height is \(width) x \(height) = \(width * height) pixels, "
+                               + "at most \(maxPixels) are read")
         }
         let scanlines = height * (1 + (width * channels * header.bitDepth + 7) / 8)
         let (ceiling, overflow) = fileSize.multipliedReportingOverflow(by: Gzip.maxRatio)
         guard overflow || scanlines <= ceiling else {
-            throw DatasetError(file: file, .corrupt, "IHDR width x height \(width) x \(height) needs \(scanlines) bytes of "
-                               + "scanlines, but the \(fileSize)-byte file inflates to at most \(ceiling) (zlib's 1032:1 ratio)")
+            throw DatasetError(file: file, .corrupt,
+                               "IHDR width x height \(width) x \(height) needs \(scanlines) bytes of scanlines, "
+                               + "but the \(fileSize)-byte file inflates to at most \(ceiling) (zlib's 1032:1 ratio)")
         }
     }
 }

@@ -34,9 +34,11 @@ public struct PNGImage: Equatable, Sendable {
     public var palette: [[UInt8]]
 
     public init(width: Int, height: Int, kind: Kind, bitDepth: Int = 8, samples: [UInt16], palette: [[UInt8]] = []) {
-        precondition(samples.count == width * height * kind.channels, "\(samples.count) samples for \(width)x\(height) \(kind)")
+        precondition(samples.count == width * height * kind.channels,
+                     "\(samples.count) samples for \(width)x\(height) \(kind)")
         precondition(bitDepth == 8 || bitDepth == 16, "bit depth \(bitDepth)")
-        precondition(kind != .palette || (bitDepth == 8 && (1...256).contains(palette.count)), "palette needs 1...256 entries")
+        precondition(kind != .palette || (bitDepth == 8 && (1...256).contains(palette.count)),
+                     "palette needs 1...256 entries")
         self.width = width
         self.height = height
         self.kind = kind
@@ -70,7 +72,8 @@ public struct PNGImage: Equatable, Sendable {
             if kind == .rgb || kind == .rgba, samples[i * c + 1] != v || samples[i * c + 2] != v {
                 throw DatasetError(file: file, .corrupt,
                                    "label pixel (row \(i / width), column \(i % width)) is the colour "
-                                   + "(\(v), \(samples[i * c + 1]), \(samples[i * c + 2])); label images must be grey or palette")
+                                   + "(\(v), \(samples[i * c + 1]), \(samples[i * c + 2])); "
+                                   + "label images must be grey or palette")
             }
             out[i] = v
         }

@@ -35,7 +35,8 @@ public enum Phantom {
         }
         for phase in CardiacPhase.allCases {
             let frame = PhantomFrame(patient: p, phase: phase)
-            let stem = folder.appendingPathComponent(p.id + String(format: "_frame%02d", phase == .ed ? p.edFrame : p.esFrame)).path
+            let frameNumber = phase == .ed ? p.edFrame : p.esFrame
+            let stem = folder.appendingPathComponent(p.id + String(format: "_frame%02d", frameNumber)).path
             var header = NIfTIHeader(shape: [p.width, p.height, p.depth],
                                      spacing: [p.pixelSpacing, p.pixelSpacing, p.sliceThickness], datatype: .int16)
             header.descrip = "autosam synthetic cardiac phantom \(p.group) \(phase.rawValue)"
@@ -50,7 +51,8 @@ public enum Phantom {
 
     /// ACDC's `Info.cfg` text.
     static func info(_ p: PhantomPatient) -> String {
-        "ED: \(p.edFrame)\nES: \(p.esFrame)\nGroup: \(p.group)\nHeight: \(p.heightCm)\nNbFrame: \(p.frameCount)\nWeight: \(p.weightKg)\n"
+        "ED: \(p.edFrame)\nES: \(p.esFrame)\nGroup: \(p.group)\n"
+        + "Height: \(p.heightCm)\nNbFrame: \(p.frameCount)\nWeight: \(p.weightKg)\n"
     }
 }
 

@@ -83,8 +83,10 @@ struct PhantomSlice {
         var label: UInt8 = 0
         if rvDepth > 0 {
             let rx = x - rvCentre.x, ry = y - rvCentre.y
-            let along = (rx * rvAxis.x + ry * rvAxis.y) / rvReach, across = (rx * rvAxis.y - ry * rvAxis.x) / rvHalfSpan
-            let rv = inside(((along * along + across * across).squareRoot() - 1) * min(rvReach, rvHalfSpan)) * inside(epi + 0.5 - rho)
+            let along = (rx * rvAxis.x + ry * rvAxis.y) / rvReach
+            let across = (rx * rvAxis.y - ry * rvAxis.x) / rvHalfSpan
+            let rv = inside(((along * along + across * across).squareRoot() - 1) * min(rvReach, rvHalfSpan))
+                * inside(epi + 0.5 - rho)
             v += (c.blood * 0.95 - v) * rv
             if rv > 0.5 { label = 1 }
         }
@@ -139,7 +141,8 @@ extension PhantomFrame {
         var image = [Float](repeating: 0, count: plane * p.depth)
         var labels = [UInt8](repeating: 0, count: plane * p.depth)
         let s = Float(p.pixelSpacing)
-        let xs = (0..<w).map { (Float($0) - Float(w - 1) / 2) * s }, ys = (0..<h).map { (Float($0) - Float(h - 1) / 2) * s }
+        let xs = (0..<w).map { (Float($0) - Float(w - 1) / 2) * s }
+        let ys = (0..<h).map { (Float($0) - Float(h - 1) / 2) * s }
         let fovX = Float(w) * s, fovY = Float(h) * s, bias = p.bias
         image.withUnsafeMutableBufferPointer { img in
             labels.withUnsafeMutableBufferPointer { lab in
@@ -154,9 +157,11 @@ extension PhantomFrame {
                             for k in 0..<tx.count { texture += tx[k][x].x * ty[k][y].x + tx[k][x].y * ty[k][y].y }
                             let (v, label) = slice.shade(x: xs[x], y: ys[y], texture: texture)
                             let bx = xs[x] / fovX, by = ys[y] / fovY
-                            let bias = exp(2 * bias.x * bx + 2 * bias.y * by + 4 * bias.z * bx * by + 4 * bias.w * (bx * bx + by * by))
+                            let bias = exp(2 * bias.x * bx + 2 * bias.y * by + 4 * bias.z * bx * by
+                                           + 4 * bias.w * (bx * bx + by * by))
                             let i = z &* plane &+ y &* w &+ x
-                            img[i] = Self.rician(v * bias, sigma: p.noise, noise.philox(counter: UInt64(y &* w &+ x))) * p.scale
+                            let draw = noise.philox(counter: UInt64(y &* w &+ x))
+                            img[i] = Self.rician(v * bias, sigma: p.noise, draw) * p.scale
                             lab[i] = label
                         }
                     }

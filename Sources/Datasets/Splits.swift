@@ -13,7 +13,8 @@ public struct Split: Codable, Equatable, Sendable {
     public func trainPatients(trainSize: Int?) throws -> [String] {
         guard let n = trainSize else { return train }
         guard n >= 1, n <= train.count else {
-            throw DatasetError(file: "fold \(fold)", .inconsistent, "train_size \(n) but the fold has \(train.count) training patients")
+            throw DatasetError(file: "fold \(fold)", .inconsistent,
+                               "train_size \(n) but the fold has \(train.count) training patients")
         }
         return Array(train.prefix(n))
     }
@@ -60,14 +61,16 @@ public struct SplitPlan: Codable, Equatable, Sendable {
 
     public func fold(_ k: Int) throws -> Split {
         guard folds.indices.contains(k) else {
-            throw DatasetError(file: "splits", .inconsistent, "fold \(k) requested, the plan has folds 0...\(folds.count - 1)")
+            throw DatasetError(file: "splits", .inconsistent,
+                               "fold \(k) requested, the plan has folds 0...\(folds.count - 1)")
         }
         return folds[k]
     }
 
     /// Reads the plan at `url` if it exists (it must match `patients` and `seed`), otherwise
     /// makes one and writes it there atomically.
-    public static func loadOrCreate(at url: URL, patients: [String], seed: UInt64, folds: Int = defaultFolds) throws -> SplitPlan {
+    public static func loadOrCreate(at url: URL, patients: [String], seed: UInt64, folds: Int = defaultFolds) throws
+        -> SplitPlan {
         guard FileManager.default.fileExists(atPath: url.path) else {
             let plan = SplitPlan(patients: patients, seed: seed, folds: folds)
             try plan.write(to: url)
@@ -77,15 +80,19 @@ public struct SplitPlan: Codable, Equatable, Sendable {
         let wanted = Array(Set(patients)).sorted()
         guard plan.seed == seed else {
             throw DatasetError(file: url.path, .inconsistent,
-                               "split file was made with seed \(plan.seed), this run asks for seed \(seed); use that seed or another split file")
+                               "split file was made with seed \(plan.seed), "
+                               + "this run asks for seed \(seed); use that seed or another split file")
         }
         guard plan.patients == wanted else {
-            let missing = Set(wanted).subtracting(plan.patients).sorted(), extra = Set(plan.patients).subtracting(wanted).sorted()
+            let missing = Set(wanted).subtracting(plan.patients).sorted()
+            let extra = Set(plan.patients).subtracting(wanted).sorted()
             throw DatasetError(file: url.path, .inconsistent,
-                               "split file lists other patients than the dataset (not in file: \(missing.prefix(5)), not in dataset: \(extra.prefix(5)))")
+                               "split file lists other patients than the dataset "
+                               + "(not in file: \(missing.prefix(5)), not in dataset: \(extra.prefix(5)))")
         }
         guard plan.folds.count == folds else {
-            throw DatasetError(file: url.path, .inconsistent, "split file has \(plan.folds.count) folds, expected \(folds)")
+            throw DatasetError(file: url.path, .inconsistent, "split file has \(plan.folds.count) folds, "
+                                                              + "expected \(folds)")
         }
         return plan
     }

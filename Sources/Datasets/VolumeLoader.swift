@@ -7,8 +7,10 @@ enum VolumeLoader {
         precondition((1...256).contains(classes), "classes \(classes) outside 1...256")
         var volume: Volume
         switch source.storage {
-        case let .nifti(image, label): volume = try loadNIfTI(source, image: image, label: label, classes: classes)
-        case let .pngSlices(images, labels): volume = try loadPNG(source, images: images, labels: labels, classes: classes)
+        case let .nifti(image, label):
+            volume = try loadNIfTI(source, image: image, label: label, classes: classes)
+        case let .pngSlices(images, labels):
+            volume = try loadPNG(source, images: images, labels: labels, classes: classes)
         }
         if normalise { volume.normalise() }
         return volume
@@ -27,12 +29,14 @@ enum VolumeLoader {
             let label = try NIfTIImage(contentsOf: labelURL)
             guard label.shape == image.shape else {
                 throw DatasetError(file: labelURL.path, .shapeMismatch,
-                                   "label dims \(label.shape) differ from image dims \(image.shape) (\(imageURL.lastPathComponent))")
+                                   "label dims \(label.shape) differ from image dims \(image.shape) "
+                                   + "(\(imageURL.lastPathComponent))")
             }
             let labelSpacing = try stackSpacing(label.header, depth: depth, file: labelURL.path)
             guard labelSpacing.matches(spacing) else {
                 throw DatasetError(file: labelURL.path, .spacingMismatch,
-                                   "label spacing \(describe(labelSpacing)) differs from image spacing \(describe(spacing))")
+                                   "label spacing \(describe(labelSpacing)) "
+                                   + "differs from image spacing \(describe(spacing))")
             }
             labels = try classIndices(label.data, classes: classes, width: width, height: height, file: labelURL.path)
         }
@@ -55,7 +59,8 @@ enum VolumeLoader {
         let p = header.pixdim
         let slice = depth == 1 && !(p[3] > 0) ? 1 : Double(abs(p[3]))
         let spacing = Spacing(row: Double(abs(p[2])), column: Double(abs(p[1])), slice: slice)
-        for (axis, v) in [("x", spacing.column), ("y", spacing.row), ("z", spacing.slice)] where !(v > 0 && v.isFinite) {
+        let axes = [("x", spacing.column), ("y", spacing.row), ("z", spacing.slice)]
+        for (axis, v) in axes where !(v > 0 && v.isFinite) {
             throw DatasetError(file: file, .corrupt, "voxel spacing along \(axis) is \(v); pixdim must be positive")
         }
         return spacing
@@ -70,7 +75,8 @@ enum VolumeLoader {
     }
 
     /// Label voxels as class indices; each must be an integer in 0..<classes.
-    private static func classIndices(_ data: [Float], classes: Int, width: Int, height: Int, file: String) throws -> [UInt8] {
+    private static func classIndices(_ data: [Float], classes: Int, width: Int, height: Int, file: String) throws
+        -> [UInt8] {
         var out = [UInt8](repeating: 0, count: data.count)
         let limit = Float(classes)
         let bad: Int? = data.withUnsafeBufferPointer { src in
@@ -85,7 +91,8 @@ enum VolumeLoader {
         }
         if let i = bad {
             throw DatasetError(file: file, .labelOutOfRange,
-                               "label \(data[i]) at voxel (x \(i % width), y \(i / width % height), z \(i / (width * height))); "
+                               "label \(data[i]) at voxel "
+                               + "(x \(i % width), y \(i / width % height), z \(i / (width * height))); "
                                + "expected an integer in 0...\(classes - 1)")
         }
         return out
@@ -101,19 +108,22 @@ enum VolumeLoader {
             if z == 0 { (width, height) = (slice.width, slice.height) }
             guard slice.width == width, slice.height == height else {
                 throw DatasetError(file: url.path, .shapeMismatch,
-                                   "slice is \(slice.width)x\(slice.height), the volume's first slice \(width)x\(height)")
+                                   "slice is \(slice.width)x\(slice.height), "
+                                   + "the volume's first slice \(width)x\(height)")
             }
             image += slice.greyValues()
             guard let labelURL = labels?[z] else { continue }
             let label = try PNGImage(contentsOf: labelURL)
             guard label.width == width, label.height == height else {
                 throw DatasetError(file: labelURL.path, .shapeMismatch,
-                                   "label is \(label.width)x\(label.height), image \(url.lastPathComponent) \(width)x\(height)")
+                                   "label is \(label.width)x\(label.height), "
+                                   + "image \(url.lastPathComponent) \(width)x\(height)")
             }
             let values = try label.labelValues(file: labelURL.path)
             if let i = values.firstIndex(where: { Int($0) >= classes }) {
                 throw DatasetError(file: labelURL.path, .labelOutOfRange,
-                                   "label \(values[i]) at (row \(i / width), column \(i % width)); expected 0...\(classes - 1)")
+                                   "label \(values[i]) at (row \(i / width), "
+                                   + "column \(i % width)); expected 0...\(classes - 1)")
             }
             labelValues += values.map { UInt8($0) }
         }

@@ -1,7 +1,9 @@
 import Checkpoints
 import Tensors
 
-/// What `AutoSAMHead.initialiseFromSAM` did with every `mask_decoder.*` key.
+/// What `AutoSAMHead.initialiseFromSAM` did with every `mask_decoder.*` key: the reference's rule
+/// is not a complete load (keys are excluded by name, SAM has more hypernetworks than the head),
+/// so this says where each key went rather than being a `LoadReport`.
 public struct SAMImportReport: CustomStringConvertible, Equatable, Sendable {
     public var file: String
     /// Head tensors overwritten with the checkpoint's values, in checkpoint order.
@@ -15,31 +17,13 @@ public struct SAMImportReport: CustomStringConvertible, Equatable, Sendable {
 
     public var description: String {
         var lines = ["\(file): \(copied.count) mask decoder tensors copied into the AutoSAM head"]
-        if !excluded.isEmpty { lines.append("  not copied (reference rule, 'iou' / 'mask_tokens'): " + excluded.joined(separator: ", ")) }
-        if !unused.isEmpty { lines.append("  not in the head: " + unused.joined(separator: ", ")) }
-        if !kept.isEmpty { lines.append("  kept from the seeded initialisation: " + kept.joined(separator: ", ")) }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// A SAM checkpoint whose mask decoder does not fit the head: every mis-shaped key, or nothing usable.
-public struct SAMImportError: Error, CustomStringConvertible, Equatable {
-    public struct Mismatch: Equatable, Sendable {
-        public let name: String
-        public let expected: [Int]
-        public let found: [Int]
-    }
-
-    public let file: String
-    public let misShaped: [Mismatch]
-
-    public var description: String {
-        guard !misShaped.isEmpty else {
-            return "\(file): no mask_decoder.* tensor fits the AutoSAM head; is it a SAM checkpoint?"
+        func add(_ title: String, _ names: [String]) {
+            if !names.isEmpty { lines.append("  \(title): " + names.joined(separator: ", ")) }
         }
-        let lines = misShaped.map { "  \($0.name): head expects \($0.expected), checkpoint has \($0.found)" }
-        return (["\(file): the SAM mask decoder does not fit the AutoSAM head:"] + lines
-            + ["  hint: build the head with AutoSAMHeadConfig.inferred(from:) on the same checkpoint"]).joined(separator: "\n")
+        add("not copied (reference rule, 'iou' / 'mask_tokens')", excluded)
+        add("not in the head", unused)
+        add("kept from the seeded initialisation", kept)
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -49,35 +33,30 @@ extension AutoSAMHead {
     /// the head has it and its name contains neither `iou` nor `mask_tokens`. So the transformer,
     /// the upscaling and `output_hypernetworks_mlps.0/1` (SAM's first two of four) come from SAM;
     /// the tokens, the IoU head and the positional matrix keep their seeded values.
-    /// All or nothing: throws `SAMImportError` (and changes nothing) if any copied key has
-    /// another shape, or if no key fits at all.
+    /// All or nothing: throws a `LoadError` (and changes nothing) listing every copied key that
+    /// has another shape, or, if no key fits at all, the head tensors it looked for.
     @discardableResult
-    public func initialiseFromSAM(archive: any TensorArchive, into state: inout TrainableState) throws -> SAMImportReport {
+    public func initialiseFromSAM(archive: any TensorArchive, into state: inout TrainableState) throws
+        -> SAMImportReport {
         precondition(state.layout == layout, "the state does not belong to this head")
-        var report = SAMImportReport(file: archive.path)
-        var misShaped: [SAMImportError.Mismatch] = []
-        var values: [(String, Tensor)] = []
-        for name in archive.names where name.hasPrefix("mask_decoder.") {
-            if name.contains("iou") || name.contains("mask_tokens") {
-                report.excluded.append(name)
-                continue
-            }
-            guard let entry = layout.entry(name) else {
-                report.unused.append(name)
-                continue
-            }
-            let found = try archive.info(name).shape
-            guard found == entry.shape else {
-                misShaped.append(.init(name: name, expected: entry.shape, found: found))
-                continue
-            }
-            values.append((name, try archive.finiteTensor(name)))
-            report.copied.append(name)
+        func excluded(_ name: String) -> Bool { name.contains("iou") || name.contains("mask_tokens") }
+        let scope = "mask_decoder.", source = "\(archive.path) [\(scope)*]"
+        let names = archive.names.filter { $0.hasPrefix(scope) }
+        let given = try names.filter { !excluded($0) }.map { (name: $0, shape: try archive.info($0).shape) }
+        let wanted = layout.entries.filter { !excluded($0.name) }.map { (name: $0.name, shape: $0.shape) }
+        let found = LoadReport(expected: wanted, given: given)
+        guard found.misshaped.isEmpty else {
+            throw LoadError(source: source, report: LoadReport(misshaped: found.misshaped),
+                            hint: "build the head with AutoSAMHeadConfig.inferred(from:) on the same checkpoint")
         }
-        guard misShaped.isEmpty && !values.isEmpty else { throw SAMImportError(file: archive.path, misShaped: misShaped) }
+        guard !found.loaded.isEmpty else {
+            throw LoadError(source: source, report: LoadReport(missing: found.missing),
+                            hint: "no mask_decoder.* tensor fits the AutoSAM head; is it a SAM checkpoint?")
+        }
+        let values = try found.loaded.map { ($0, try archive.finiteTensor($0)) }
         for (name, value) in values { state.setParameter(name, value) }
-        let copied = Set(report.copied)
-        report.kept = layout.names.filter { !copied.contains($0) }
-        return report
+        let copied = Set(found.loaded)
+        return SAMImportReport(file: archive.path, copied: found.loaded, excluded: names.filter(excluded),
+                               unused: found.unused.map(\.name), kept: layout.names.filter { !copied.contains($0) })
     }
 }

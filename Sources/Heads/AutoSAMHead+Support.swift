@@ -16,11 +16,12 @@ extension AutoSAMHead {
 
         init(_ head: AutoSAMHead, parameters: UnsafeMutablePointer<Float>, frozen: UnsafeMutablePointer<Float>) {
             let (trainable, fixed, decoder) = (head.layout, head.frozenLayout, head.config.decoder)
-            transformer = TwoWayTransformer.Weights(layout: trainable, prefix: Key.transformer, config: decoder.transformer,
-                                                    base: parameters)
+            transformer = TwoWayTransformer.Weights(layout: trainable, prefix: Key.transformer,
+                                                    config: decoder.transformer, base: parameters)
             upscaling = MaskDecoder.Upscaling.Weights(layout: trainable, prefix: Key.upscaling, base: parameters)
             hypernetworks = (0..<head.config.masksPerClass).map {
-                Self.mlp(trainable, Key.hypernetwork($0), layers: decoder.hypernetworkShape(rows: 1).layers, base: parameters)
+                Self.mlp(trainable, Key.hypernetwork($0), layers: decoder.hypernetworkShape(rows: 1).layers,
+                         base: parameters)
             }
             iouHead = Self.mlp(fixed, Key.iouHead, layers: decoder.iouHeadDepth, base: frozen)
             iouToken = frozen + fixed.entry(Key.iouToken)!.offset

@@ -66,7 +66,9 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
     /// positional matrix; LayerNorm weight 1, bias 0; `nn.Linear` and `nn.ConvTranspose2d`
     /// U(+-1/sqrt(fan_in)) for weight and bias, fan_in = weight.size(1) * kernel area.
     public func initialization(of name: String) -> ParameterInit {
-        if name == Key.iouToken || name == Key.maskTokens || name == Key.gaussianMatrix { return .normal(mean: 0, std: 1) }
+        if name == Key.iouToken || name == Key.maskTokens || name == Key.gaussianMatrix {
+            return .normal(mean: 0, std: 1)
+        }
         let module = name.hasSuffix(".weight") ? String(name.dropLast(7)) : String(name.dropLast(5))
         guard let weight = (layout.entry(module + ".weight") ?? frozenLayout.entry(module + ".weight"))?.shape else {
             preconditionFailure("no tensor \(name) in the AutoSAM head")
@@ -84,7 +86,8 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
         precondition(embeddings.rank == 4 && embeddings.shape[1] == inputChannels,
                      "the AutoSAM head expects (B, \(inputChannels), h, w) embeddings, got \(embeddings.shape)")
         precondition(parameters.count == layout.totalCount && frozen.count == frozenLayout.totalCount,
-                     "\(parameters.count) parameters and \(frozen.count) frozen values for layouts of \(layout.totalCount) and \(frozenLayout.totalCount)")
+                     "\(parameters.count) parameters and \(frozen.count) frozen values "
+                     + "for layouts of \(layout.totalCount) and \(frozenLayout.totalCount)")
         let (b, h, w) = (embeddings.shape[0], embeddings.shape[2], embeddings.shape[3])
         let s = workspace.prepare(config, batch: b, height: h, width: w)
         var logits = Tensor(zeros: [b, classes, 4 * h, 4 * w])
@@ -92,16 +95,21 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
             let views = Views(self, parameters: p, frozen: f)
             fillTokens(s.tokens.pointer, rows: s.rows, views)
             embeddings.withPointer {
-                TwoWayTransformer.channelsToTokens(y: s.image.pointer, x: $0, batch: b, channels: inputChannels, pixels: h * w)
+                TwoWayTransformer.channelsToTokens(y: s.image.pointer, x: $0, batch: b, channels: inputChannels,
+                                                   pixels: h * w)
             }
             s.updatePositionalEncoding(gaussian: frozenLayout.tensor(Key.gaussianMatrix, in: frozen))
-            TwoWayTransformer.forward(inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)
+            TwoWayTransformer.forward(inputs: s.transformerInputs, weights: views.transformer,
+                                      activations: s.transformer)
             s.upscale(views.upscaling)
-            for t in 0..<config.masksPerClass { s.run(s.hypernetworks[t], token: 1 + t, weights: views.hypernetworks[t]) }
+            for t in 0..<config.masksPerClass {
+                s.run(s.hypernetworks[t], token: 1 + t, weights: views.hypernetworks[t])
+            }
             s.run(s.iouHead, token: 0, weights: views.iouHead)
             logits.withMutablePointer {
-                MaskDecoder.MaskProduct.forward(masks: $0, hyper: s.hypernetworks[0].output.pointer, upscaled: s.upscaled.pointer,
-                                                batch: s.rows, masks: 1, channels: config.upscaledChannels, pixels: 16 * h * w)
+                MaskDecoder.MaskProduct.forward(masks: $0, hyper: s.hypernetworks[0].output.pointer,
+                                                upscaled: s.upscaled.pointer, batch: s.rows, masks: 1,
+                                                channels: config.upscaledChannels, pixels: 16 * h * w)
             }
             s.holdsForward = true
         }
@@ -118,7 +126,8 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
             preconditionFailure("dLogits \(dLogits.shape) does not match the last forward \(workspace.geometry)")
         }
         precondition(s.holdsForward, "one backward per forward: the last forward's activations are consumed")
-        precondition(gradients.count == layout.totalCount, "\(gradients.count) gradients for a layout of \(layout.totalCount)")
+        precondition(gradients.count == layout.totalCount,
+                     "\(gradients.count) gradients for a layout of \(layout.totalCount)")
         let (rows, c2, p) = (s.rows, config.upscaledChannels, s.height * s.width)
         s.zeroGradients()
         s.holdsForward = false
@@ -128,18 +137,23 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
                 let grads = Views(self, parameters: buffer.baseAddress!, frozen: fBase)
                 let hyper = s.hypernetworks[0].output.pointer, dUpscaled = s.upscaled.pointer
                 dLogits.withPointer { dMasks in
-                    MaskDecoder.MaskProduct.backward(dHyper: s.gradientHyper.pointer, dUpscaled: nil, dMasks: dMasks, hyper: hyper,
-                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2, pixels: 16 * p)
+                    MaskDecoder.MaskProduct.backward(dHyper: s.gradientHyper.pointer, dUpscaled: nil, dMasks: dMasks,
+                                                     hyper: hyper, upscaled: s.upscaled.pointer, batch: rows, masks: 1,
+                                                     channels: c2, pixels: 16 * p)
                     dUpscaled.update(repeating: 0, count: s.upscaled.count)
                     MaskDecoder.MaskProduct.backward(dHyper: nil, dUpscaled: dUpscaled, dMasks: dMasks, hyper: hyper,
-                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2, pixels: 16 * p)
+                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2,
+                                                     pixels: 16 * p)
                 }
-                s.backward(s.hypernetworks[0], token: 1, dQueries: s.gradientQueries.pointer, dOutput: s.gradientHyper.pointer,
-                           weights: views.hypernetworks[0], gradients: grads.hypernetworks[0])
+                s.backward(s.hypernetworks[0], token: 1, dQueries: s.gradientQueries.pointer,
+                           dOutput: s.gradientHyper.pointer, weights: views.hypernetworks[0],
+                           gradients: grads.hypernetworks[0])
                 let dKeys = s.upscaleBackward(weights: views.upscaling, gradients: grads.upscaling)   // (R, P, D)
-                TwoWayTransformer.backward(gradients: grads.transformer, inputGradients: .init(tokens: s.gradientTokens.pointer),
+                TwoWayTransformer.backward(gradients: grads.transformer,
+                                           inputGradients: .init(tokens: s.gradientTokens.pointer),
                                            dQueries: s.gradientQueries.pointer, dKeys: dKeys,
-                                           inputs: s.transformerInputs, weights: views.transformer, activations: s.transformer)
+                                           inputs: s.transformerInputs, weights: views.transformer,
+                                           activations: s.transformer)
                 accumulateMaskTokenGradients(grads.maskTokens, dTokens: s.gradientTokens.pointer, rows: rows)
             }
         }
@@ -156,7 +170,8 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
     }
 
     /// dMaskTokens (T K, D) += sum over images b of dTokens[b K + c, 1 + j] into row T c + j.
-    private func accumulateMaskTokenGradients(_ dMaskTokens: UnsafeMutablePointer<Float>, dTokens: UnsafePointer<Float>, rows: Int) {
+    private func accumulateMaskTokenGradients(_ dMaskTokens: UnsafeMutablePointer<Float>, dTokens: UnsafePointer<Float>,
+                                              rows: Int) {
         let (d, t, k) = (inputChannels, config.masksPerClass, classes), n = 1 + t
         for r in 0..<rows {
             let c = r % k

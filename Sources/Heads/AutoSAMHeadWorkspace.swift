@@ -62,7 +62,9 @@ public final class AutoSAMHeadWorkspace {
             let upscalingShape = MaskDecoder.Upscaling.Shape(batch: 1, channels: d, height: height, width: width)
             upscaling = (0..<rows).map { _ in MaskDecoder.Upscaling.Activations(shape: upscalingShape) }
             upscaled = FloatBuffer(count: rows * upscalingShape.outputCount)
-            hypernetworks = (0..<config.masksPerClass).map { _ in TokenMLP(config.decoder.hypernetworkShape(rows: rows)) }
+            hypernetworks = (0..<config.masksPerClass).map { _ in
+                TokenMLP(config.decoder.hypernetworkShape(rows: rows))
+            }
             iouHead = TokenMLP(config.decoder.iouHeadShape(rows: rows))
             gradientHyper = FloatBuffer(count: rows * config.upscaledChannels)
             gradientRow = FloatBuffer(count: p * d)
@@ -94,7 +96,8 @@ public final class AutoSAMHeadWorkspace {
             guard matrix.data != gaussian else { return }
             let dense = PositionEmbeddingRandom(gaussian: matrix).dense(height: height, width: width)   // (D, h, w)
             dense.withPointer {
-                TwoWayTransformer.channelsToTokens(y: imagePE.pointer, x: $0, batch: 1, channels: dim, pixels: height * width)
+                TwoWayTransformer.channelsToTokens(y: imagePE.pointer, x: $0, batch: 1, channels: dim,
+                                                   pixels: height * width)
             }
             gaussian = matrix.data
         }
@@ -102,7 +105,9 @@ public final class AutoSAMHeadWorkspace {
         /// mlp.output <- MLP(hs[:, token]) with its input gathered from the transformer's tokens.
         func run(_ mlp: TokenMLP, token: Int, weights: [WeightAndBias]) {
             let d = dim, hs = transformer.queries
-            for r in 0..<rows { (mlp.input.pointer + r * d).update(from: hs + (r * tokensPerRow + token) * d, count: d) }
+            for r in 0..<rows {
+                (mlp.input.pointer + r * d).update(from: hs + (r * tokensPerRow + token) * d, count: d)
+            }
             MLPBlock.forward(y: mlp.output.pointer, hidden: mlp.hidden.pointer, x: mlp.input.pointer, weights: weights,
                              shape: mlp.shape)
         }
@@ -142,8 +147,8 @@ public final class AutoSAMHeadWorkspace {
                 MaskDecoder.Upscaling.backward(dx: gradientRow.pointer, gradients: gradients,
                                                dy: upscaled.pointer + r * a.shape.outputCount, x: rowChannels.pointer,
                                                weights: weights, activations: a)
-                TwoWayTransformer.channelsToTokens(y: upscaled.pointer + r * imageStride, x: gradientRow.pointer, batch: 1,
-                                                   channels: dim, pixels: height * width)
+                TwoWayTransformer.channelsToTokens(y: upscaled.pointer + r * imageStride, x: gradientRow.pointer,
+                                                   batch: 1, channels: dim, pixels: height * width)
             }
             return upscaled.pointer
         }
@@ -182,19 +187,26 @@ extension AutoSAMHeadWorkspace {
     }
 
     /// Every IoU prediction (B K, T).
-    public var iouPredictionsAll: Tensor { copy(sized.iouHead.output.pointer, [sized.rows, sized.iouHead.shape.outputDim]) }
+    public var iouPredictionsAll: Tensor {
+        copy(sized.iouHead.output.pointer, [sized.rows, sized.iouHead.shape.outputDim])
+    }
     /// The transformer's input tokens (B K, N, D).
     public var tokens: Tensor { copy(sized.tokens.pointer, [sized.rows, sized.tokensPerRow, sized.dim]) }
     /// The transformer's output tokens `hs` (B K, N, D).
-    public var transformerQueries: Tensor { copy(sized.transformer.queries, [sized.rows, sized.tokensPerRow, sized.dim]) }
+    public var transformerQueries: Tensor {
+        copy(sized.transformer.queries, [sized.rows, sized.tokensPerRow, sized.dim])
+    }
     /// The transformer's output image tokens `src` (B K, P, D).
-    public var transformerKeys: Tensor { copy(sized.transformer.keys, [sized.rows, sized.height * sized.width, sized.dim]) }
+    public var transformerKeys: Tensor {
+        copy(sized.transformer.keys, [sized.rows, sized.height * sized.width, sized.dim])
+    }
     /// The dense positional encoding (1, D, h, w).
     public var imagePE: Tensor {
         let s = sized
         var out = Tensor(zeros: [1, s.dim, s.height, s.width])
         out.withMutablePointer {
-            TwoWayTransformer.tokensToChannels(y: $0, x: s.imagePE.pointer, batch: 1, channels: s.dim, pixels: s.height * s.width)
+            TwoWayTransformer.tokensToChannels(y: $0, x: s.imagePE.pointer, batch: 1, channels: s.dim,
+                                               pixels: s.height * s.width)
         }
         return out
     }

@@ -13,7 +13,8 @@ public struct LocalBatch {
     public var count: Int { embeddings.shape.first ?? 0 }
 
     public init(embeddings: Tensor, labels: [Int32], labelHeight: Int, labelWidth: Int) {
-        precondition(labels.count == (embeddings.shape.first ?? 0) * labelHeight * labelWidth, "labels do not match the batch")
+        precondition(labels.count == (embeddings.shape.first ?? 0) * labelHeight * labelWidth,
+                     "labels do not match the batch")
         self.embeddings = embeddings
         self.labels = labels
         (self.labelHeight, self.labelWidth) = (labelHeight, labelWidth)
@@ -78,7 +79,8 @@ public struct HeadStep<Head: SegmentationHead> {
         var loss = HeadLoss(labelHeight: batch.labelHeight, labelWidth: batch.labelWidth)
         var packed = [Double](repeating: 0, count: 1 + SoftDiceLoss.Statistics(classes: head.classes).values.count)
         if batch.count > 0 {
-            let logits = head.forward(batch.embeddings, parameters: state.params, frozen: frozen.values, workspace: &workspace)
+            let logits = head.forward(batch.embeddings, parameters: state.params, frozen: frozen.values,
+                                      workspace: &workspace)
             lap(\.forward)
             let (crossEntropy, local) = loss.forward(logits: logits, labels: batch.labels, normalizer: normalizer)
             packed[0] = crossEntropy
@@ -115,14 +117,17 @@ public struct HeadStep<Head: SegmentationHead> {
     }
 
     /// This rank's Dice statistics of a labelled batch (no communication, no gradient).
-    public mutating func statistics(_ batch: LocalBatch, state: TrainableState, frozen: FrozenState) -> SoftDiceLoss.Statistics {
+    public mutating func statistics(_ batch: LocalBatch, state: TrainableState, frozen: FrozenState)
+        -> SoftDiceLoss.Statistics {
         var loss = HeadLoss(labelHeight: batch.labelHeight, labelWidth: batch.labelWidth)
-        let logits = head.forward(batch.embeddings, parameters: state.params, frozen: frozen.values, workspace: &workspace)
+        let logits = head.forward(batch.embeddings, parameters: state.params, frozen: frozen.values,
+                                  workspace: &workspace)
         return loss.forward(logits: logits, labels: batch.labels).statistics
     }
 
     /// Class logits of a batch at the label size (inference; no communication).
-    public mutating func predict(_ embeddings: Tensor, labelSize s: Int, state: TrainableState, frozen: FrozenState) -> Tensor {
+    public mutating func predict(_ embeddings: Tensor, labelSize s: Int, state: TrainableState,
+                                 frozen: FrozenState) -> Tensor {
         let logits = head.forward(embeddings, parameters: state.params, frozen: frozen.values, workspace: &workspace)
         return HeadLoss(labelHeight: s, labelWidth: s).resized(logits)
     }

@@ -13,7 +13,8 @@ public struct LinearHead: SequentialHead, Equatable, Sendable {
     public let network: SequentialNetwork
 
     public init(inputChannels: Int = 256, classes: Int) {
-        precondition(inputChannels >= 8 && inputChannels % 8 == 0, "linear head needs C divisible by 8, got \(inputChannels)")
+        precondition(inputChannels >= 8 && inputChannels % 8 == 0,
+                     "linear head needs C divisible by 8, got \(inputChannels)")
         precondition(classes >= 2, "need at least two classes")
         (self.inputChannels, self.classes) = (inputChannels, classes)
         let quarter = inputChannels / 4, eighth = inputChannels / 8

@@ -26,7 +26,8 @@ extension SequentialNetwork {
 
     /// Accumulates `gradients += dLoss/dParameters` for `dy` (B, C_out, H_out, W_out), the
     /// upstream gradient of the last `forward` on `workspace`. The input gradient is not formed.
-    public func backward(_ dy: Tensor, parameters: [Float], gradients: inout [Float], workspace ws: SequentialWorkspace) {
+    public func backward(_ dy: Tensor, parameters: [Float], gradients: inout [Float],
+                         workspace ws: SequentialWorkspace) {
         precondition(!ws.inputShape.isEmpty, "backward before forward")
         precondition(dy.shape == ws.shape(ofValue: ws.values.count - 1),
                      "upstream gradient \(dy.shape), the forward output was \(ws.shape(ofValue: ws.values.count - 1))")

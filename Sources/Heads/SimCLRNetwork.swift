@@ -22,7 +22,8 @@ public struct SimCLRNetwork: Equatable, Sendable {
 
     /// `projectionHidden` 0 means H = C (SimCLR's projection keeps the representation width).
     public init(unet: UNet, projectionHidden: Int = 0, projectionDim: Int = 128) {
-        precondition(projectionHidden >= 0 && projectionDim >= 1, "projection hidden \(projectionHidden), dim \(projectionDim)")
+        precondition(projectionHidden >= 0 && projectionDim >= 1,
+                     "projection hidden \(projectionHidden), dim \(projectionDim)")
         self.unet = unet
         hidden = projectionHidden == 0 ? unet.bottleneckChannels : projectionHidden
         self.projectionDim = projectionDim
@@ -54,7 +55,8 @@ public struct SimCLRNetwork: Equatable, Sendable {
 
     /// z (B, P) <- images (B, C_in, S, S); saves what backward needs in `workspace`.
     public func forward(_ images: Tensor, parameters: [Float], workspace ws: inout SimCLRWorkspace) -> Tensor {
-        precondition(parameters.count == layout.totalCount, "\(parameters.count) parameters for a layout of \(layout.totalCount)")
+        precondition(parameters.count == layout.totalCount,
+                     "\(parameters.count) parameters for a layout of \(layout.totalCount)")
         let b = images.shape[0], c = unet.bottleneckChannels
         ws.prepare(batch: b, channels: c, hidden: hidden)
         var z = Tensor(zeros: [b, projectionDim])
@@ -63,8 +65,11 @@ public struct SimCLRNetwork: Equatable, Sendable {
             let bottleneck = unet.forwardEncoder(images, parameters: p, workspace: &ws.unet)
             ws.pixels = ws.unet.count(ofValue: unet.bottleneckValue) / (b * c)
             GlobalAveragePool.forward(y: &ws.pooled, x: bottleneck, batch: b, channels: c, pixels: ws.pixels)
-            Linear.forward(y: &ws.hidden, x: ws.pooled, weight: w1, bias: w1 + hidden * c, rows: b, inFeatures: c, outFeatures: hidden)
-            ws.hidden.withUnsafeMutableBufferPointer { ReLU.forward(y: $0.baseAddress!, x: $0.baseAddress!, count: $0.count) }
+            Linear.forward(y: &ws.hidden, x: ws.pooled, weight: w1, bias: w1 + hidden * c, rows: b, inFeatures: c,
+                           outFeatures: hidden)
+            ws.hidden.withUnsafeMutableBufferPointer {
+                ReLU.forward(y: $0.baseAddress!, x: $0.baseAddress!, count: $0.count)
+            }
             Linear.forward(y: &z.data, x: ws.hidden, weight: w2, bias: w2 + projectionDim * hidden,
                            rows: b, inFeatures: hidden, outFeatures: projectionDim)
         }
@@ -74,19 +79,21 @@ public struct SimCLRNetwork: Equatable, Sendable {
     /// Accumulates `gradients += dLoss/dParameters` for `dZ` (B, P) of the last forward.
     public func backward(_ dZ: UnsafePointer<Float>, parameters: [Float], gradients: inout [Float],
                          workspace ws: inout SimCLRWorkspace) {
-        precondition(gradients.count == layout.totalCount, "gradient buffer does not match the layout (\(layout.totalCount))")
+        precondition(gradients.count == layout.totalCount,
+                     "gradient buffer does not match the layout (\(layout.totalCount))")
         let b = ws.batch, c = unet.bottleneckChannels
         ws.clearGradients()
         parameters.withUnsafeBufferPointer { pb in
             gradients.withUnsafeMutableBufferPointer { gb in
                 let p = pb.baseAddress!, g = gb.baseAddress!, (w1, w2) = projectionWeights(p)
                 let dW1 = g + (w1 - p), dW2 = g + (w2 - p)
-                Linear.backward(dx: &ws.dHidden, dWeight: dW2, dBias: dW2 + projectionDim * hidden, dy: dZ, x: ws.hidden,
-                                weight: w2, rows: b, inFeatures: hidden, outFeatures: projectionDim)
+                Linear.backward(dx: &ws.dHidden, dWeight: dW2, dBias: dW2 + projectionDim * hidden, dy: dZ,
+                                x: ws.hidden, weight: w2, rows: b, inFeatures: hidden, outFeatures: projectionDim)
                 ReLU.backward(dx: &ws.dPreActivation, dy: ws.dHidden, y: ws.hidden, count: b * hidden)
-                Linear.backward(dx: &ws.dPooled, dWeight: dW1, dBias: dW1 + hidden * c, dy: ws.dPreActivation, x: ws.pooled,
-                                weight: w1, rows: b, inFeatures: c, outFeatures: hidden)
-                GlobalAveragePool.backward(dx: &ws.dBottleneck, dy: ws.dPooled, batch: b, channels: c, pixels: ws.pixels)
+                Linear.backward(dx: &ws.dPooled, dWeight: dW1, dBias: dW1 + hidden * c, dy: ws.dPreActivation,
+                                x: ws.pooled, weight: w1, rows: b, inFeatures: c, outFeatures: hidden)
+                GlobalAveragePool.backward(dx: &ws.dBottleneck, dy: ws.dPooled, batch: b, channels: c,
+                                           pixels: ws.pixels)
                 unet.backwardEncoder(ws.dBottleneck, parameters: p, gradients: g, workspace: &ws.unet)
             }
         }

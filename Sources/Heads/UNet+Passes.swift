@@ -8,8 +8,10 @@ import Tensors
 /// others follow in state-dict order.
 extension UNet {
     /// logits (B, K, S, S) <- images (B, 3, S, S); saves every activation in `workspace`.
-    public func forward(_ embeddings: Tensor, parameters: [Float], frozen: [Float], workspace ws: inout UNetWorkspace) -> Tensor {
-        precondition(parameters.count == layout.totalCount, "\(parameters.count) parameters for a layout of \(layout.totalCount)")
+    public func forward(_ embeddings: Tensor, parameters: [Float], frozen: [Float],
+                        workspace ws: inout UNetWorkspace) -> Tensor {
+        precondition(parameters.count == layout.totalCount,
+                     "\(parameters.count) parameters for a layout of \(layout.totalCount)")
         precondition(frozen.isEmpty, "the UNet has no frozen tensors, got \(frozen.count) values")
         ws.prepare(self, inputShape: embeddings.shape)
         embeddings.withPointer { ws.values[0].pointer.update(from: $0, count: embeddings.count) }
@@ -26,13 +28,17 @@ extension UNet {
                          workspace ws: inout UNetWorkspace) {
         precondition(!ws.inputShape.isEmpty, "backward before forward")
         let last = ws.values.count - 1
-        precondition(dLogits.count == ws.count(ofValue: last), "upstream gradient \(dLogits.shape) does not match the logits")
-        precondition(gradients.count == layout.totalCount, "gradient buffer does not match the layout (\(layout.totalCount))")
+        precondition(dLogits.count == ws.count(ofValue: last),
+                     "upstream gradient \(dLogits.shape) does not match the logits")
+        precondition(gradients.count == layout.totalCount,
+                     "gradient buffer does not match the layout (\(layout.totalCount))")
         for v in 1..<last { ws.gradients[v].pointer.update(repeating: 0, count: ws.count(ofValue: v)) }
         dLogits.withPointer { ws.gradients[last].pointer.update(from: $0, count: dLogits.count) }
         parameters.withUnsafeBufferPointer { pb in
             gradients.withUnsafeMutableBufferPointer { gb in
-                for u in units.indices.reversed() { backwardUnit(u, parameters: pb.baseAddress!, gradients: gb.baseAddress!, ws) }
+                for u in units.indices.reversed() {
+                    backwardUnit(u, parameters: pb.baseAddress!, gradients: gb.baseAddress!, ws)
+                }
             }
         }
     }
@@ -60,7 +66,8 @@ extension UNet {
                                   channelsB: other.channels, pixels: s.height * s.width)
         case let .classifier(_, i, o):
             Conv2d.forward(y: y, x: x, weight: weight, bias: weight + o * i,
-                           shape: Conv2d.Shape(batch: b, inChannels: i, outChannels: o, height: s.height, width: s.width, kernel: 1))
+                           shape: Conv2d.Shape(batch: b, inChannels: i, outChannels: o, height: s.height,
+                                               width: s.width, kernel: 1))
         }
     }
 
@@ -83,7 +90,8 @@ extension UNet {
             InstanceNorm2d.backward(dx: dPre, dWeight: dWeight + o * i * 9, dBias: dWeight + o * i * 9 + o, dy: dNorm,
                                     x: ws.preNorm[u]!.pointer, mean: ws.means[u]!.pointer, rstd: ws.rstds[u]!.pointer,
                                     weight: norm, batch: b, channels: o, pixels: pixels)
-            Conv2d.backward(dx: dx, dWeight: dWeight, dBias: nil, dy: dPre, x: x, weight: weight, shape: Self.conv3(b, i, o, s))
+            Conv2d.backward(dx: dx, dWeight: dWeight, dBias: nil, dy: dPre, x: x, weight: weight,
+                            shape: Self.conv3(b, i, o, s))
         case .maxPool:
             if let dx {
                 MaxPool2d.backward(dx: dx, dy: dy, indices: ws.indices[u]!.pointer, batch: b, channels: s.channels,
@@ -98,7 +106,8 @@ extension UNet {
                                    channelsA: s.channels, channelsB: other.channels, pixels: s.height * s.width)
         case let .classifier(_, i, o):
             Conv2d.backward(dx: dx, dWeight: dWeight, dBias: dWeight + o * i, dy: dy, x: x, weight: weight,
-                            shape: Conv2d.Shape(batch: b, inChannels: i, outChannels: o, height: s.height, width: s.width, kernel: 1))
+                            shape: Conv2d.Shape(batch: b, inChannels: i, outChannels: o, height: s.height,
+                                                width: s.width, kernel: 1))
         }
     }
 

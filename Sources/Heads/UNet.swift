@@ -78,7 +78,8 @@ public struct UNet: SegmentationHead, Equatable, Sendable {
         for l in 0...levels {
             let c = width << l
             if l > 0 { x = builder.add(.maxPool, [x], channels: c / 2, level: l) }
-            x = builder.add(.convNormReLU("encoders.\(l).0", inChannels: builder.channels[x], outChannels: c), [x], channels: c, level: l)
+            x = builder.add(.convNormReLU("encoders.\(l).0", inChannels: builder.channels[x], outChannels: c), [x],
+                            channels: c, level: l)
             x = builder.add(.convNormReLU("encoders.\(l).1", inChannels: c, outChannels: c), [x], channels: c, level: l)
             if l < levels { skips.append(x) }
         }
@@ -86,7 +87,8 @@ public struct UNet: SegmentationHead, Equatable, Sendable {
             let c = width << l
             let up = builder.add(.upConv("ups.\(l)", inChannels: 2 * c, outChannels: c), [x], channels: c, level: l)
             let joined = builder.add(.concat, [skips[l], up], channels: 2 * c, level: l)
-            x = builder.add(.convNormReLU("decoders.\(l).0", inChannels: 2 * c, outChannels: c), [joined], channels: c, level: l)
+            x = builder.add(.convNormReLU("decoders.\(l).0", inChannels: 2 * c, outChannels: c), [joined],
+                            channels: c, level: l)
             x = builder.add(.convNormReLU("decoders.\(l).1", inChannels: c, outChannels: c), [x], channels: c, level: l)
         }
         _ = builder.add(.classifier("final", inChannels: width, outChannels: classes), [x], channels: classes, level: 0)
@@ -103,7 +105,8 @@ public struct UNet: SegmentationHead, Equatable, Sendable {
 
         mutating func add(_ op: UNetOp, _ inputs: [Int], channels c: Int, level: Int) -> Int {
             let tensors = op.parameters
-            units.append(UNetUnit(op: op, inputs: inputs, output: channels.count, offset: tensors.isEmpty ? -1 : layout.totalCount))
+            units.append(UNetUnit(op: op, inputs: inputs, output: channels.count,
+                                  offset: tensors.isEmpty ? -1 : layout.totalCount))
             for t in tensors {
                 layout.append(t.name, shape: t.shape)
                 initializations[t.name] = t.initialization

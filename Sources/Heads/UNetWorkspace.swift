@@ -47,7 +47,8 @@ public final class UNetWorkspace {
                      "UNet expects (B, \(net.inputChannels), H, W), got \(shape)")
         let multiple = 1 << net.levels
         precondition(shape[2] % multiple == 0 && shape[3] % multiple == 0,
-                     "UNet with \(net.levels) levels needs a grid divisible by \(multiple), got \(shape[2]) x \(shape[3])")
+                     "UNet with \(net.levels) levels needs a grid divisible by \(multiple), "
+                     + "got \(shape[2]) x \(shape[3])")
         (inputShape, network, unitCount) = (shape, net, units)
         shapes = net.valueChannels.indices.map { net.shape(ofValue: $0, height: shape[2], width: shape[3]) }
         let used = units == 0 ? 0 : net.units[units - 1].output       // the last value computed

@@ -64,7 +64,8 @@ public enum Conv2d {
     ) {
         let l = s.outHeight * s.outWidth, inImage = s.inChannels * s.height * s.width
         let bands = outputBands(s, budget: columnBudget)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: s.isPointwise ? 0 : s.patchSize * bands.rows * s.outWidth)
+        let columnCount = s.isPointwise ? 0 : s.patchSize * bands.rows * s.outWidth
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: columnCount)
         defer { cols.deallocate() }
         for n in 0..<s.batch {
             let xb = x + n * inImage, yb = y + n * s.outChannels * l
@@ -96,7 +97,8 @@ public enum Conv2d {
     ) {
         let l = s.outHeight * s.outWidth, inImage = s.inChannels * s.height * s.width
         let bands = outputBands(s, budget: columnBudget)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: s.isPointwise ? 0 : s.patchSize * bands.rows * s.outWidth)
+        let columnCount = s.isPointwise ? 0 : s.patchSize * bands.rows * s.outWidth
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: columnCount)
         defer { cols.deallocate() }
         for n in 0..<s.batch {
             let xb = x + n * inImage, dyb = dy + n * s.outChannels * l

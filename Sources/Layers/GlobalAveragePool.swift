@@ -4,7 +4,8 @@
 /// Shapes: B batch, C channels, P = H W pixels; x (B, C, P), y (B, C).
 public enum GlobalAveragePool {
     /// y (B, C) <- x (B, C, P).
-    public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, batch b: Int, channels c: Int, pixels p: Int) {
+    public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, batch b: Int, channels c: Int,
+                               pixels p: Int) {
         precondition(p > 0, "global average pooling of an empty grid")
         let scale = 1 / Float(p)
         for plane in 0..<(b &* c) {
@@ -16,7 +17,8 @@ public enum GlobalAveragePool {
     }
 
     /// Accumulates `dx += dy / P` (broadcast over each plane). dy (B, C), dx (B, C, P).
-    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, batch b: Int, channels c: Int, pixels p: Int) {
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, batch b: Int,
+                                channels c: Int, pixels p: Int) {
         let scale = 1 / Float(p)
         for plane in 0..<(b &* c) {
             let g = dy[plane] * scale, dp = dx + plane &* p

@@ -141,7 +141,8 @@ struct NTXentBatch {
     }
 
     /// out (D) += scale * dL/dz_row, through the normalisation u = z / max(|z|, eps).
-    func accumulateInputGradient(row i: Int, unitGradient du: [Double], scale: Double, into out: UnsafeMutablePointer<Float>) {
+    func accumulateInputGradient(row i: Int, unitGradient du: [Double], scale: Double,
+                                 into out: UnsafeMutablePointer<Float>) {
         let norm = norms[i]
         if norm < NTXentLoss.normEpsilon {
             for k in 0..<d { out[k] += Float(scale * du[k] / NTXentLoss.normEpsilon) }

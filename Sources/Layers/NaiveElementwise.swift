@@ -25,7 +25,8 @@ public enum NaiveElementwise {
     /// GELU derivative `Phi(x) + x phi(x)`.
     public static func geluDerivative(_ x: Float) -> Double {
         let v = Double(x)
-        return 0.5 * Foundation.erfc(-v / 2.0.squareRoot()) + v * Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot()
+        return 0.5 * Foundation.erfc(-v / 2.0.squareRoot())
+            + v * Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot()
     }
 
     /// LayerNorm over the last axis of x (N, C) with weight (C), bias (C).

@@ -30,7 +30,8 @@ public enum SegmentationLoss {
     ) -> (crossEntropy: Double, statistics: SoftDiceLoss.Statistics) {
         let ce = CrossEntropy.forward(probabilities: probabilities, logits: logits, labels: labels,
                                       batch: b, classes: k, pixels: p, normalizer: normalizer)
-        let stats = SoftDiceLoss.statistics(probabilities: probabilities, labels: labels, batch: b, classes: k, pixels: p)
+        let stats = SoftDiceLoss.statistics(probabilities: probabilities, labels: labels, batch: b, classes: k,
+                                            pixels: p)
         return (ce, stats)
     }
 

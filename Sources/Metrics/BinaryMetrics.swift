@@ -49,7 +49,8 @@ public struct ClassScores: Codable, Sendable, Equatable {
 public enum BinaryMetrics {
     /// medpy 0.5.2 `dc`: `2 |P & R| / (|P| + |R|)`; nil when both are empty (medpy returns NaN,
     /// fixtures quirk 16).
-    public static func dice(_ prediction: UnsafePointer<UInt8>, _ reference: UnsafePointer<UInt8>, voxels n: Int) -> Double? {
+    public static func dice(_ prediction: UnsafePointer<UInt8>, _ reference: UnsafePointer<UInt8>,
+                            voxels n: Int) -> Double? {
         let c = counts(prediction, reference, voxels: n)
         return c.predicted + c.reference == 0 ? nil : diceValue(c)
     }

@@ -82,7 +82,9 @@ private struct ShapeReader {
             headDims.insert(table[1])
             if table[0] == 2 * grid - 1 { global.append(i) } else { windows.insert((table[0] + 1) / 2) }
         }
-        if headDims.count > 1 { reasons.append("relative-position tables disagree on the head dim: \(headDims.sorted())") }
+        if headDims.count > 1 {
+            reasons.append("relative-position tables disagree on the head dim: \(headDims.sorted())")
+        }
         if windows.count > 1 { reasons.append("windowed blocks disagree on the window size: \(windows.sorted())") }
         let headDim = headDims.first ?? embed
         if embed % headDim != 0 { reasons.append("head dim \(headDim) does not divide embed dim \(embed)") }

@@ -43,7 +43,9 @@ public struct EncoderConfig: Codable, Equatable, Sendable {
     public static let vitH = EncoderConfig(embedDim: 1280, depth: 32, heads: 16, globalBlocks: [7, 15, 23, 31])
 
     /// Preset names as SAM's model registry spells them.
-    public static let presets: [(name: String, config: EncoderConfig)] = [("vit_b", vitB), ("vit_l", vitL), ("vit_h", vitH)]
+    public static let presets: [(name: String, config: EncoderConfig)] = [
+        ("vit_b", vitB), ("vit_l", vitL), ("vit_h", vitH),
+    ]
 
     /// The preset called `name` (`vit_b`, `vit_l`, `vit_h`), nil for an unknown name.
     public static func preset(named name: String) -> EncoderConfig? {

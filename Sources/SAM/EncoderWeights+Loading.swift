@@ -5,12 +5,14 @@ extension ImageEncoderWeights {
     /// Loads the encoder from a SAM checkpoint (`.pth` or `.safetensors`): the configuration is
     /// inferred from the tensor shapes (`EncoderConfig.infer(from:)`) and, when `preset` is given,
     /// must equal it (`SAMLoadError.presetMismatch` lists the differences).
-    public static func load(from archive: any TensorArchive, preset: EncoderConfig? = nil) throws -> ImageEncoderWeights {
+    public static func load(from archive: any TensorArchive, preset: EncoderConfig? = nil) throws
+        -> ImageEncoderWeights {
         let config = try EncoderConfig.infer(from: archive)
         if let preset {
             let differences = config.check(against: preset)
             guard differences.isEmpty else {
-                throw SAMLoadError.presetMismatch(file: archive.path, preset: preset.presetName ?? "the requested configuration",
+                throw SAMLoadError.presetMismatch(file: archive.path,
+                                                  preset: preset.presetName ?? "the requested configuration",
                                                   differences: differences)
             }
         }
@@ -18,8 +20,8 @@ extension ImageEncoderWeights {
     }
 
     /// Loads the encoder with a known configuration. Every `image_encoder.*` key of the archive must
-    /// be in the key table and every table key in the archive with the table's shape; otherwise
-    /// `SAMLoadError.keyMismatch` lists all missing, unused and mis-shaped keys.
+    /// be in the key table and every table key in the archive with the table's shape; otherwise a
+    /// `LoadError` lists all missing, unused and mis-shaped keys.
     public static func load(from archive: any TensorArchive, config: EncoderConfig) throws -> ImageEncoderWeights {
         guard config.problems.isEmpty else { throw SAMLoadError.invalidConfig(problems: config.problems) }
         try verifyKeys(of: archive, against: ImageEncoderTable(config: config))
@@ -38,26 +40,19 @@ extension ImageEncoderWeights {
         }
     }
 
-    /// Compares the archive's keys under the table's prefix with the table.
+    /// Compares the archive's keys under the table's prefix with the table; throws a `LoadError`
+    /// naming the file that lists every missing, unused and mis-shaped key.
     static func verifyKeys(of archive: any TensorArchive, against table: ImageEncoderTable) throws {
-        let prefix = EncoderConfig.checkpointPrefix
-        let expected = Set(table.slots.map(\.key))
-        var missing: [String] = [], misshaped: [SAMLoadError.ShapeMismatch] = []
-        for slot in table.slots {
-            guard let info = try? archive.info(slot.key) else { missing.append(slot.key); continue }
-            if info.shape != slot.shape {
-                misshaped.append(.init(key: slot.key, expected: slot.shape, found: info.shape))
-            }
-        }
-        let unused = archive.names.filter { $0.hasPrefix(prefix) && !expected.contains($0) }
-        guard missing.isEmpty, unused.isEmpty, misshaped.isEmpty else {
-            throw SAMLoadError.keyMismatch(file: archive.path, missing: missing, unused: unused, misshaped: misshaped)
-        }
+        let expected = table.slots.map { (name: $0.key, shape: $0.shape) }
+        let report = try archive.loadReport(expected: expected, scope: EncoderConfig.checkpointPrefix)
+        try report.check(source: archive.path,
+                         hint: "the image_encoder.* keys must be those of SAM's ImageEncoderViT of this configuration")
     }
 
     /// Random weights for `config` with PyTorch's default initialisation scales (Linear / Conv2d
     /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LayerNorm weight 1 and bias 0, position embedding and
-    /// relative-position tables N(0, 0.02^2)), reproducible from `seed` (each slot draws from its
+    /// relative-position tables N(0, 0.02^2): zero in a fresh SAM, small random values here so that
+    /// benchmarks exercise realistic numbers), reproducible from `seed` (each slot draws from its
     /// own counter-based substream). For benchmarks and demos; throws only for an invalid config.
     public static func random(config: EncoderConfig, seed: UInt64) throws -> ImageEncoderWeights {
         let rng = CounterRNG(seed: seed)
@@ -68,8 +63,8 @@ extension ImageEncoderWeights {
             switch slot.initialization {
             case let .uniform(bound):
                 for i in 0..<slot.count { destination[i] = stream.uniform(UInt64(i), -bound, bound) }
-            case let .normal(std):
-                for i in 0..<slot.count { destination[i] = std * stream.normal(UInt64(i)) }
+            case let .normal(mean, std):
+                for i in 0..<slot.count { destination[i] = mean + std * stream.normal(UInt64(i)) }
             case let .constant(value):
                 destination.update(repeating: value, count: slot.count)
             }

@@ -3,23 +3,11 @@ import Tensors
 /// One named tensor of a frozen model: its checkpoint key, shape, place in the weight storage and
 /// how a fresh PyTorch module initialises it (used by the random-weights constructor).
 public struct WeightSlot: Equatable, Sendable, CustomStringConvertible {
-    /// How PyTorch's default initialisation fills a tensor.
-    public enum Initialization: Equatable, Sendable {
-        /// U(-bound, bound): Linear / Conv2d weights and biases, bound = 1 / sqrt(fan_in)
-        /// (kaiming_uniform with a = sqrt 5 gives exactly this bound for weights).
-        case uniform(bound: Float)
-        /// N(0, std^2): position embeddings and relative-position tables (zero in a fresh SAM;
-        /// small random values here so that benchmarks exercise realistic numbers).
-        case normal(std: Float)
-        /// A constant: LayerNorm weight 1, bias 0.
-        case constant(Float)
-    }
-
     public let key: String
     public let shape: [Int]
     /// Element offset inside the model's storage.
     public let offset: Int
-    public let initialization: Initialization
+    public let initialization: ParameterInit
     public var count: Int { shape.reduce(1, *) }
     public var description: String { "\(key) \(shape)" }
 }
@@ -32,7 +20,7 @@ struct SlotAllocator {
 
     init(prefix: String) { self.prefix = prefix }
 
-    mutating func slot(_ key: String, _ shape: [Int], _ initialization: WeightSlot.Initialization) -> WeightSlot {
+    mutating func slot(_ key: String, _ shape: [Int], _ initialization: ParameterInit) -> WeightSlot {
         let s = WeightSlot(key: prefix + key, shape: shape, offset: total, initialization: initialization)
         slots.append(s)
         total += s.count
@@ -40,7 +28,8 @@ struct SlotAllocator {
     }
 
     /// Weight (O, fanIn...) and bias (O) of a Linear / Conv2d with PyTorch's default bounds.
-    mutating func affine(_ name: String, _ weightShape: [Int], bias: Bool = true) -> (weight: WeightSlot, bias: WeightSlot?) {
+    mutating func affine(_ name: String, _ weightShape: [Int], bias: Bool = true)
+        -> (weight: WeightSlot, bias: WeightSlot?) {
         let bound = 1 / Float(weightShape.dropFirst().reduce(1, *)).squareRoot()
         let w = slot(name + ".weight", weightShape, .uniform(bound: bound))
         return (w, bias ? slot(name + ".bias", [weightShape[0]], .uniform(bound: bound)) : nil)
@@ -74,13 +63,15 @@ public struct ImageEncoderTable: Sendable {
         init(_ a: inout SlotAllocator, index i: Int, config c: EncoderConfig) {
             let p = "blocks.\(i).", e = c.embedDim, s = c.attentionGrid(i)
             (norm1Weight, norm1Bias) = a.norm(p + "norm1", e)
-            attnRelPosH = a.slot(p + "attn.rel_pos_h", [2 * s - 1, c.headDim], .normal(std: 0.02))
-            attnRelPosW = a.slot(p + "attn.rel_pos_w", [2 * s - 1, c.headDim], .normal(std: 0.02))
+            attnRelPosH = a.slot(p + "attn.rel_pos_h", [2 * s - 1, c.headDim], .normal(mean: 0, std: 0.02))
+            attnRelPosW = a.slot(p + "attn.rel_pos_w", [2 * s - 1, c.headDim], .normal(mean: 0, std: 0.02))
             let qkv = a.affine(p + "attn.qkv", [3 * e, e]), proj = a.affine(p + "attn.proj", [e, e])
-            (attnQkvWeight, attnQkvBias, attnProjWeight, attnProjBias) = (qkv.weight, qkv.bias!, proj.weight, proj.bias!)
+            (attnQkvWeight, attnQkvBias) = (qkv.weight, qkv.bias!)
+            (attnProjWeight, attnProjBias) = (proj.weight, proj.bias!)
             (norm2Weight, norm2Bias) = a.norm(p + "norm2", e)
             let lin1 = a.affine(p + "mlp.lin1", [c.mlpDim, e]), lin2 = a.affine(p + "mlp.lin2", [e, c.mlpDim])
-            (mlpLin1Weight, mlpLin1Bias, mlpLin2Weight, mlpLin2Bias) = (lin1.weight, lin1.bias!, lin2.weight, lin2.bias!)
+            (mlpLin1Weight, mlpLin1Bias) = (lin1.weight, lin1.bias!)
+            (mlpLin2Weight, mlpLin2Bias) = (lin2.weight, lin2.bias!)
         }
     }
 
@@ -99,7 +90,7 @@ public struct ImageEncoderTable: Sendable {
     public init(config c: EncoderConfig, prefix: String = EncoderConfig.checkpointPrefix) {
         var a = SlotAllocator(prefix: prefix)
         let e = c.embedDim, o = c.outChannels
-        posEmbed = a.slot("pos_embed", [1, c.gridSize, c.gridSize, e], .normal(std: 0.02))
+        posEmbed = a.slot("pos_embed", [1, c.gridSize, c.gridSize, e], .normal(mean: 0, std: 0.02))
         let patch = a.affine("patch_embed.proj", [e, 3, c.patchSize, c.patchSize])
         (patchEmbedProjWeight, patchEmbedProjBias) = (patch.weight, patch.bias!)
         blocks = (0..<c.depth).map { Block(&a, index: $0, config: c) }

@@ -39,15 +39,16 @@ extension ImageEncoder {
     private func attention(_ i: Int, _ ws: ImageEncoderWorkspace) {
         let c = config, w = weights, b = weights.blocks[i]
         let g = c.gridSize, e = c.embedDim, rows = ws.batch * g * g
-        let parameters = MultiHeadAttention.Parameters(
+        let parameters = EncoderAttention.Parameters(
             qkvWeight: w[b.attnQkvWeight], qkvBias: w[b.attnQkvBias], projWeight: w[b.attnProjWeight],
             projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW])
-        let saved = MultiHeadAttention.Saved(qkv: ws.qkv, context: ws.context)
+        let saved = EncoderAttention.Saved(qkv: ws.qkv, context: ws.context)
         if c.isGlobal(i) {
-            let shape = MultiHeadAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,
-                                                 useRelativePosition: true)
+            let shape = EncoderAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,
+                                               useRelativePosition: true)
             ws.timed(.attentionGlobal) {
-                MultiHeadAttention.forward(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape, saved: saved)
+                EncoderAttention.forward(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape,
+                                         saved: saved)
             }
             ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
             return
@@ -58,10 +59,10 @@ extension ImageEncoder {
             WindowPartition.partition(windows: ws.windows, tokens: ws.normed, batch: ws.batch, height: g, width: g,
                                       channels: e, window: s)
         }
-        let shape = MultiHeadAttention.Shape(batch: windows, height: s, width: s, channels: e, heads: c.heads,
-                                             useRelativePosition: true)
+        let shape = EncoderAttention.Shape(batch: windows, height: s, width: s, channels: e, heads: c.heads,
+                                           useRelativePosition: true)
         ws.timed(.attentionWindowed) {
-            MultiHeadAttention.forward(y: ws.attended, x: ws.windows, parameters: parameters, shape: shape, saved: saved)
+            EncoderAttention.forward(y: ws.attended, x: ws.windows, parameters: parameters, shape: shape, saved: saved)
         }
         ws.timed(.windows) {
             WindowPartition.unpartition(tokens: ws.normed, windows: ws.attended, batch: ws.batch, height: g, width: g,

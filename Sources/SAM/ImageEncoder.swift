@@ -56,7 +56,8 @@ public struct ImageEncoder: Sendable {
         let tokenShape = [ws.batch, config.gridSize, config.gridSize, config.embedDim]
         func observe(_ t: Tap) {
             guard let tap else { return }
-            tap(t, Tensor(shape: tokenShape, data: Array(UnsafeBufferPointer(start: ws.tokens, count: tokenShape.reduce(1, *)))))
+            let tokens = UnsafeBufferPointer(start: ws.tokens, count: tokenShape.reduce(1, *))
+            tap(t, Tensor(shape: tokenShape, data: Array(tokens)))
         }
         ws.timed(.patchEmbed) { patchEmbed(images: images, ws) }
         observe(.patchEmbed)
@@ -73,7 +74,8 @@ public struct ImageEncoder: Sendable {
         let c = config, w = weights
         let shape = Conv2d.Shape(batch: ws.batch, inChannels: 3, outChannels: c.embedDim, height: c.imageSize,
                                  width: c.imageSize, kernel: c.patchSize, stride: c.patchSize)
-        Conv2d.forward(y: ws.normed, x: images, weight: w[w.patchEmbedProjWeight], bias: w[w.patchEmbedProjBias], shape: shape)
+        Conv2d.forward(y: ws.normed, x: images, weight: w[w.patchEmbedProjWeight], bias: w[w.patchEmbedProjBias],
+                       shape: shape)
         let pixels = c.gridSize * c.gridSize
         for b in 0..<ws.batch {
             let offset = b * pixels * c.embedDim

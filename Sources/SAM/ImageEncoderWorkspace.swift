@@ -32,7 +32,8 @@ public final class ImageEncoderWorkspace {
         (config, self.batch) = (c, batch)
         let n = batch * c.gridSize * c.gridSize, e = c.embedDim
         let w = batch * Self.windowTokensPerImage(c), r = max(n, w)
-        let counts = [n * e, n * e, w * e, r * e, max(3 * r * e, n * c.mlpDim), r * e, n, n, batch * c.outChannels * c.gridSize * c.gridSize]
+        let neckCount = batch * c.outChannels * c.gridSize * c.gridSize
+        let counts = [n * e, n * e, w * e, r * e, max(3 * r * e, n * c.mlpDim), r * e, n, n, neckCount]
         byteCount = 4 * counts.reduce(0, +)
         buffers = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0, 1)) }
         (tokens, normed, windows, attended, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4])

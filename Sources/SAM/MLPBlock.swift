@@ -13,7 +13,8 @@ public struct WeightAndBias {
 
     /// `<prefix>weight` and `<prefix>bias` of `layout`, in the buffer at `base`.
     public init(layout: ParameterLayout, prefix: String, base: UnsafeMutablePointer<Float>) {
-        self.init(weight: layout.parameterPointer(prefix + "weight", base: base), bias: layout.parameterPointer(prefix + "bias", base: base))
+        self.init(weight: layout.parameterPointer(prefix + "weight", base: base),
+                  bias: layout.parameterPointer(prefix + "bias", base: base))
     }
 }
 
@@ -34,7 +35,8 @@ public enum MLPBlock {
 
         public init(rows: Int, inputDim: Int, hiddenDim: Int, outputDim: Int, layers: Int) {
             precondition(layers >= 1, "an MLP needs at least one layer")
-            (self.rows, self.inputDim, self.hiddenDim, self.outputDim, self.layers) = (rows, inputDim, hiddenDim, outputDim, layers)
+            (self.rows, self.inputDim, self.hiddenDim) = (rows, inputDim, hiddenDim)
+            (self.outputDim, self.layers) = (outputDim, layers)
         }
 
         /// Elements of the saved hidden activations (L-1, R, H).
@@ -89,7 +91,8 @@ public enum MLPBlock {
             let dInput: UnsafeMutablePointer<Float>? = i == 0 ? dx : dOut
             if i > 0 { dOut.initialize(repeating: 0, count: n) }
             Linear.backward(dx: dInput, dWeight: gradients?[i].weight, dBias: gradients?[i].bias, dy: upstream,
-                            x: input, weight: weights[i].weight, rows: s.rows, inFeatures: f.input, outFeatures: f.output)
+                            x: input, weight: weights[i].weight, rows: s.rows, inFeatures: f.input,
+                            outFeatures: f.output)
             guard i > 0 else { break }
             dPre.initialize(repeating: 0, count: n)
             ReLU.backward(dx: dPre, dy: dOut, y: input, count: n)

@@ -11,15 +11,17 @@ extension MaskDecoder {
     public enum MaskProduct {
         /// masks (B, M, Q) <- hyper (B, M, C) @ upscaled (B, C, Q).
         public static func forward(masks: UnsafeMutablePointer<Float>, hyper: UnsafePointer<Float>,
-                                   upscaled: UnsafePointer<Float>, batch: Int, masks m: Int, channels c: Int, pixels q: Int) {
+                                   upscaled: UnsafePointer<Float>, batch: Int, masks m: Int, channels c: Int,
+                                   pixels q: Int) {
             Gemm.batched(count: batch, m: m, n: q, k: c, a: hyper, lda: c, strideA: m * c,
                          b: upscaled, ldb: q, strideB: c * q, c: masks, ldc: q, strideC: m * q)
         }
 
         /// Accumulates dHyper += dMasks @ upscaled^T and dUpscaled += hyper^T @ dMasks (nil: skipped).
         public static func backward(dHyper: UnsafeMutablePointer<Float>?, dUpscaled: UnsafeMutablePointer<Float>?,
-                                    dMasks: UnsafePointer<Float>, hyper: UnsafePointer<Float>, upscaled: UnsafePointer<Float>,
-                                    batch: Int, masks m: Int, channels c: Int, pixels q: Int) {
+                                    dMasks: UnsafePointer<Float>, hyper: UnsafePointer<Float>,
+                                    upscaled: UnsafePointer<Float>, batch: Int, masks m: Int, channels c: Int,
+                                    pixels q: Int) {
             if let dHyper {
                 Gemm.batched(count: batch, transB: true, m: m, n: c, k: q, a: dMasks, lda: q, strideA: m * q,
                              b: upscaled, ldb: q, strideB: c * q, beta: 1, c: dHyper, ldc: c, strideC: m * c)

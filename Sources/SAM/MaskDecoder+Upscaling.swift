@@ -58,7 +58,8 @@ extension MaskDecoder {
 
             public init(shape: Shape) {
                 self.shape = shape
-                (u1, g1, u2) = (buffers.take(shape.middleCount), buffers.take(shape.middleCount), buffers.take(shape.outputCount))
+                (u1, g1) = (buffers.take(shape.middleCount), buffers.take(shape.middleCount))
+                u2 = buffers.take(shape.outputCount)
             }
         }
 
@@ -83,7 +84,8 @@ extension MaskDecoder {
             let buffers = DecoderBuffers()
             let dU2 = buffers.take(s.outputCount), dG1 = buffers.take(s.middleCount)
             let n1 = buffers.take(s.middleCount), dN1 = buffers.take(s.middleCount)
-            let mean = buffers.take(s.batch * 4 * s.height * s.width), rstd = buffers.take(s.batch * 4 * s.height * s.width)
+            let statistics = s.batch * 4 * s.height * s.width
+            let mean = buffers.take(statistics), rstd = buffers.take(statistics)
             GELU.backward(dx: dU2, dy: dy, x: a.u2, count: s.outputCount)
             ConvTranspose2d.backward(dx: dG1, dWeight: gradients?.conv2.weight, dBias: gradients?.conv2.bias, dy: dU2,
                                      x: a.g1, weight: w.conv2.weight, batch: s.batch, inChannels: c1, outChannels: c2,
@@ -92,12 +94,12 @@ extension MaskDecoder {
             GELU.backward(dx: dN1, dy: dG1, x: n1, count: s.middleCount)
             let dU1 = dG1   // dG1 is dead once dN1 is computed
             dU1.update(repeating: 0, count: s.middleCount)
-            LayerNorm2d.backward(dx: dU1, dWeight: gradients?.norm.weight, dBias: gradients?.norm.bias, dy: dN1, x: a.u1,
-                                 mean: mean, rstd: rstd, weight: w.norm.weight, batch: s.batch, channels: c1,
+            LayerNorm2d.backward(dx: dU1, dWeight: gradients?.norm.weight, dBias: gradients?.norm.bias, dy: dN1,
+                                 x: a.u1, mean: mean, rstd: rstd, weight: w.norm.weight, batch: s.batch, channels: c1,
                                  pixels: 4 * s.height * s.width)
             ConvTranspose2d.backward(dx: dx, dWeight: gradients?.conv1.weight, dBias: gradients?.conv1.bias, dy: dU1,
-                                     x: x, weight: w.conv1.weight, batch: s.batch, inChannels: s.channels, outChannels: c1,
-                                     height: s.height, width: s.width)
+                                     x: x, weight: w.conv1.weight, batch: s.batch, inChannels: s.channels,
+                                     outChannels: c1, height: s.height, width: s.width)
         }
 
         /// y <- LayerNorm2d(u1); statistics into the given buffers (B, 4hw) or scratch.

@@ -19,7 +19,7 @@ public struct MaskDecoder {
     /// Parameters by checkpoint key (`mask_decoder.*`) in one flat buffer.
     public let layout: ParameterLayout
     public let values: [Float]
-    public let loadReport: ParameterLoadReport
+    public let loadReport: LoadReport
 
     /// Low-resolution mask logits (B, M', 4h, 4w) and IoU predictions (B, M').
     public struct Prediction {
@@ -28,7 +28,7 @@ public struct MaskDecoder {
     }
 
     /// Loads `mask_decoder.*` from a SAM checkpoint, the configuration inferred from its shapes
-    /// unless given (`heads` is not visible in shapes). Throws `ParameterLoadError` listing
+    /// unless given (`heads` is not visible in shapes). Throws a `LoadError` listing
     /// missing, unused and mis-shaped keys.
     public init(loading archive: any TensorArchive, heads: Int = 8, config: MaskDecoderConfig? = nil) throws {
         let config = try config ?? .inferred(from: archive, heads: heads)
@@ -44,12 +44,14 @@ public struct MaskDecoder {
                         multimaskOutput: Bool) -> Prediction {
         let d = config.transformerDim, b = sparsePrompts.shape[0]
         let (h, w) = (imageEmbedding.shape[2], imageEmbedding.shape[3])
-        precondition(imageEmbedding.shape == [1, d, h, w] && imagePE.shape == [1, d, h, w], "image embedding and PE must be (1, \(d), h, w)")
+        precondition(imageEmbedding.shape == [1, d, h, w] && imagePE.shape == [1, d, h, w],
+                     "image embedding and PE must be (1, \(d), h, w)")
         precondition(sparsePrompts.rank == 3 && sparsePrompts.shape[2] == d && densePrompts.shape == [b, d, h, w],
-                     "sparse (B, n, \(d)) and dense (B, \(d), \(h), \(w)) prompts, got \(sparsePrompts.shape), \(densePrompts.shape)")
+                     "sparse (B, n, \(d)) and dense (B, \(d), \(h), \(w)) prompts, "
+                     + "got \(sparsePrompts.shape), \(densePrompts.shape)")
         let all = values.withUnsafeBufferPointer { buffer in
-            run(base: UnsafeMutablePointer(mutating: buffer.baseAddress!), imageEmbedding: imageEmbedding, imagePE: imagePE,
-                sparse: sparsePrompts, dense: densePrompts)
+            run(base: UnsafeMutablePointer(mutating: buffer.baseAddress!), imageEmbedding: imageEmbedding,
+                imagePE: imagePE, sparse: sparsePrompts, dense: densePrompts)
         }
         return Self.select(all, multimaskOutput: multimaskOutput)
     }
@@ -65,30 +67,37 @@ public struct MaskDecoder {
         let src = buffers.take(b * p * d)                                // (B, P, D) image + dense prompt
         let image = buffers.take(p * d), pe = buffers.take(p * d)        // (1, P, D) each
         fillTokens(tokens, sparse: sparse, base: base)
-        imageEmbedding.withPointer { TwoWayTransformer.channelsToTokens(y: image, x: $0, batch: 1, channels: d, pixels: p) }
+        imageEmbedding.withPointer {
+            TwoWayTransformer.channelsToTokens(y: image, x: $0, batch: 1, channels: d, pixels: p)
+        }
         imagePE.withPointer { TwoWayTransformer.channelsToTokens(y: pe, x: $0, batch: 1, channels: d, pixels: p) }
         dense.withPointer { TwoWayTransformer.channelsToTokens(y: src, x: $0, batch: b, channels: d, pixels: p) }
         for r in 0..<b { DecoderVector.accumulate(src + r * p * d, image, count: p * d) }
 
         let activations = TwoWayTransformer.Activations(config: c.transformer, shape: shape)
-        TwoWayTransformer.forward(inputs: .init(tokens: tokens, image: src, imagePE: pe),
-                                  weights: .init(layout: layout, prefix: Self.prefix + "transformer.", config: c.transformer, base: base),
+        let transformerWeights = TwoWayTransformer.Weights(layout: layout, prefix: Self.prefix + "transformer.",
+                                                           config: c.transformer, base: base)
+        TwoWayTransformer.forward(inputs: .init(tokens: tokens, image: src, imagePE: pe), weights: transformerWeights,
                                   activations: activations)
         let upscaledShape = Upscaling.Shape(batch: b, channels: d, height: h, width: w)
         let srcChannels = buffers.take(b * p * d)                        // (B, D, h, w)
         let upscaled = buffers.take(upscaledShape.outputCount)           // (B, C, 4h, 4w)
         TwoWayTransformer.tokensToChannels(y: srcChannels, x: activations.keys, batch: b, channels: d, pixels: p)
-        Upscaling.forward(y: upscaled, x: srcChannels, weights: .init(layout: layout, prefix: Self.prefix + "output_upscaling.", base: base),
+        let upscalingWeights = Upscaling.Weights(layout: layout, prefix: Self.prefix + "output_upscaling.", base: base)
+        Upscaling.forward(y: upscaled, x: srcChannels, weights: upscalingWeights,
                           activations: .init(shape: upscaledShape))
 
-        let hyper = hypernetworks(tokens: activations.queries, count: shape.tokens, rows: b, buffers: buffers, base: base)
+        let hyper = hypernetworks(tokens: activations.queries, count: shape.tokens, rows: b, buffers: buffers,
+                                  base: base)
         var masks = Tensor(zeros: [b, m, 4 * h, 4 * w])
         masks.withMutablePointer {
-            MaskProduct.forward(masks: $0, hyper: hyper, upscaled: upscaled, batch: b, masks: m, channels: d / 8, pixels: 16 * p)
+            MaskProduct.forward(masks: $0, hyper: hyper, upscaled: upscaled, batch: b, masks: m, channels: d / 8,
+                                pixels: 16 * p)
         }
         let iou = mlp(Self.prefix + "iou_prediction_head.", c.iouHeadShape(rows: b), tokens: activations.queries,
                       index: 0, of: shape.tokens, buffers: buffers, base: base)
-        return Prediction(masks: masks, iouPredictions: Tensor(shape: [b, m], data: Array(UnsafeBufferPointer(start: iou, count: b * m))))
+        let iouPredictions = Tensor(shape: [b, m], data: Array(UnsafeBufferPointer(start: iou, count: b * m)))
+        return Prediction(masks: masks, iouPredictions: iouPredictions)
     }
 
     /// hyper_in (B, M, C): hypernetwork MLP i applied to mask token i (token 1 + i) of each row of
@@ -125,9 +134,12 @@ public struct MaskDecoder {
     private func mlp(_ prefix: String, _ shape: MLPBlock.Shape, tokens: UnsafePointer<Float>, index: Int, of n: Int,
                      buffers: DecoderBuffers, base: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         let d = shape.inputDim
-        let x = buffers.take(shape.rows * d), hidden = buffers.take(shape.hiddenCount), y = buffers.take(shape.rows * shape.outputDim)
+        let x = buffers.take(shape.rows * d), hidden = buffers.take(shape.hiddenCount)
+        let y = buffers.take(shape.rows * shape.outputDim)
         for r in 0..<shape.rows { (x + r * d).update(from: tokens + (r * n + index) * d, count: d) }
-        let weights = (0..<shape.layers).map { WeightAndBias(layout: layout, prefix: "\(prefix)layers.\($0).", base: base) }
+        let weights = (0..<shape.layers).map {
+            WeightAndBias(layout: layout, prefix: "\(prefix)layers.\($0).", base: base)
+        }
         MLPBlock.forward(y: y, hidden: hidden, x: x, weights: weights, shape: shape)
         return y
     }

@@ -9,7 +9,8 @@ public struct MaskDecoderConfig: Codable, Equatable, Sendable {
     public var iouHeadDepth: Int
     public var iouHeadHiddenDim: Int
 
-    public init(transformer: TwoWayTransformerConfig, numMultimaskOutputs: Int = 3, iouHeadDepth: Int = 3, iouHeadHiddenDim: Int) {
+    public init(transformer: TwoWayTransformerConfig, numMultimaskOutputs: Int = 3, iouHeadDepth: Int = 3,
+                iouHeadHiddenDim: Int) {
         precondition(transformer.embeddingDim % 8 == 0, "the transformer dim must be divisible by 8")
         (self.transformer, self.numMultimaskOutputs) = (transformer, numMultimaskOutputs)
         (self.iouHeadDepth, self.iouHeadHiddenDim) = (iouHeadDepth, iouHeadHiddenDim)
@@ -22,12 +23,14 @@ public struct MaskDecoderConfig: Codable, Equatable, Sendable {
 
     /// A hypernetwork MLP, `MLP(D, D, D/8, 3)`, over `rows` tokens.
     public func hypernetworkShape(rows: Int) -> MLPBlock.Shape {
-        MLPBlock.Shape(rows: rows, inputDim: transformerDim, hiddenDim: transformerDim, outputDim: transformerDim / 8, layers: 3)
+        MLPBlock.Shape(rows: rows, inputDim: transformerDim, hiddenDim: transformerDim, outputDim: transformerDim / 8,
+                       layers: 3)
     }
 
     /// The IoU head, `MLP(D, hidden, M, depth)`, over `rows` tokens.
     public func iouHeadShape(rows: Int) -> MLPBlock.Shape {
-        MLPBlock.Shape(rows: rows, inputDim: transformerDim, hiddenDim: iouHeadHiddenDim, outputDim: numMaskTokens, layers: iouHeadDepth)
+        MLPBlock.Shape(rows: rows, inputDim: transformerDim, hiddenDim: iouHeadHiddenDim, outputDim: numMaskTokens,
+                       layers: iouHeadDepth)
     }
 
     /// Infers everything from the `mask_decoder.*` shapes of a SAM checkpoint except the head
@@ -37,9 +40,11 @@ public struct MaskDecoderConfig: Codable, Equatable, Sendable {
         let transformer = try TwoWayTransformerConfig.inferred(from: archive, prefix: p + "transformer.", heads: heads)
         let tokens = try ParameterLoader.shape(archive, p + "mask_tokens.weight", for: "the number of mask tokens")
         let iouDepth = ParameterLoader.count(archive) { "\(p)iou_prediction_head.layers.\($0).weight" }
-        let iouFirst = try ParameterLoader.shape(archive, p + "iou_prediction_head.layers.0.weight", for: "the IoU head width")
+        let iouFirst = try ParameterLoader.shape(archive, p + "iou_prediction_head.layers.0.weight",
+                                                 for: "the IoU head width")
         guard tokens.count == 2, tokens[0] >= 1, iouFirst.count == 2 else {
-            throw CheckpointError(file: archive.path, "unexpected mask decoder shapes: mask_tokens \(tokens), iou head \(iouFirst)")
+            throw CheckpointError(file: archive.path,
+                                  "unexpected mask decoder shapes: mask_tokens \(tokens), iou head \(iouFirst)")
         }
         return Self(transformer: transformer, numMultimaskOutputs: tokens[0] - 1, iouHeadDepth: iouDepth,
                     iouHeadHiddenDim: iouDepth == 1 ? transformer.embeddingDim : iouFirst[0])

@@ -11,7 +11,8 @@ public struct PositionEmbeddingRandom: Sendable {
     public let gaussian: Tensor
 
     public init(gaussian: Tensor) {
-        precondition(gaussian.rank == 2 && gaussian.shape[0] == 2, "the gaussian matrix is (2, F), got \(gaussian.shape)")
+        precondition(gaussian.rank == 2 && gaussian.shape[0] == 2,
+                     "the gaussian matrix is (2, F), got \(gaussian.shape)")
         self.gaussian = gaussian
     }
 

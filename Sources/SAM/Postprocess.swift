@@ -19,7 +19,8 @@ public enum Postprocess {
 
     /// `apply_coords`: (x, y) pairs in the original image -> the resized input frame (x scaled by
     /// new_w / old_w, y by new_h / old_h, in double precision like the numpy reference).
-    public static func applyCoordinates(_ xy: [Float], originalSize: (height: Int, width: Int), longestSide: Int) -> [Float] {
+    public static func applyCoordinates(_ xy: [Float], originalSize: (height: Int, width: Int),
+                                        longestSide: Int) -> [Float] {
         precondition(xy.count % 2 == 0, "coordinates come in (x, y) pairs")
         let new = resizedSize(height: originalSize.height, width: originalSize.width, longestSide: longestSide)
         let sx = Double(new.width) / Double(originalSize.width), sy = Double(new.height) / Double(originalSize.height)
@@ -27,7 +28,8 @@ public enum Postprocess {
     }
 
     /// `apply_boxes`: boxes (n, 4) as (x0, y0, x1, y1), both corners through `applyCoordinates`.
-    public static func applyBoxes(_ boxes: [Float], originalSize: (height: Int, width: Int), longestSide: Int) -> [Float] {
+    public static func applyBoxes(_ boxes: [Float], originalSize: (height: Int, width: Int),
+                                  longestSide: Int) -> [Float] {
         precondition(boxes.count % 4 == 0, "boxes come as (x0, y0, x1, y1)")
         return applyCoordinates(boxes, originalSize: originalSize, longestSide: longestSide)
     }
@@ -37,9 +39,11 @@ public enum Postprocess {
     /// Bilinear is `F.interpolate(align_corners=False)` without antialias (`BilinearResize`).
     public static func masks(_ lowRes: Tensor, imageSize: Int, inputSize: (height: Int, width: Int),
                              originalSize: (height: Int, width: Int)) -> Tensor {
-        precondition(lowRes.rank == 4 && inputSize.height <= imageSize && inputSize.width <= imageSize, "bad mask post-processing sizes")
+        precondition(lowRes.rank == 4 && inputSize.height <= imageSize && inputSize.width <= imageSize,
+                     "bad mask post-processing sizes")
         let planes = lowRes.shape[0] * lowRes.shape[1]
-        let full = resize(lowRes.data, planes: planes, from: (lowRes.shape[2], lowRes.shape[3]), to: (imageSize, imageSize))
+        let full = resize(lowRes.data, planes: planes, from: (lowRes.shape[2], lowRes.shape[3]),
+                          to: (imageSize, imageSize))
         var cropped = [Float]()
         cropped.reserveCapacity(planes * inputSize.height * inputSize.width)
         for plane in 0..<planes {
@@ -61,8 +65,8 @@ public enum Postprocess {
         var y = [Float](repeating: 0, count: planes * to.0 * to.1)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                BilinearResize.forward(y: yp.baseAddress!, x: xp.baseAddress!, planes: planes, height: from.0, width: from.1,
-                                       outHeight: to.0, outWidth: to.1)
+                BilinearResize.forward(y: yp.baseAddress!, x: xp.baseAddress!, planes: planes, height: from.0,
+                                       width: from.1, outHeight: to.0, outWidth: to.1)
             }
         }
         return y

@@ -60,7 +60,8 @@ public enum AntialiasedResize {
 
     /// sum_k weight[o, k] * src[k * stride] over the taps of output o that lie inside the input.
     @inline(__always)
-    private static func dot(_ src: UnsafePointer<Float>, stride: Int, _ f: AxisFilter, output o: Int, limit: Int) -> Float {
+    private static func dot(_ src: UnsafePointer<Float>, stride: Int, _ f: AxisFilter, output o: Int,
+                            limit: Int) -> Float {
         let count = min(f.taps, limit - f.first[o])
         var acc: Float = 0
         for k in 0..<count { acc += f.weights[o * f.taps + k] * src[k * stride] }

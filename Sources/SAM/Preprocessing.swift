@@ -29,7 +29,8 @@ public enum Preprocessing {
     /// ref: AutoSAM @ 4f54845 `dataset/ACDC.py` (min-max first, fed as is) and @ 50a6ff4
     /// `AutoSamSeg.forward` (fixtures quirk 10).
     public static func reference(_ slice: Tensor, imageSize s: Int, sliceSize: Int = referenceSliceSize) -> Tensor {
-        precondition(slice.rank == 3 && (slice.shape[0] == 1 || slice.shape[0] == 3), "slice \(slice.shape), expected (1 or 3, H, W)")
+        precondition(slice.rank == 3 && (slice.shape[0] == 1 || slice.shape[0] == 3),
+                     "slice \(slice.shape), expected (1 or 3, H, W)")
         let (h, w) = (slice.shape[1], slice.shape[2])
         var planes = slice.shape[0] == 3 ? slice.data : slice.data + slice.data + slice.data
         var (ph, pw) = (h, w)
@@ -53,7 +54,8 @@ public enum Preprocessing {
             let mean = pixelMean[c], inverseStd = 1 / pixelStd[c]
             for y in 0..<resized.height {
                 for x in 0..<resized.width {
-                    out.data[(c * s + y) * s + x] = (Float(resized.image[(y * resized.width + x) * 3 + c]) - mean) * inverseStd
+                    let value = Float(resized.image[(y * resized.width + x) * 3 + c])
+                    out.data[(c * s + y) * s + x] = (value - mean) * inverseStd
                 }
             }
         }

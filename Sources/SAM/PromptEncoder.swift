@@ -9,7 +9,8 @@ public struct PointPrompts {
     public var labels: [Int]
 
     public init(coordinates: Tensor, labels: [Int]) {
-        precondition(coordinates.rank == 3 && coordinates.shape[2] == 2 && labels.count == coordinates.shape[0] * coordinates.shape[1],
+        precondition(coordinates.rank == 3 && coordinates.shape[2] == 2
+                     && labels.count == coordinates.shape[0] * coordinates.shape[1],
                      "points are (B, n, 2) with B*n labels, got \(coordinates.shape) and \(labels.count) labels")
         (self.coordinates, self.labels) = (coordinates, labels)
     }
@@ -31,11 +32,11 @@ public struct PromptEncoder {
     /// Parameters by checkpoint key (`prompt_encoder.*`) in one flat buffer.
     public let layout: ParameterLayout
     public let values: [Float]
-    public let loadReport: ParameterLoadReport
+    public let loadReport: LoadReport
     public let positionEmbedding: PositionEmbeddingRandom
 
     /// Loads `prompt_encoder.*` from a SAM checkpoint; the configuration is inferred from the
-    /// checkpoint unless given. Throws `ParameterLoadError` listing missing, unused and
+    /// checkpoint unless given. Throws a `LoadError` listing missing, unused and
     /// mis-shaped keys.
     public init(loading archive: any TensorArchive, config: PromptEncoderConfig? = nil) throws {
         let config = try config ?? .inferred(from: archive)
@@ -89,7 +90,8 @@ public struct PromptEncoder {
             }
             if pad { (xy, labels) = (xy + [0, 0], labels + [-1]) }
         }
-        var out = positionEmbedding.encode(coordinates: xy, imageHeight: config.inputHeight, imageWidth: config.inputWidth).data
+        var out = positionEmbedding.encode(coordinates: xy, imageHeight: config.inputHeight,
+                                           imageWidth: config.inputWidth).data
         let added = [-1: embedding("not_a_point_embed.weight"), 0: embedding("point_embeddings.0.weight"),
                      1: embedding("point_embeddings.1.weight")]
         for (t, label) in labels.enumerated() {

@@ -11,8 +11,10 @@ public struct PromptEncoderConfig: Codable, Equatable, Sendable {
     public var inputHeight, inputWidth: Int
     public var maskInChans: Int
 
-    public init(embedDim: Int, embeddingHeight: Int, embeddingWidth: Int, inputHeight: Int, inputWidth: Int, maskInChans: Int) {
-        precondition(embedDim % 2 == 0 && maskInChans % 4 == 0, "embed dim must be even and mask_in_chans divisible by 4")
+    public init(embedDim: Int, embeddingHeight: Int, embeddingWidth: Int, inputHeight: Int, inputWidth: Int,
+                maskInChans: Int) {
+        precondition(embedDim % 2 == 0 && maskInChans % 4 == 0,
+                     "embed dim must be even and mask_in_chans divisible by 4")
         (self.embedDim, self.embeddingHeight, self.embeddingWidth) = (embedDim, embeddingHeight, embeddingWidth)
         (self.inputHeight, self.inputWidth, self.maskInChans) = (inputHeight, inputWidth, maskInChans)
     }
@@ -29,10 +31,13 @@ public struct PromptEncoderConfig: Codable, Equatable, Sendable {
         let noMask = try ParameterLoader.shape(archive, "prompt_encoder.no_mask_embed.weight", for: "the prompt dim")
         let conv = try ParameterLoader.shape(archive, "prompt_encoder.mask_downscaling.3.weight", for: "mask_in_chans")
         let pos = try ParameterLoader.shape(archive, "image_encoder.pos_embed", for: "the image embedding grid")
-        let patch = try ParameterLoader.shape(archive, "image_encoder.patch_embed.proj.weight", for: "the input image size")
-        guard noMask.count == 2, noMask[1] % 2 == 0, conv.count == 4, conv[0] % 4 == 0, pos.count == 4, patch.count == 4 else {
+        let patch = try ParameterLoader.shape(archive, "image_encoder.patch_embed.proj.weight",
+                                              for: "the input image size")
+        guard noMask.count == 2, noMask[1] % 2 == 0, conv.count == 4, conv[0] % 4 == 0, pos.count == 4,
+              patch.count == 4 else {
             throw CheckpointError(file: archive.path,
-                                  "unexpected prompt encoder shapes: no_mask_embed \(noMask), mask_downscaling.3 \(conv), pos_embed \(pos), patch_embed \(patch)")
+                                  "unexpected prompt encoder shapes: no_mask_embed \(noMask), "
+                                  + "mask_downscaling.3 \(conv), pos_embed \(pos), patch_embed \(patch)")
         }
         return Self(embedDim: noMask[1], embeddingHeight: pos[1], embeddingWidth: pos[2],
                     inputHeight: pos[1] * patch[2], inputWidth: pos[2] * patch[3], maskInChans: conv[0])

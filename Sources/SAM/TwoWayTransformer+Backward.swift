@@ -18,13 +18,18 @@ extension TwoWayTransformer {
             l == 0 ? SharedRows(base: inputs.image, repeats: activations.shape.imageRepeats)
                 : SharedRows(base: UnsafePointer(activations.blocks[l - 1].keys), repeats: 1)
         }
-        func queries(_ l: Int) -> UnsafePointer<Float> { l == 0 ? inputs.tokens : UnsafePointer(activations.blocks[l - 1].q3) }
+        func queries(_ l: Int) -> UnsafePointer<Float> {
+            l == 0 ? inputs.tokens : UnsafePointer(activations.blocks[l - 1].q3)
+        }
         scratch.keys.update(from: dKeys, count: pass.s.batch * pass.imageStride)
         pass.finalBackward(scratch, dQueries: dQueries, keys: keys(depth), weights: weights, gradients: gradients)
         for l in stride(from: depth - 1, through: 0, by: -1) {
-            pass.blockBackward(l, scratch, queries: queries(l), keys: keys(l), weights: weights.layers[l], gradients: gradients.layers[l])
+            pass.blockBackward(l, scratch, queries: queries(l), keys: keys(l), weights: weights.layers[l],
+                               gradients: gradients.layers[l])
         }
-        if let dTokens = inputGradients.tokens { DecoderVector.accumulate(dTokens, scratch.queries, count: pass.tokenCount) }
+        if let dTokens = inputGradients.tokens {
+            DecoderVector.accumulate(dTokens, scratch.queries, count: pass.tokenCount)
+        }
     }
 }
 
@@ -57,7 +62,8 @@ extension TransformerPass {
     /// dx (rows, D) <- the input gradient of a LayerNorm (dx is zeroed first); accumulates its
     /// parameter gradients.
     func layerNormBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                           stats: TwoWayNormStatistics, weights w: WeightAndBias, gradients gw: WeightAndBias, rows: Int) {
+                           stats: TwoWayNormStatistics, weights w: WeightAndBias, gradients gw: WeightAndBias,
+                           rows: Int) {
         dx.update(repeating: 0, count: rows * d)
         LayerNorm.backward(dx: dx, dWeight: gw.weight, dBias: gw.bias, dy: dy, x: x, mean: stats.mean, rstd: stats.rstd,
                            weight: w.weight, rows: rows, features: d)
@@ -75,24 +81,29 @@ extension TransformerPass {
         let peGradient = SharedGradientRows(base: g.inputs.imagePE, repeats: s.peRepeats)
         for u in 0..<(s.batch / rows) {
             let source = g.keysWithPE + u * imageStride
-            if let k = keys.row(u * rows, stride: imageStride) { DecoderVector.accumulate(k, source, count: imageStride) }
-            if let e = peGradient.row(u * rows, stride: imageStride) { DecoderVector.accumulate(e, source, count: imageStride) }
+            if let k = keys.row(u * rows, stride: imageStride) {
+                DecoderVector.accumulate(k, source, count: imageStride)
+            }
+            if let e = peGradient.row(u * rows, stride: imageStride) {
+                DecoderVector.accumulate(e, source, count: imageStride)
+            }
         }
     }
 
     /// Backward of `tokenToImage`: dy (B, N, D) into g.queryPE, g.keysWithPE and the values' gradient.
     func tokenToImageBackward(_ g: TransformerGradientScratch, dy: UnsafePointer<Float>, queries: UnsafePointer<Float>,
                               values: SharedRows, dValues: SharedGradientRows, rowsPerUnit rows: Int,
-                              weights: AttentionWeights, gradients: AttentionWeights, saved: TwoWayAttentionActivations) {
+                              weights: AttentionWeights, gradients: AttentionWeights,
+                              saved: TwoWayAttentionActivations) {
         let shape = crossShape(queries: rows * n, keys: p), di = c.crossInternalDim
         for u in 0..<(s.batch / rows) {
             let tokenOffset = u * rows * n
-            Attention.backward(dq: g.queryPE + tokenOffset * d, dk: g.keysWithPE + u * imageStride,
-                               dv: dValues.row(u * rows, stride: imageStride), gradients: gradients.gradients,
-                               dy: dy + tokenOffset * d, q: queries + tokenOffset * d, k: a.keysWithPE + u * imageStride,
-                               v: values.row(u * rows, stride: imageStride),
-                               saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di),
-                               parameters: weights.parameters, shape: shape)
+            DecoderAttention.backward(dq: g.queryPE + tokenOffset * d, dk: g.keysWithPE + u * imageStride,
+                                      dv: dValues.row(u * rows, stride: imageStride), gradients: gradients.gradients,
+                                      dy: dy + tokenOffset * d, q: queries + tokenOffset * d,
+                                      k: a.keysWithPE + u * imageStride, v: values.row(u * rows, stride: imageStride),
+                                      saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di),
+                                      parameters: weights.parameters, shape: shape)
         }
     }
 
@@ -131,43 +142,51 @@ extension TransformerPass {
         imageToTokenBackward(l, g, weights: w.imageToToken, gradients: gw.imageToToken)
         flushQueryPE(g)
 
-        layerNormBackward(dx: dx, dy: g.queries, x: b.x3, stats: b.norm3, weights: w.norm3, gradients: gw.norm3, rows: tokenRows)
+        layerNormBackward(dx: dx, dy: g.queries, x: b.x3, stats: b.norm3, weights: w.norm3, gradients: gw.norm3,
+                          rows: tokenRows)
         g.queries.update(from: dx, count: tokenCount)
-        MLPBlock.backward(dx: g.queries, gradients: gw.mlp, dy: dx, x: b.q2, hidden: b.mlpHidden, weights: w.mlp, shape: mlpShape)
+        MLPBlock.backward(dx: g.queries, gradients: gw.mlp, dy: dx, x: b.q2, hidden: b.mlpHidden, weights: w.mlp,
+                          shape: mlpShape)
 
-        layerNormBackward(dx: dx, dy: g.queries, x: b.x2, stats: b.norm2, weights: w.norm2, gradients: gw.norm2, rows: tokenRows)
+        layerNormBackward(dx: dx, dy: g.queries, x: b.x2, stats: b.norm2, weights: w.norm2, gradients: gw.norm2,
+                          rows: tokenRows)
         g.queries.update(from: dx, count: tokenCount)
         tokenToImageBackward(g, dy: dx, queries: b.crossQueryPE, values: keys, dValues: dKeys, rowsPerUnit: rows,
                              weights: w.tokenToImage, gradients: gw.tokenToImage, saved: b.tokenToImage)
         flushQueryPE(g)
         flushKeysWithPE(g, keys: dKeys, rowsPerUnit: rows)
 
-        layerNormBackward(dx: dx, dy: g.queries, x: b.x1, stats: b.norm1, weights: w.norm1, gradients: gw.norm1, rows: tokenRows)
+        layerNormBackward(dx: dx, dy: g.queries, x: b.x1, stats: b.norm1, weights: w.norm1, gradients: gw.norm1,
+                          rows: tokenRows)
         if l == 0 {
             g.queries.update(repeating: 0, count: tokenCount)
-            Attention.backward(dq: g.queries, dk: g.queries, dv: g.queries, gradients: gw.selfAttention.gradients, dy: dx,
-                               q: q, k: q, v: q, saved: b.selfAttention.saved(), parameters: w.selfAttention.parameters,
-                               shape: selfShape)
+            DecoderAttention.backward(dq: g.queries, dk: g.queries, dv: g.queries,
+                                      gradients: gw.selfAttention.gradients, dy: dx,
+                                      q: q, k: q, v: q, saved: b.selfAttention.saved(),
+                                      parameters: w.selfAttention.parameters, shape: selfShape)
         } else {
             g.queries.update(from: dx, count: tokenCount)
-            Attention.backward(dq: g.queryPE, dk: g.queryPE, dv: g.queries, gradients: gw.selfAttention.gradients, dy: dx,
-                               q: b.selfQueryPE, k: b.selfQueryPE, v: q, saved: b.selfAttention.saved(),
-                               parameters: w.selfAttention.parameters, shape: selfShape)
+            DecoderAttention.backward(dq: g.queryPE, dk: g.queryPE, dv: g.queries,
+                                      gradients: gw.selfAttention.gradients, dy: dx,
+                                      q: b.selfQueryPE, k: b.selfQueryPE, v: q, saved: b.selfAttention.saved(),
+                                      parameters: w.selfAttention.parameters, shape: selfShape)
             flushQueryPE(g)
         }
     }
 
     /// Backward of `imageToToken`, row by row: norm4's input gradient (g.keyScratch) into
     /// g.keysWithPE (queries side), g.queryPE (keys side) and g.queries (values side).
-    func imageToTokenBackward(_ l: Int, _ g: TransformerGradientScratch, weights: AttentionWeights, gradients: AttentionWeights) {
-        let b = a.blocks[l], rows = rowsPerUnit(layer: l), shape = crossShape(queries: p, keys: n), di = c.crossInternalDim
+    func imageToTokenBackward(_ l: Int, _ g: TransformerGradientScratch, weights: AttentionWeights,
+                              gradients: AttentionWeights) {
+        let b = a.blocks[l], rows = rowsPerUnit(layer: l), di = c.crossInternalDim
+        let shape = crossShape(queries: p, keys: n)
         for row in 0..<s.batch {
             let unit = (row / rows) * imageStride
-            Attention.backward(dq: g.keysWithPE + unit, dk: g.queryPE + row * n * d, dv: g.queries + row * n * d,
-                               gradients: gradients.gradients, dy: g.keyScratch + row * imageStride,
-                               q: a.keysWithPE + unit, k: b.tokenKeyPE + row * n * d, v: b.q3 + row * n * d,
-                               saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di),
-                               parameters: weights.parameters, shape: shape)
+            DecoderAttention.backward(dq: g.keysWithPE + unit, dk: g.queryPE + row * n * d, dv: g.queries + row * n * d,
+                                      gradients: gradients.gradients, dy: g.keyScratch + row * imageStride,
+                                      q: a.keysWithPE + unit, k: b.tokenKeyPE + row * n * d, v: b.q3 + row * n * d,
+                                      saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di),
+                                      parameters: weights.parameters, shape: shape)
         }
     }
 }

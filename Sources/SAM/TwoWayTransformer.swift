@@ -109,13 +109,16 @@ struct TransformerPass {
     var tokenCount: Int { s.batch * n * d }
     var imageStride: Int { p * d }
     var pe: SharedRows { SharedRows(base: inputs.imagePE, repeats: s.peRepeats) }
-    var selfShape: Attention.Shape { Attention.Shape(batch: s.batch, queries: n, keys: n, embeddingDim: d, heads: c.heads) }
+    var selfShape: DecoderAttention.Shape {
+        DecoderAttention.Shape(batch: s.batch, queries: n, keys: n, embeddingDim: d, heads: c.heads)
+    }
     var mlpShape: MLPBlock.Shape {
         MLPBlock.Shape(rows: s.batch * n, inputDim: d, hiddenDim: c.mlpDim, outputDim: d, layers: 2)
     }
 
-    func crossShape(queries: Int, keys: Int) -> Attention.Shape {
-        Attention.Shape(batch: 1, queries: queries, keys: keys, embeddingDim: d, heads: c.heads, downsampleRate: c.downsampleRate)
+    func crossShape(queries: Int, keys: Int) -> DecoderAttention.Shape {
+        DecoderAttention.Shape(batch: 1, queries: queries, keys: keys, embeddingDim: d, heads: c.heads,
+                               downsampleRate: c.downsampleRate)
     }
 
     func rowsPerUnit(layer: Int) -> Int { layer == 0 ? s.sharedRows : 1 }
@@ -141,21 +144,23 @@ struct TransformerPass {
         let shape = crossShape(queries: g * n, keys: p), di = c.crossInternalDim
         for u in 0..<(s.batch / g) {
             let tokenOffset = u * g * n
-            Attention.forward(y: y + tokenOffset * d, q: queries + tokenOffset * d, k: a.keysWithPE + u * imageStride,
-                              v: values.row(u * g, stride: imageStride), parameters: weights.parameters, shape: shape,
-                              saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di))
+            DecoderAttention.forward(y: y + tokenOffset * d, q: queries + tokenOffset * d,
+                                     k: a.keysWithPE + u * imageStride, v: values.row(u * g, stride: imageStride),
+                                     parameters: weights.parameters, shape: shape,
+                                     saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di))
         }
     }
 
     func block(_ l: Int, queries q: UnsafePointer<Float>, keys: SharedRows, weights w: TwoWayBlockWeights) {
         let b = a.blocks[l], tokens = inputs.tokens, rows = s.batch * n
         if l == 0 {
-            Attention.forward(y: b.x1, q: q, k: q, v: q, parameters: w.selfAttention.parameters, shape: selfShape,
-                              saved: b.selfAttention.saved())
+            DecoderAttention.forward(y: b.x1, q: q, k: q, v: q, parameters: w.selfAttention.parameters,
+                                     shape: selfShape, saved: b.selfAttention.saved())
         } else {
             DecoderVector.add(b.selfQueryPE, q, tokens, count: tokenCount)
-            Attention.forward(y: b.x1, q: b.selfQueryPE, k: b.selfQueryPE, v: q, parameters: w.selfAttention.parameters,
-                              shape: selfShape, saved: b.selfAttention.saved())
+            DecoderAttention.forward(y: b.x1, q: b.selfQueryPE, k: b.selfQueryPE, v: q,
+                                     parameters: w.selfAttention.parameters, shape: selfShape,
+                                     saved: b.selfAttention.saved())
             DecoderVector.accumulate(b.x1, q, count: tokenCount)
         }
         layerNorm(b.q1, b.norm1, b.x1, w.norm1, rows: rows)
@@ -178,12 +183,13 @@ struct TransformerPass {
 
     /// x4 (B, P, D) <- keys + attention of keys+PE (a.keysWithPE) to the tokens, row by row.
     func imageToToken(_ l: Int, keys: SharedRows, weights: AttentionWeights) {
-        let b = a.blocks[l], g = rowsPerUnit(layer: l), shape = crossShape(queries: p, keys: n), di = c.crossInternalDim
+        let b = a.blocks[l], g = rowsPerUnit(layer: l), di = c.crossInternalDim
+        let shape = crossShape(queries: p, keys: n)
         for row in 0..<s.batch {
             let y = b.x4 + row * imageStride
-            Attention.forward(y: y, q: a.keysWithPE + (row / g) * imageStride, k: b.tokenKeyPE + row * n * d,
-                              v: b.q3 + row * n * d, parameters: weights.parameters, shape: shape,
-                              saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di))
+            DecoderAttention.forward(y: y, q: a.keysWithPE + (row / g) * imageStride, k: b.tokenKeyPE + row * n * d,
+                                     v: b.q3 + row * n * d, parameters: weights.parameters, shape: shape,
+                                     saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di))
             DecoderVector.accumulate(y, keys.row(row, stride: imageStride), count: imageStride)
         }
     }
@@ -192,7 +198,8 @@ struct TransformerPass {
         let f = a.final
         DecoderVector.add(f.queryPE, q, inputs.tokens, count: tokenCount)
         computeKeysWithPE(keys: keys, rowsPerUnit: 1)
-        tokenToImage(y: f.x, queries: f.queryPE, values: keys, rowsPerUnit: 1, weights: w.finalAttention, saved: f.attention)
+        tokenToImage(y: f.x, queries: f.queryPE, values: keys, rowsPerUnit: 1, weights: w.finalAttention,
+                     saved: f.attention)
         DecoderVector.accumulate(f.x, q, count: tokenCount)
         layerNorm(f.queries, f.norm, f.x, w.finalNorm, rows: s.batch * n)
     }
@@ -202,7 +209,8 @@ struct TransformerPass {
 enum DecoderVector {
     /// y (n) <- a + b.
     @inline(__always)
-    static func add(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    static func add(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                    count: Int) {
         for i in 0..<count { y[i] = a[i] + b[i] }
     }
 

@@ -23,7 +23,7 @@ struct TwoWayNormStatistics {
     init(rows: Int, pool: DecoderBuffers) { (mean, rstd) = (pool.take(rows), pool.take(rows)) }
 }
 
-/// What `Attention.forward` saves, for `units` independent calls laid out one after another:
+/// What `DecoderAttention.forward` saves, for `units` independent calls laid out one after another:
 /// q' and context (query rows, Di), k' and v' (key rows, Di).
 struct TwoWayAttentionActivations {
     var q, k, v, context: UnsafeMutablePointer<Float>
@@ -35,9 +35,9 @@ struct TwoWayAttentionActivations {
         context = pool.take(queryRows * di)
     }
 
-    /// The `Attention.Saved` of the call whose first query row / key row are at these element offsets.
-    func saved(queryOffset: Int = 0, keyOffset: Int = 0) -> Attention.Saved {
-        Attention.Saved(q: q + queryOffset, k: k + keyOffset, v: v + keyOffset, context: context + queryOffset)
+    /// The `DecoderAttention.Saved` of the call whose first query row / key row are at these element offsets.
+    func saved(queryOffset: Int = 0, keyOffset: Int = 0) -> DecoderAttention.Saved {
+        DecoderAttention.Saved(q: q + queryOffset, k: k + keyOffset, v: v + keyOffset, context: context + queryOffset)
     }
 }
 
@@ -63,17 +63,21 @@ struct TwoWayBlockActivations {
         let (d, di) = (c.embeddingDim, c.crossInternalDim)
         let tokenRows = s.batch * s.tokens, imageRows = s.batch * s.imageTokens
         let tokenCount = tokenRows * d
+        func stats(_ rows: Int) -> TwoWayNormStatistics { TwoWayNormStatistics(rows: rows, pool: pool) }
+        func attention(queryRows: Int, keyRows: Int, internalDim: Int) -> TwoWayAttentionActivations {
+            TwoWayAttentionActivations(queryRows: queryRows, keyRows: keyRows, internalDim: internalDim, pool: pool)
+        }
         selfQueryPE = pool.take(tokenCount)
-        selfAttention = TwoWayAttentionActivations(queryRows: tokenRows, keyRows: tokenRows, internalDim: d, pool: pool)
-        (x1, q1, norm1) = (pool.take(tokenCount), pool.take(tokenCount), TwoWayNormStatistics(rows: tokenRows, pool: pool))
+        selfAttention = attention(queryRows: tokenRows, keyRows: tokenRows, internalDim: d)
+        (x1, q1, norm1) = (pool.take(tokenCount), pool.take(tokenCount), stats(tokenRows))
         crossQueryPE = pool.take(tokenCount)
-        tokenToImage = TwoWayAttentionActivations(queryRows: tokenRows, keyRows: units * s.imageTokens, internalDim: di, pool: pool)
-        (x2, q2, norm2) = (pool.take(tokenCount), pool.take(tokenCount), TwoWayNormStatistics(rows: tokenRows, pool: pool))
+        tokenToImage = attention(queryRows: tokenRows, keyRows: units * s.imageTokens, internalDim: di)
+        (x2, q2, norm2) = (pool.take(tokenCount), pool.take(tokenCount), stats(tokenRows))
         mlpHidden = pool.take(tokenRows * c.mlpDim)
-        (x3, q3, norm3) = (pool.take(tokenCount), pool.take(tokenCount), TwoWayNormStatistics(rows: tokenRows, pool: pool))
+        (x3, q3, norm3) = (pool.take(tokenCount), pool.take(tokenCount), stats(tokenRows))
         tokenKeyPE = pool.take(tokenCount)
-        imageToToken = TwoWayAttentionActivations(queryRows: imageRows, keyRows: tokenRows, internalDim: di, pool: pool)
-        (x4, keys, norm4) = (pool.take(imageRows * d), pool.take(imageRows * d), TwoWayNormStatistics(rows: imageRows, pool: pool))
+        imageToToken = attention(queryRows: imageRows, keyRows: tokenRows, internalDim: di)
+        (x4, keys, norm4) = (pool.take(imageRows * d), pool.take(imageRows * d), stats(imageRows))
     }
 }
 
@@ -88,8 +92,9 @@ struct TwoWayFinalActivations {
         let tokenRows = s.batch * s.tokens, tokenCount = tokenRows * c.embeddingDim
         queryPE = pool.take(tokenCount)
         attention = TwoWayAttentionActivations(queryRows: tokenRows, keyRows: s.batch * s.imageTokens,
-                                         internalDim: c.crossInternalDim, pool: pool)
-        (x, queries, norm) = (pool.take(tokenCount), pool.take(tokenCount), TwoWayNormStatistics(rows: tokenRows, pool: pool))
+                                               internalDim: c.crossInternalDim, pool: pool)
+        (x, queries) = (pool.take(tokenCount), pool.take(tokenCount))
+        norm = TwoWayNormStatistics(rows: tokenRows, pool: pool)
     }
 }
 
@@ -108,7 +113,9 @@ extension TwoWayTransformer {
         public init(config: TwoWayTransformerConfig, shape: Shape) {
             (self.config, self.shape) = (config, shape)
             let pool = self.pool
-            blocks = (0..<config.depth).map { TwoWayBlockActivations(units: shape.units(layer: $0), config: config, shape: shape, pool: pool) }
+            blocks = (0..<config.depth).map {
+                TwoWayBlockActivations(units: shape.units(layer: $0), config: config, shape: shape, pool: pool)
+            }
             final = TwoWayFinalActivations(config: config, shape: shape, pool: pool)
             keysWithPE = pool.take(shape.batch * shape.imageTokens * config.embeddingDim)
         }

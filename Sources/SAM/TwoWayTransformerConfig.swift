@@ -12,7 +12,8 @@ public struct TwoWayTransformerConfig: Codable, Equatable, Sendable {
     public var downsampleRate: Int
     public var layerNormEps: Float
 
-    public init(depth: Int, embeddingDim: Int, heads: Int, mlpDim: Int, downsampleRate: Int = 2, layerNormEps: Float = 1e-5) {
+    public init(depth: Int, embeddingDim: Int, heads: Int, mlpDim: Int, downsampleRate: Int = 2,
+                layerNormEps: Float = 1e-5) {
         precondition(depth >= 1, "the two-way transformer needs at least one layer")
         precondition(embeddingDim % heads == 0 && (embeddingDim / downsampleRate) % heads == 0,
                      "heads \(heads) must divide dim \(embeddingDim) and dim / rate \(embeddingDim / downsampleRate)")
@@ -36,7 +37,8 @@ public struct TwoWayTransformerConfig: Codable, Equatable, Sendable {
         let q = try ParameterLoader.shape(archive, prefix + "layers.0.cross_attn_token_to_image.q_proj.weight",
                                           for: "the attention downsample rate")
         guard norm.count == 1, lin1.count == 2, q.count == 2, q[0] > 0, norm[0] % q[0] == 0 else {
-            throw CheckpointError(file: archive.path, "inconsistent transformer shapes: norm \(norm), lin1 \(lin1), q_proj \(q)")
+            throw CheckpointError(file: archive.path,
+                                  "inconsistent transformer shapes: norm \(norm), lin1 \(lin1), q_proj \(q)")
         }
         return Self(depth: depth, embeddingDim: norm[0], heads: heads, mlpDim: lin1[0], downsampleRate: norm[0] / q[0])
     }
@@ -46,8 +48,9 @@ public struct TwoWayTransformerConfig: Codable, Equatable, Sendable {
     public func parameterShapes(prefix: String = "transformer.") -> [(name: String, shape: [Int])] {
         let d = embeddingDim
         func attention(_ name: String, internal di: Int) -> [(name: String, shape: [Int])] {
-            ["q_proj", "k_proj", "v_proj"].flatMap { p in [("\(name).\(p).weight", [di, d]), ("\(name).\(p).bias", [di])] }
-                + [("\(name).out_proj.weight", [d, di]), ("\(name).out_proj.bias", [d])]
+            ["q_proj", "k_proj", "v_proj"].flatMap { p in
+                [("\(name).\(p).weight", [di, d]), ("\(name).\(p).bias", [di])]
+            } + [("\(name).out_proj.weight", [d, di]), ("\(name).out_proj.bias", [d])]
         }
         func norm(_ name: String) -> [(name: String, shape: [Int])] { [("\(name).weight", [d]), ("\(name).bias", [d])] }
         var list: [(name: String, shape: [Int])] = []

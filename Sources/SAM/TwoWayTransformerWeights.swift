@@ -1,7 +1,7 @@
 import Layers
 import Tensors
 
-/// Views of one two-way-transformer `Attention`'s projections (`q_proj`, `k_proj`, `v_proj`,
+/// Views of one two-way-transformer `DecoderAttention`'s projections (`q_proj`, `k_proj`, `v_proj`,
 /// `out_proj`) inside a flat parameter or gradient buffer.
 public struct AttentionWeights {
     public var q, k, v, out: WeightAndBias   // q, k, v (Di, D) + (Di); out (D, Di) + (D)
@@ -13,16 +13,16 @@ public struct AttentionWeights {
         out = WeightAndBias(layout: layout, prefix: prefix + "out_proj.", base: base)
     }
 
-    /// As the read-only parameters of `Attention.forward` / `backward`.
-    var parameters: Attention.Parameters {
-        Attention.Parameters(qWeight: q.weight, qBias: q.bias, kWeight: k.weight, kBias: k.bias,
-                             vWeight: v.weight, vBias: v.bias, outWeight: out.weight, outBias: out.bias)
+    /// As the read-only parameters of `DecoderAttention.forward` / `backward`.
+    var parameters: DecoderAttention.Parameters {
+        DecoderAttention.Parameters(qWeight: q.weight, qBias: q.bias, kWeight: k.weight, kBias: k.bias,
+                                    vWeight: v.weight, vBias: v.bias, outWeight: out.weight, outBias: out.bias)
     }
 
-    /// As the gradient destinations of `Attention.backward`.
-    var gradients: Attention.Gradients {
-        Attention.Gradients(qWeight: q.weight, qBias: q.bias, kWeight: k.weight, kBias: k.bias,
-                            vWeight: v.weight, vBias: v.bias, outWeight: out.weight, outBias: out.bias)
+    /// As the gradient destinations of `DecoderAttention.backward`.
+    var gradients: DecoderAttention.Gradients {
+        DecoderAttention.Gradients(qWeight: q.weight, qBias: q.bias, kWeight: k.weight, kBias: k.bias,
+                                   vWeight: v.weight, vBias: v.bias, outWeight: out.weight, outBias: out.bias)
     }
 }
 
@@ -63,8 +63,9 @@ extension TwoWayTransformer {
         public init(layout: ParameterLayout, prefix: String, config: TwoWayTransformerConfig,
                     base: UnsafeMutablePointer<Float>) {
             for (name, shape) in config.parameterShapes(prefix: prefix) {
-                precondition(layout.entry(name)?.shape == shape,
-                             "layout entry \(name) is \(layout.entry(name)?.shape.description ?? "absent"), expected \(shape)")
+                let found = layout.entry(name)?.shape
+                precondition(found == shape,
+                             "layout entry \(name) is \(found?.description ?? "absent"), expected \(shape)")
             }
             layers = (0..<config.depth).map {
                 TwoWayBlockWeights(layout: layout, prefix: "\(prefix)layers.\($0).", base: base)

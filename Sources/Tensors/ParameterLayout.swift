@@ -38,6 +38,23 @@ public struct ParameterLayout: Codable, Equatable, Sendable {
         return Tensor(shape: e.shape, data: Array(buffer[e.offset ..< e.offset + e.count]))
     }
 
+    /// `values` (laid out by this layout) with every given tensor that fits written over its entry,
+    /// and the report of what fitted, what is missing (entries keep their value from `values`),
+    /// unused (names the layout lacks) and mis-shaped. Writes nothing for a tensor that does not
+    /// fit and never stops early; the caller decides with `report.check(source:requireAll:)`.
+    public func filled(_ values: [Float], with tensors: [(String, Tensor)]) -> (values: [Float], report: LoadReport) {
+        precondition(values.count == totalCount, "\(values.count) values for a layout of \(totalCount)")
+        let report = LoadReport(expected: entries.map { ($0.name, $0.shape) },
+                                given: tensors.map { ($0.0, $0.1.shape) })
+        let fits = Set(report.loaded)
+        var out = values
+        for (name, tensor) in tensors where fits.contains(name) {
+            guard let e = entry(name) else { continue }
+            out.replaceSubrange(e.offset ..< e.offset + e.count, with: tensor.data)
+        }
+        return (out, report)
+    }
+
     private enum CodingKeys: String, CodingKey { case entries }
 
     public init(from decoder: Decoder) throws {

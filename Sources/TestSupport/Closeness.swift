@@ -39,7 +39,8 @@ public struct Closeness: CustomStringConvertible {
     }
 
     public var description: String {
-        "\(failures)/\(count) elements out of tolerance; worst at \(worstIndex): got \(worstActual), expected \(worstExpected); max |diff| \(maxAbsDiff)"
+        "\(failures)/\(count) elements out of tolerance; worst at \(worstIndex): "
+        + "got \(worstActual), expected \(worstExpected); max |diff| \(maxAbsDiff)"
     }
 }
 

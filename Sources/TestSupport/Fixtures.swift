@@ -45,7 +45,8 @@ public enum Fixtures {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue,
               FileManager.default.isReadableFile(atPath: folder.path) else {
-            throw FixtureError(description: "fixture folder \(folder.path) (\(directorySource)) does not exist or is not a readable folder")
+            throw FixtureError(description: "fixture folder \(folder.path) "
+                                            + "(\(directorySource)) does not exist or is not a readable folder")
         }
     }
 
@@ -59,7 +60,8 @@ public enum Fixtures {
             }
             return manifest
         } catch {
-            throw FixtureError(description: "cannot read the fixture manifest \(file.path) (\(directorySource)): \(error)")
+            throw FixtureError(description: "cannot read the fixture manifest \(file.path) "
+                                            + "(\(directorySource)): \(error)")
         }
     }
 

@@ -49,7 +49,9 @@ public struct Mutator {
     /// `seed` after one to three mutations, and what they were.
     public mutating func mutate(_ seed: [UInt8], fields: [FuzzField]) -> (bytes: [UInt8], description: String) {
         var bytes = seed
-        let steps = (0...below(3)).map { _ in mutateOnce(&bytes, fields: fields.filter { $0.offset + $0.width <= bytes.count }) }
+        let steps = (0...below(3)).map { _ in
+            mutateOnce(&bytes, fields: fields.filter { $0.offset + $0.width <= bytes.count })
+        }
         return (bytes, steps.joined(separator: ", "))
     }
 
@@ -65,7 +67,8 @@ public struct Mutator {
             bytes.removeSubrange(length...)
             return "truncated to \(length) bytes"
         case 2:
-            let field = FuzzField(name: "bytes", offset: below(bytes.count), width: pick([1, 2, 4, 8]), bigEndian: below(2) == 0)
+            let field = FuzzField(name: "bytes", offset: below(bytes.count), width: pick([1, 2, 4, 8]),
+                                  bigEndian: below(2) == 0)
             guard field.offset + field.width <= bytes.count else { return "no overwrite" }
             return overwrite(&bytes, field)
         case 3:
@@ -100,7 +103,8 @@ public struct Mutator {
         let factor = pick(Self.factors)
         let old = Self.load(field, bytes)
         if field.isFloat {
-            let value = (field.width == 4 ? Double(Float(bitPattern: UInt32(old))) : Double(bitPattern: old)) * Double(factor)
+            let decoded = field.width == 4 ? Double(Float(bitPattern: UInt32(old))) : Double(bitPattern: old)
+            let value = decoded * Double(factor)
             Self.store(field.width == 4 ? UInt64(Float(value).bitPattern) : value.bitPattern, field, &bytes)
         } else {
             Self.store(old &* UInt64(factor), field, &bytes)
@@ -116,7 +120,8 @@ public struct Mutator {
 
     public static func store(_ value: UInt64, _ field: FuzzField, _ bytes: inout [UInt8]) {
         for i in 0..<field.width {
-            bytes[field.offset + (field.bigEndian ? field.width - 1 - i : i)] = UInt8(truncatingIfNeeded: value >> (8 * i))
+            let position = field.offset + (field.bigEndian ? field.width - 1 - i : i)
+            bytes[position] = UInt8(truncatingIfNeeded: value >> (8 * i))
         }
     }
 }
@@ -137,7 +142,9 @@ public enum CrashReport {
     /// The case printed if the process dies before the next call (nil: nothing).
     public static func running(_ label: String?) {
         _ = installed
-        let bytes = label.map { Array("\nfuzz case running when the process died: \($0)\n".utf8.prefix(capacity - 1)) } ?? []
+        let bytes = label.map {
+            Array("\nfuzz case running when the process died: \($0)\n".utf8.prefix(capacity - 1))
+        } ?? []
         for (i, byte) in bytes.enumerated() { text[i] = CChar(bitPattern: byte) }
         text[bytes.count] = 0
     }

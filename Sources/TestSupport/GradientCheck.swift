@@ -56,7 +56,8 @@ public struct GradientCheck {
         }
         let analytic = backward(inputs, weights)
         guard analytic.count == inputs.count else {
-            XCTFail("\(name): backward returned \(analytic.count) gradients for \(inputs.count) inputs", file: file, line: line)
+            XCTFail("\(name): backward returned \(analytic.count) gradients for \(inputs.count) inputs",
+                    file: file, line: line)
             return
         }
         var worst: Failure? = nil, worstExcess = -Double.infinity
@@ -78,7 +79,10 @@ public struct GradientCheck {
                     xs[i].data[e] = x0
                     let l0 = loss(xs)
                     let up = (lHi - l0) / (Double(hi) - Double(x0)), down = (l0 - lLo) / (Double(x0) - Double(lo))
-                    if abs(up - down) > 4 * (atol + rtol * abs(numeric)) + 0.05 * abs(numeric) { skipped += 1; continue }
+                    if abs(up - down) > 4 * (atol + rtol * abs(numeric)) + 0.05 * abs(numeric) {
+                        skipped += 1
+                        continue
+                    }
                 }
                 let a = Double(analytic[i].data[e])
                 let excess = abs(a - numeric) - (atol + rtol * abs(numeric))
@@ -90,7 +94,9 @@ public struct GradientCheck {
                 }
             }
         }
-        XCTAssertEqual(failures, 0, "\(name): \(failures)/\(checked) gradient elements off (skipped \(skipped) at kinks); worst \(worst.map(String.init(describing:)) ?? "-")", file: file, line: line)
+        XCTAssertEqual(failures, 0, "\(name): \(failures)/\(checked) gradient elements off "
+                                    + "(skipped \(skipped) at kinks); "
+                                    + "worst \(worst.map(String.init(describing:)) ?? "-")", file: file, line: line)
         XCTAssertGreaterThan(checked, 0, "\(name): nothing was checked", file: file, line: line)
     }
 }

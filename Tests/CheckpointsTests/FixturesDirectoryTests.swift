@@ -12,7 +12,11 @@ final class FixturesDirectoryTests: TemporaryDirectoryTestCase {
     }
 
     override func tearDownWithError() throws {
-        if let previous { setenv(Fixtures.directoryVariable, previous, 1) } else { unsetenv(Fixtures.directoryVariable) }
+        if let previous {
+            setenv(Fixtures.directoryVariable, previous, 1)
+        } else {
+            unsetenv(Fixtures.directoryVariable)
+        }
         try super.tearDownWithError()
     }
 
@@ -35,7 +39,8 @@ final class FixturesDirectoryTests: TemporaryDirectoryTestCase {
                                                     ("manifest", { _ = try Fixtures.readManifest() })]
         for (what, load) in loads {
             XCTAssertThrowsError(try load(), what) { error in
-                XCTAssertTrue("\(error)".contains(missing) && "\(error)".contains(Fixtures.directoryVariable), "\(error)")
+                XCTAssertTrue("\(error)".contains(missing) && "\(error)".contains(Fixtures.directoryVariable),
+                              "\(error)")
             }
         }
     }

@@ -101,7 +101,8 @@ struct PickleScanner {
     private mutating func integer(_ op: UInt8, width: Int) -> IntLiteral {
         let (raw, range) = argument(width)
         let shift = 64 - 8 * width
-        let value = op == 0x4B || op == 0x4D || width == 0 ? raw : Int((Int64(truncatingIfNeeded: raw) << shift) >> shift)
+        let value = op == 0x4B || op == 0x4D || width == 0
+            ? raw : Int((Int64(truncatingIfNeeded: raw) << shift) >> shift)
         return IntLiteral(opcode: op, value: value, argument: range)
     }
 
@@ -131,7 +132,8 @@ struct PickleScanner {
         defer { stack.append(.other) }
         guard case .global("torch._utils _rebuild_tensor_v2") = parts[0] else { return }
         guard case let .tuple(args) = parts[1], args.count >= 4, case let .persistentID(.tuple(pid)) = args[0],
-              pid.count == 5, case let .int(numel) = pid[4], let size = Self.integers(args[2]), let stride = Self.integers(args[3]) else {
+              pid.count == 5, case let .int(numel) = pid[4], let size = Self.integers(args[2]),
+              let stride = Self.integers(args[3]) else {
             throw ScanError(message: "unexpected _rebuild_tensor_v2 arguments at byte \(offset)")
         }
         calls.append(TensorCall(numel: numel, size: size, stride: stride, reduce: offset))

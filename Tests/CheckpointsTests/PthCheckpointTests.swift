@@ -7,7 +7,8 @@ import TestSupport
 final class PthCheckpointTests: TemporaryDirectoryTestCase {
     /// `tiny_sam_keys.json`: every key with shape, dtype and numel, in state-dict order.
     func testTinySamKeysShapesAndDtypesMatchKeyList() throws {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("tiny_sam_keys.json"))) as! [String: Any]
+        let data = try Data(contentsOf: Fixtures.url("tiny_sam_keys.json"))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let keys = json["keys"] as! [[String: Any]]
         let pth = try PthCheckpoint(contentsOf: Fixtures.url("tiny_sam.pth"))
         XCTAssertEqual(keys.count, json["num_keys"] as? Int)
@@ -52,7 +53,8 @@ final class PthCheckpointTests: TemporaryDirectoryTestCase {
             XCTAssertEqual(Int(entry.method), expected["compress_type"] as? Int, entry.name)
         }
         let pickle = try pth.archive.contents(of: layout["data_pkl_entry"] as! String)
-        XCTAssertEqual(pickle.prefix(2).map { String(format: "%02x", $0) }.joined(), layout["pickle_first_bytes"] as? String)
+        XCTAssertEqual(pickle.prefix(2).map { String(format: "%02x", $0) }.joined(),
+                       layout["pickle_first_bytes"] as? String)
     }
 
     /// Views with offsets and strides on shared storages, float16, int64 and a 0-dim tensor.
@@ -67,7 +69,11 @@ final class PthCheckpointTests: TemporaryDirectoryTestCase {
             let info = try pth.info(name)
             XCTAssertEqual(info.dtype, e.dtype, name)
             XCTAssertEqual(info.count, e.count, name)
-            if info.shape.isEmpty { XCTAssertEqual(e.shape, [1], "0-dim tensors are stored with shape [1]") } else { XCTAssertEqual(info.shape, e.shape, name) }
+            if info.shape.isEmpty {
+                XCTAssertEqual(e.shape, [1], "0-dim tensors are stored with shape [1]")
+            } else {
+                XCTAssertEqual(info.shape, e.shape, name)
+            }
             let actual = try pth.tensor(name)
             XCTAssertEqual(actual.shape, info.shape, name)
             XCTAssertEqual(actual.data.map(\.bitPattern), try expected.tensor(name).data.map(\.bitPattern), name)
@@ -91,9 +97,11 @@ final class PthCheckpointTests: TemporaryDirectoryTestCase {
         var specs = [
             TensorSpec(key: "permuted", storageKey: "f", numel: 30, offset: 3, shape: [3, 2, 4], strides: [1, 12, 3]),
             TensorSpec(key: "param", storageKey: "f", numel: 30, offset: 0, shape: [30], strides: [1], parameter: true),
-            TensorSpec(key: "extra", storageKey: "f", numel: 30, offset: 29, shape: [], strides: [], extraArgument: true),
+            TensorSpec(key: "extra", storageKey: "f", numel: 30, offset: 29, shape: [], strides: [],
+                       extraArgument: true),
             TensorSpec(key: "f64", storageClass: "DoubleStorage", storageKey: "d", numel: 3, shape: [3], strides: [1]),
-            TensorSpec(key: "bf16", storageClass: "BFloat16Storage", storageKey: "b", numel: 2, shape: [2], strides: [1]),
+            TensorSpec(key: "bf16", storageClass: "BFloat16Storage", storageKey: "b", numel: 2, shape: [2],
+                       strides: [1]),
             TensorSpec(key: "empty", storageKey: "f", numel: 30, offset: 30, shape: [0, 5], strides: [5, 1]),
         ]
         let ints: [(String, String, [UInt8], [Int])] = [
@@ -104,7 +112,9 @@ final class PthCheckpointTests: TemporaryDirectoryTestCase {
             ("bool", "BoolStorage", [1, 0], [1, 0]),
             ("i64", "LongStorage", littleEndianBytes([Int64(1) << 40, -1]), [1 << 40, -1]),
         ]
-        specs += ints.map { TensorSpec(key: $0.0, storageClass: $0.1, storageKey: $0.0, numel: 2, shape: [2], strides: [1]) }
+        specs += ints.map {
+            TensorSpec(key: $0.0, storageClass: $0.1, storageKey: $0.0, numel: 2, shape: [2], strides: [1])
+        }
         var storages = [("f", floatBytes(base)), ("d", littleEndianBytes(doubles.map(\.bitPattern))),
                         ("b", littleEndianBytes([UInt16(0x3FC0), UInt16(0xC080)]))]
         storages += ints.map { ($0.0, $0.2) }
@@ -113,7 +123,9 @@ final class PthCheckpointTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(pth.names, specs.map(\.key))
         let permuted = try pth.tensor("permuted")
         XCTAssertEqual(permuted.shape, [3, 2, 4])
-        for i in 0..<3 { for j in 0..<2 { for k in 0..<4 { XCTAssertEqual(permuted[i, j, k], base[3 + i + 12 * j + 3 * k]) } } }
+        for i in 0..<3 {
+            for j in 0..<2 { for k in 0..<4 { XCTAssertEqual(permuted[i, j, k], base[3 + i + 12 * j + 3 * k]) } }
+        }
         XCTAssertEqual(try pth.tensor("param").data, base)
         XCTAssertEqual(try pth.tensor("extra"), Tensor(shape: [], data: [base[29]]))
         XCTAssertEqual(try pth.tensor("empty").shape, [0, 5])

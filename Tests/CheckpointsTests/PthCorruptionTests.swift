@@ -31,10 +31,14 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
     func testTruncatedArchivesFail() throws {
         let bytes = try tinySam
         for cut in [0, 1, 21] {
-            assertFails(["shorter than an end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth")) }
+            assertFails(["shorter than an end-of-central-directory record"]) {
+                try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth"))
+            }
         }
         for cut in [22, 64, 1000, bytes.count / 2, bytes.count - 22, bytes.count - 1] {
-            assertFails(["no ZIP end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth")) }
+            assertFails(["no ZIP end-of-central-directory record"]) {
+                try PthCheckpoint(contentsOf: write(Array(bytes.prefix(cut)), "cut.pth"))
+            }
         }
     }
 
@@ -52,12 +56,16 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
         var sizes = try tinySam
         let header = centralHeader(storages[1], in: sizes)
         for i in 20..<28 { sizes[header + i] = 0x7F }   // compressed and uncompressed size
-        assertFails(["ZIP entry '\(storages[1])'", "run past the start of the central directory"]) { try PthCheckpoint(contentsOf: write(sizes, "sizes.pth")) }
+        assertFails(["ZIP entry '\(storages[1])'", "run past the start of the central directory"]) {
+            try PthCheckpoint(contentsOf: write(sizes, "sizes.pth"))
+        }
 
         var local = try tinySam
         let header2 = centralHeader(storages[2], in: local)
         local[header2 + 42] &+= 4                            // local header offset now misses the signature
-        assertFails(["ZIP entry '\(storages[2])'", "no local header at byte"]) { try PthCheckpoint(contentsOf: write(local, "local.pth")) }
+        assertFails(["ZIP entry '\(storages[2])'", "no local header at byte"]) {
+            try PthCheckpoint(contentsOf: write(local, "local.pth"))
+        }
     }
 
     func testMissingStorageEntry() throws {
@@ -92,7 +100,9 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
             guard layout.offset == 0, layout.isContiguous, layout.count > 0, layout.count == layout.storage.numel,
                   storageUsers[layout.storage.key] == 1, call.numel.encoded(layout.storage.numel + 1) != nil,
                   let size = layout.shape.indices.first(where: { call.size[$0].encoded(layout.shape[$0] + 1) != nil }),
-                  let stride = layout.shape.indices.first(where: { layout.shape[$0] > 1 && call.stride[$0].encoded(layout.strides[$0] + 1) != nil })
+                  let stride = layout.shape.indices.first(where: {
+                      layout.shape[$0] > 1 && call.stride[$0].encoded(layout.strides[$0] + 1) != nil
+                  })
             else { continue }
             return PatchTarget(name: name, layout: layout, call: call, sizeDimension: size, strideDimension: stride)
         }
@@ -122,7 +132,8 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
         let storageEntry = pth.prefix + "data/" + storage.key
         let storageBytes = try XCTUnwrap(pth.archive.entry(storageEntry)).uncompressedSize
         let numel = try patched(target.call.numel, storage.numel + 1)
-        assertFails(["storage '\(storage.key)' of tensor '\(name)' claims \(storage.numel + 1) \(storage.dtype.rawValue) elements",
+        assertFails(["storage '\(storage.key)' of tensor '\(name)' claims "
+                     + "\(storage.numel + 1) \(storage.dtype.rawValue) elements",
                      "'\(storageEntry)' has \(storageBytes) bytes"]) {
             try PthCheckpoint(contentsOf: write(numel, "numel.pth"))
         }
@@ -131,13 +142,15 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
         size[target.sizeDimension] += 1
         let grown = try patched(target.call.size[target.sizeDimension], size[target.sizeDimension])
         assertFails(["byte \(target.call.reduce)",
-                     "size \(size) has \(size.reduce(1, *)) elements, more than its storage '\(storage.key)' (\(storage.numel))"]) {
+                     "size \(size) has \(size.reduce(1, *)) elements, "
+                     + "more than its storage '\(storage.key)' (\(storage.numel))"]) {
             try PthCheckpoint(contentsOf: write(grown, "size.pth"))
         }
 
         var strides = layout.strides
         strides[target.strideDimension] += 1
-        let last = zip(layout.shape, strides).reduce(layout.offset) { $0 + ($1.0 - 1) * $1.1 }   // the furthest element read
+        // The furthest element read.
+        let last = zip(layout.shape, strides).reduce(layout.offset) { $0 + ($1.0 - 1) * $1.1 }
         let strided = try patched(target.call.stride[target.strideDimension], strides[target.strideDimension])
         assertFails(["reads element \(last) of storage '\(storage.key)', which has \(storage.numel)"]) {
             try PthCheckpoint(contentsOf: write(strided, "stride.pth"))
@@ -156,62 +169,30 @@ final class PthCorruptionTests: TemporaryDirectoryTestCase {
         let pickle = try tinySamEntries().pickle
         var bytes = try tinySam
         bytes[centralHeader(pickle, in: bytes) + 10] = 8
-        assertFails(["ZIP entry '\(pickle)' is compressed (deflate)", "only stored"]) { try PthCheckpoint(contentsOf: write(bytes, "deflated.pth")) }
+        assertFails(["ZIP entry '\(pickle)' is compressed (deflate)", "only stored"]) {
+            try PthCheckpoint(contentsOf: write(bytes, "deflated.pth"))
+        }
 
         let spec = TensorSpec(key: "w", numel: 2, shape: [2], strides: [1])
         let zip = TestZip.build([.init(name: "a/data.pkl", data: PickleWriter.stateDict([spec])),
                                  .init(name: "a/data/0", data: floatBytes([1, 2]), method: 8)])
-        assertFails(["ZIP entry 'a/data/0' is compressed (deflate)"]) { try PthCheckpoint(contentsOf: write(zip, "deflated2.pth")) }
+        assertFails(["ZIP entry 'a/data/0' is compressed (deflate)"]) {
+            try PthCheckpoint(contentsOf: write(zip, "deflated2.pth"))
+        }
     }
 
     func testNotAZipFile() throws {
         let text = Array(String(repeating: "not a checkpoint at all\n", count: 10).utf8)
-        assertFails(["no ZIP end-of-central-directory record"]) { try PthCheckpoint(contentsOf: write(text, "text.pth")) }
-        assertFails(["not a checkpoint: neither a ZIP archive (.pth) nor a safetensors file"]) { try TensorArchives.open(write(text, "text.bin")) }
-        assertFails(["legacy (pre-1.6) torch.save format"]) { try TensorArchives.open(write([0x80, 0x02, 0x8A, 0x0A] + text, "legacy.pth")) }
+        assertFails(["no ZIP end-of-central-directory record"]) {
+            try PthCheckpoint(contentsOf: write(text, "text.pth"))
+        }
+        assertFails(["not a checkpoint: neither a ZIP archive (.pth) nor a safetensors file"]) {
+            try TensorArchives.open(write(text, "text.bin"))
+        }
+        assertFails(["legacy (pre-1.6) torch.save format"]) {
+            try TensorArchives.open(write([0x80, 0x02, 0x8A, 0x0A] + text, "legacy.pth"))
+        }
         assertFails(["cannot open"]) { try TensorArchives.open(directory.appendingPathComponent("absent.pth")) }
-    }
-
-    func testUnknownOpcodeAndHugeLengths() throws {
-        assertFails(["archive/data.pkl: byte 2: unknown pickle opcode 0xFF"]) {
-            try PthCheckpoint(contentsOf: writePth([0x80, 2, 0xFF, 0x2E], storages: []))
-        }
-        var huge: [UInt8] = [0x80, 2, 0x58]
-        huge.le(UInt32(0xFFFF_FFF0))
-        assertFails(["byte 2: BINUNICODE length 4294967280 exceeds the 1 remaining bytes"]) {
-            try PthCheckpoint(contentsOf: writePth(huge + [0x2E], storages: []))
-        }
-        let bigStorage = TensorSpec(key: "w", numel: 1 << 62, shape: [1 << 62], strides: [1])
-        assertFails(["storage '0' of tensor 'w' claims 4611686018427387904 F32 elements", "has 16 bytes"]) {
-            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([bigStorage]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
-        }
-        let overflow = TensorSpec(key: "w", numel: 4, shape: [1 << 40, 1 << 40], strides: [1, 1])
-        assertFails(["tensor size [1099511627776, 1099511627776] overflows"]) {
-            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([overflow]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
-        }
-        let rank = TensorSpec(key: "w", numel: 4, shape: [Int](repeating: 1, count: 40), strides: [Int](repeating: 1, count: 40))
-        assertFails(["tensor size has 40 dimensions (at most 32 supported)"]) {
-            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([rank]), storages: [("0", floatBytes([1, 2, 3, 4]))]))
-        }
-        let expanded = TensorSpec(key: "w", numel: 1, shape: [1_000_000_000], strides: [0])
-        assertFails(["1000000000 elements, more than its storage '0' (1)", "expanded or overlapping views are not supported"]) {
-            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict([expanded]), storages: [("0", floatBytes([1]))]))
-        }
-    }
-
-    func testArchiveStructureErrors() throws {
-        let spec = TensorSpec(key: "w", numel: 1, shape: [1], strides: [1])
-        let dict = PickleWriter.stateDict([spec])
-        assertFails(["saved on a big-endian machine"]) { try PthCheckpoint(contentsOf: writePth(dict, storages: [("0", [0, 0, 0, 0])], byteorder: "big")) }
-        assertFails(["no data.pkl entry"]) { try PthCheckpoint(contentsOf: write(TestZip.build([.init(name: "x/data/0", data: [1])]), "none.pth")) }
-        assertFails(["data.pkl holds list of 0, expected a state dict"]) { try PthCheckpoint(contentsOf: writePth([0x80, 2, 0x5D, 0x2E], storages: [])) }
-        var nested = PickleWriter()
-        nested.op(0x7D); nested.string("epoch"); nested.int(3); nested.op(0x73, 0x2E)
-        assertFails(["state dict entry 'epoch' is int 3, not a tensor"]) { try PthCheckpoint(contentsOf: writePth(nested.bytes, storages: [])) }
-        let conflicting = [spec, TensorSpec(key: "v", storageClass: "DoubleStorage", numel: 1, shape: [1], strides: [1])]
-        assertFails(["storage '0' is 1 x F64 here but 1 x F32 earlier"]) {
-            try PthCheckpoint(contentsOf: writePth(PickleWriter.stateDict(conflicting), storages: [("0", [0, 0, 0, 0])]))
-        }
     }
 
     /// Random byte corruptions of a small valid checkpoint: every outcome is a load or a

@@ -68,14 +68,21 @@ final class SafeTensorsTests: TemporaryDirectoryTestCase {
         assertFails(["tensor 't': data_offsets [0, 16] are not [begin, end] inside the 8-byte payload"]) {
             try file(header: entry("F32", "[4]", "[0, 16]"), payload: [UInt8](repeating: 0, count: 8))
         }
-        assertFails(["tensor 't': data_offsets [-4, 4] are not [begin, end] inside"]) { try file(header: entry("F32", "[2]", "[-4, 4]"), payload: [0, 0, 0, 0]) }
-        assertFails(["tensor 't': unsupported dtype F8_E4M3"]) { try file(header: entry("F8_E4M3", "[1]", "[0, 1]"), payload: [0]) }
-        assertFails(["tensor 't': shape (missing) is not a list of non-negative integers"]) { try file(header: "{\"t\": {\"dtype\": \"F32\", \"data_offsets\": [0, 4]}}", payload: [0, 0, 0, 0]) }
+        assertFails(["tensor 't': data_offsets [-4, 4] are not [begin, end] inside"]) {
+            try file(header: entry("F32", "[2]", "[-4, 4]"), payload: [0, 0, 0, 0])
+        }
+        assertFails(["tensor 't': unsupported dtype F8_E4M3"]) {
+            try file(header: entry("F8_E4M3", "[1]", "[0, 1]"), payload: [0])
+        }
+        assertFails(["tensor 't': shape (missing) is not a list of non-negative integers"]) {
+            try file(header: "{\"t\": {\"dtype\": \"F32\", \"data_offsets\": [0, 4]}}", payload: [0, 0, 0, 0])
+        }
         assertFails(["tensor 't': shape [3] of F32 needs 12 bytes, data_offsets [0, 8] hold 8"]) {
             try file(header: entry("F32", "[3]", "[0, 8]"), payload: [UInt8](repeating: 0, count: 8))
         }
         assertFails(["tensor 't': shape [4611686018427387904, 4] of F32 overflows"]) {
-            try file(header: entry("F32", "[4611686018427387904, 4]", "[0, 8]"), payload: [UInt8](repeating: 0, count: 8))
+            try file(header: entry("F32", "[4611686018427387904, 4]", "[0, 8]"),
+                     payload: [UInt8](repeating: 0, count: 8))
         }
     }
 }

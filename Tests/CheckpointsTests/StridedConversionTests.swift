@@ -21,19 +21,24 @@ final class StridedConversionTests: XCTestCase {
         let rng = CounterRNG(seed: 5)
         let views: [(shape: [Int], strides: [Int], offset: Int)] = [
             ([], [], 7), ([1], [1], 3), ([5], [1], 0), ([5], [3], 1), ([3, 4], [4, 1], 2), ([4, 3], [1, 4], 0),
-            ([2, 1, 3], [3, 99, 1], 5), ([3, 2, 4], [1, 12, 3], 3), ([2, 3, 5], [15, 5, 1], 1), ([2, 0, 3], [3, 3, 1], 0),
+            ([2, 1, 3], [3, 99, 1], 5), ([3, 2, 4], [1, 12, 3], 3), ([2, 3, 5], [15, 5, 1], 1),
+            ([2, 0, 3], [3, 3, 1], 0),
             ([1, 1, 1], [1, 1, 1], 9), ([2, 2, 2, 2], [1, 2, 4, 8], 4), ([3, 3], [7, 2], 0),
         ]
         let storageCount = 40
         for dtype in DType.allCases {
-            let bytes = Data((0..<storageCount * dtype.byteSize).map { UInt8(truncatingIfNeeded: rng.bits(UInt64($0))) })
+            let bytes = Data((0..<storageCount * dtype.byteSize).map {
+                UInt8(truncatingIfNeeded: rng.bits(UInt64($0)))
+            })
             // Keep floats finite so the comparison is by value.
-            let storage = dtype == .f16 || dtype == .bf16 || dtype == .f32 || dtype == .f64 ? sanitized(bytes, dtype) : bytes
+            let isFloat = dtype == .f16 || dtype == .bf16 || dtype == .f32 || dtype == .f64
+            let storage = isFloat ? sanitized(bytes, dtype) : bytes
             for v in views {
                 let fast = storage.withUnsafeBytes {
                     StridedConversion.floats($0, dtype: dtype, shape: v.shape, strides: v.strides, offset: v.offset)
                 }
-                let naive = NaiveStridedConversion.floats(storage, dtype: dtype, shape: v.shape, strides: v.strides, offset: v.offset)
+                let naive = NaiveStridedConversion.floats(storage, dtype: dtype, shape: v.shape, strides: v.strides,
+                                                          offset: v.offset)
                 XCTAssertEqual(fast, naive, "\(dtype) \(v)")
                 let ints = storage.withUnsafeBytes {
                     StridedConversion.integers($0, dtype: dtype, shape: v.shape, strides: v.strides, offset: v.offset)

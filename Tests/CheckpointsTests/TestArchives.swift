@@ -46,7 +46,8 @@ struct TestZip {
         }
         out.le(UInt32(0x0605_4B50)); out.le(UInt16(0)); out.le(UInt16(0))
         out.le(zip64 ? UInt16(0xFFFF) : UInt16(entries.count)); out.le(zip64 ? UInt16(0xFFFF) : UInt16(entries.count))
-        out.le(zip64 ? UInt32(0xFFFF_FFFF) : UInt32(central.count)); out.le(zip64 ? UInt32(0xFFFF_FFFF) : UInt32(directoryOffset))
+        out.le(zip64 ? UInt32(0xFFFF_FFFF) : UInt32(central.count))
+        out.le(zip64 ? UInt32(0xFFFF_FFFF) : UInt32(directoryOffset))
         out.le(UInt16(comment.utf8.count))
         out += Array(comment.utf8)
         return out
@@ -116,7 +117,9 @@ struct TensorSpec {
 }
 
 extension Array where Element == UInt8 {
-    mutating func le<T: FixedWidthInteger>(_ value: T) { Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) } }
+    mutating func le<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
 }
 
 /// A scratch directory removed when the test case finishes.
@@ -149,7 +152,8 @@ class TemporaryDirectoryTestCase: XCTestCase {
     }
 
     /// Asserts that `body` throws a `CheckpointError` whose description contains every fragment.
-    func assertFails<T>(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T) {
+    func assertFails<T>(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
+                        _ body: () throws -> T) {
         do {
             _ = try body()
             XCTFail("expected an error containing \(fragments)", file: file, line: line)

@@ -33,14 +33,18 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         system.global("os", "system"); system.string("ls"); system.op(0x85, 0x52, 0x2E)
         assertFails(["byte 2: global 'os system' is not allowed"]) { try unpickle(system.bytes) }
         var eval = PickleWriter()
-        eval.op(0x8C, 8); eval.bytes += Array("builtins".utf8); eval.op(0x8C, 4); eval.bytes += Array("eval".utf8); eval.op(0x93)
+        eval.op(0x8C, 8); eval.bytes += Array("builtins".utf8)
+        eval.op(0x8C, 4); eval.bytes += Array("eval".utf8)
+        eval.op(0x93)
         assertFails(["byte 18: global 'builtins eval' is not allowed"]) { try unpickle(eval.bytes) }
         var lookalike = PickleWriter()
         lookalike.global("torch", "load")
         assertFails(["global 'torch load' is not allowed"]) { try unpickle(lookalike.bytes) }
         var notCallable = PickleWriter()
         notCallable.string("os.system"); notCallable.op(0x29, 0x52)
-        assertFails(["byte 17: REDUCE on string 'os.system', which is not callable"]) { try unpickle(notCallable.bytes) }
+        assertFails(["byte 17: REDUCE on string 'os.system', which is not callable"]) {
+            try unpickle(notCallable.bytes)
+        }
         var storage = PickleWriter()
         storage.global("torch", "FloatStorage"); storage.op(0x29, 0x52)
         assertFails(["calling torch FloatStorage is not allowed"]) { try unpickle(storage.bytes) }
@@ -52,7 +56,9 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         assertFails(["BUILD on list of 0 is not supported"]) { try unpickle(build.bytes) }
         var persid = PickleWriter()
         persid.string("storage"); persid.op(0x85, 0x51)
-        assertFails(["persistent id tuple of 1 is not ('storage', class, key, location, numel)"]) { try unpickle(persid.bytes) }
+        assertFails(["persistent id tuple of 1 is not ('storage', class, key, location, numel)"]) {
+            try unpickle(persid.bytes)
+        }
     }
 
     func testTruncationAndLengths() {
@@ -61,23 +67,37 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         assertFails(["BINUNICODE8 length 18446744073709551615 exceeds the 1 remaining bytes"]) {
             try unpickle([0x80, 2, 0x8D] + [UInt8](repeating: 0xFF, count: 8) + [0x2E])
         }
-        assertFails(["BINSTRING length -1 exceeds the 1 remaining bytes"]) { try unpickle([0x80, 2, 0x54, 0xFF, 0xFF, 0xFF, 0xFF, 0x2E]) }
-        assertFails(["SHORT_BINUNICODE of 2 bytes is not valid UTF-8"]) { try unpickle([0x80, 2, 0x8C, 2, 0xC3, 0x28, 0x2E]) }
-        assertFails(["GLOBAL argument has no newline within 257 bytes"]) { try unpickle([0x80, 2, 0x63] + [UInt8](repeating: 0x61, count: 400)) }
-        assertFails(["LONG1 integer of 9 bytes is too large"]) { try unpickle([0x80, 2, 0x8A, 9] + [UInt8](repeating: 0, count: 9)) }
+        assertFails(["BINSTRING length -1 exceeds the 1 remaining bytes"]) {
+            try unpickle([0x80, 2, 0x54, 0xFF, 0xFF, 0xFF, 0xFF, 0x2E])
+        }
+        assertFails(["SHORT_BINUNICODE of 2 bytes is not valid UTF-8"]) {
+            try unpickle([0x80, 2, 0x8C, 2, 0xC3, 0x28, 0x2E])
+        }
+        assertFails(["GLOBAL argument has no newline within 257 bytes"]) {
+            try unpickle([0x80, 2, 0x63] + [UInt8](repeating: 0x61, count: 400))
+        }
+        assertFails(["LONG1 integer of 9 bytes is too large"]) {
+            try unpickle([0x80, 2, 0x8A, 9] + [UInt8](repeating: 0, count: 9))
+        }
         assertFails(["byte 2: memo GET of index 7, which was never stored"]) { try unpickle([0x80, 2, 0x68, 7]) }
         assertFails(["byte 2: TUPLE without a MARK"]) { try unpickle([0x80, 2, 0x74]) }
         assertFails(["byte 3: TUPLE2 needs 2 value(s) above the mark, found 1"]) { try unpickle([0x80, 2, 0x4E, 0x86]) }
         assertFails(["SETITEMS with an odd number (1)"]) { try unpickle([0x80, 2, 0x7D, 0x28, 0x4E, 0x75]) }
         assertFails(["APPEND(S) target is None, not a list"]) { try unpickle([0x80, 2, 0x4E, 0x4E, 0x61]) }
         assertFails(["STOP with an empty stack"]) { try unpickle([0x80, 2, 0x2E]) }
-        assertFails(["byte 5: APPEND(S) with no target on the stack"]) { try unpickle([0x80, 2, 0x5D, 0x28, 0x4E, 0x61]) }
+        assertFails(["byte 5: APPEND(S) with no target on the stack"]) {
+            try unpickle([0x80, 2, 0x5D, 0x28, 0x4E, 0x61])
+        }
     }
 
     func testLimitsBoundStackMarksAndMemo() {
         let small = PickleLimits(maxStackDepth: 50, maxMarkDepth: 10, maxMemoEntries: 10)
-        assertFails(["stack deeper than 50 values"]) { try unpickle([0x80, 2] + [UInt8](repeating: 0x4E, count: 100), limits: small) }
-        assertFails(["more than 10 nested MARKs"]) { try unpickle([0x80, 2] + [UInt8](repeating: 0x28, count: 20), limits: small) }
+        assertFails(["stack deeper than 50 values"]) {
+            try unpickle([0x80, 2] + [UInt8](repeating: 0x4E, count: 100), limits: small)
+        }
+        assertFails(["more than 10 nested MARKs"]) {
+            try unpickle([0x80, 2] + [UInt8](repeating: 0x28, count: 20), limits: small)
+        }
         var memo: [UInt8] = [0x80, 2, 0x4E]
         for i in 0..<20 { memo += [0x72]; memo.le(UInt32(i * 1000)) }
         assertFails(["more than 10 memo entries"]) { try unpickle(memo, limits: small) }
@@ -87,9 +107,12 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         // Tuples nested 3 deep are read, 4 deep are not.
         let shallow = PickleLimits(maxTupleDepth: 3)
         XCTAssertEqual(try unpickle([0x80, 2, 0x4E, 0x85, 0x85, 0x85, 0x2E], limits: shallow), "tuple of 1")
-        assertFails(["byte 6: tuples nested more than 3 deep"]) { try unpickle([0x80, 2, 0x4E, 0x85, 0x85, 0x85, 0x85, 0x2E], limits: shallow) }
+        assertFails(["byte 6: tuples nested more than 3 deep"]) {
+            try unpickle([0x80, 2, 0x4E, 0x85, 0x85, 0x85, 0x85, 0x2E], limits: shallow)
+        }
         // A list holding a 2-deep tuple, inside 3 more tuples: the list is emptied iteratively after loading.
-        XCTAssertEqual(try unpickle([0x80, 2, 0x5D, 0x4E, 0x85, 0x85, 0x61, 0x85, 0x85, 0x85, 0x2E], limits: shallow), "tuple of 1")
+        XCTAssertEqual(try unpickle([0x80, 2, 0x5D, 0x4E, 0x85, 0x85, 0x61, 0x85, 0x85, 0x85, 0x2E], limits: shallow),
+                       "tuple of 1")
     }
 
     func testValuesAndSharedContainers() throws {
@@ -107,11 +130,13 @@ final class UnpicklerTests: TemporaryDirectoryTestCase {
         shared.op(0x68, 0); shared.string("b"); shared.int(2); shared.op(0x73, 0x2E)
         XCTAssertEqual(try unpickle(shared.bytes), "dict of 2")
         // A list containing itself: no crash, no infinite loop.
-        XCTAssertEqual(try unpickle([0x80, 2, 0x5D, 0x71, 0, 0x68, 0, 0x61, 0x28, 0x68, 0, 0x68, 0, 0x65, 0x2E]), "list of 3")
+        XCTAssertEqual(try unpickle([0x80, 2, 0x5D, 0x71, 0, 0x68, 0, 0x61, 0x28, 0x68, 0, 0x68, 0, 0x65, 0x2E]),
+                       "list of 3")
         // Protocol 4 framing, MEMOIZE and STACK_GLOBAL with an allowed global.
         var p4: [UInt8] = [0x80, 4, 0x95]
         p4.le(UInt64(30))
-        p4 += [0x8C, 11] + Array("collections".utf8) + [0x94, 0x8C, 11] + Array("OrderedDict".utf8) + [0x94, 0x93, 0x29, 0x52, 0x2E]
+        p4 += [0x8C, 11] + Array("collections".utf8) + [0x94, 0x8C, 11] + Array("OrderedDict".utf8) + [0x94, 0x93,
+                                                                                                       0x29, 0x52, 0x2E]
         XCTAssertEqual(try unpickle(p4), "dict of 0")
     }
 

@@ -8,7 +8,8 @@ final class ZipArchiveTests: TemporaryDirectoryTestCase {
 
     func testStoredEntriesWithCommentLocalPaddingAndZip64() throws {
         for zip64 in [false, true] {
-            let bytes = TestZip.build(entries, zip64: zip64, localExtra: 13, comment: "PK\u{5}\u{6} a comment with a fake signature")
+            let bytes = TestZip.build(entries, zip64: zip64, localExtra: 13,
+                                      comment: "PK\u{5}\u{6} a comment with a fake signature")
             let zip = try ZipArchive(path: write(bytes, "a.zip").path)
             XCTAssertEqual(zip.entries.map(\.name), entries.map(\.name))
             for e in entries {
@@ -24,18 +25,26 @@ final class ZipArchiveTests: TemporaryDirectoryTestCase {
         let eocd = bytes.count - 22
         var count = bytes
         count[eocd + 10] = 200; count[eocd + 8] = 200
-        assertFails(["ZIP claims 200 entries but its", "central directory can hold at most 3"]) { try ZipArchive(path: write(count, "count.zip").path) }
+        assertFails(["ZIP claims 200 entries but its", "central directory can hold at most 3"]) {
+            try ZipArchive(path: write(count, "count.zip").path)
+        }
         var disk = bytes
         disk[eocd + 4] = 1
-        assertFails(["multi-disk ZIP archives are not supported"]) { try ZipArchive(path: write(disk, "disk.zip").path) }
+        assertFails(["multi-disk ZIP archives are not supported"]) {
+            try ZipArchive(path: write(disk, "disk.zip").path)
+        }
         var saturated = bytes
         for i in 16..<20 { saturated[eocd + i] = 0xFF }
-        assertFails(["saturated fields but no Zip64 end-of-central-directory locator"]) { try ZipArchive(path: write(saturated, "z64.zip").path) }
+        assertFails(["saturated fields but no Zip64 end-of-central-directory locator"]) {
+            try ZipArchive(path: write(saturated, "z64.zip").path)
+        }
         let duplicate = TestZip.build([entries[0], entries[0]])
         assertFails(["ZIP entry 'p/a' appears twice"]) { try ZipArchive(path: write(duplicate, "dup.zip").path) }
         let directory = Int(bytes[eocd + 16]) | Int(bytes[eocd + 17]) << 8
         bytes[directory] = 0
-        assertFails(["ZIP central directory entry 0 at byte \(directory) is damaged"]) { try ZipArchive(path: write(bytes, "sig.zip").path) }
+        assertFails(["ZIP central directory entry 0 at byte \(directory) is damaged"]) {
+            try ZipArchive(path: write(bytes, "sig.zip").path)
+        }
     }
 
     func testDirectoryIsRejected() throws {

@@ -21,7 +21,8 @@ final class CollectiveWatchdogTests: XCTestCase {
         }
         XCTAssertNil(watchdog.overdue(now: Date().addingTimeInterval(1000)), "the collective finished")
         watchdog.guarding("MPI_Barrier") {
-            XCTAssertEqual(watchdog.overdue(now: Date().addingTimeInterval(60))?.operation, "MPI_Barrier #2", "numbered in order")
+            XCTAssertEqual(watchdog.overdue(now: Date().addingTimeInterval(60))?.operation, "MPI_Barrier #2",
+                           "numbered in order")
         }
     }
 }

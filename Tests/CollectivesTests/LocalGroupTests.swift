@@ -43,7 +43,9 @@ final class LocalGroupTests: XCTestCase {
     func testBitIdenticalCheckDetectsDivergence() throws {
         let same = try LocalGroup.run(size: 2) { try $0.isBitIdentical([1, 2, 3]) }
         XCTAssertEqual(same, [true, true])
-        let differ = try LocalGroup.run(size: 2) { comm in try comm.isBitIdentical([1, 2, comm.rank == 0 ? 3 : 3.0000002]) }
+        let differ = try LocalGroup.run(size: 2) { comm in
+            try comm.isBitIdentical([1, 2, comm.rank == 0 ? 3 : 3.0000002])
+        }
         XCTAssertEqual(differ, [false, false])
     }
 
@@ -94,6 +96,5 @@ final class LocalGroupTests: XCTestCase {
         try c.allReduceSum(&v)
         XCTAssertEqual(v, [1, 2])
         XCTAssertEqual(try c.allGather([5]), [[5]])
-        XCTAssertTrue(try c.allAgree(true))
     }
 }

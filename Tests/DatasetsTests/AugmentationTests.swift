@@ -47,7 +47,8 @@ final class AugmentationTests: XCTestCase {
         let set = sliceSet(), a = Augmenter(config: config(), seed: 11)
         XCTAssertEqual(a.augment(set, slice: 4, epoch: 2), a.augment(set, slice: 4, epoch: 2))
         XCTAssertNotEqual(a.augment(set, slice: 4, epoch: 2), a.augment(set, slice: 4, epoch: 3))
-        XCTAssertNotEqual(a.augment(set, slice: 4, epoch: 2), Augmenter(config: config(), seed: 12).augment(set, slice: 4, epoch: 2))
+        XCTAssertNotEqual(a.augment(set, slice: 4, epoch: 2),
+                          Augmenter(config: config(), seed: 12).augment(set, slice: 4, epoch: 2))
     }
 
     func testIndependentOfProcessingOrderAndThread() {
@@ -57,7 +58,9 @@ final class AugmentationTests: XCTestCase {
         for id in (0..<set.count).reversed() { reversed[id] = a.augment(set, slice: id, epoch: 1) }
         XCTAssertEqual(reversed.map { $0! }, inOrder)
         let concurrent = ConcurrentResults(count: set.count)
-        DispatchQueue.concurrentPerform(iterations: set.count) { concurrent.set($0, a.augment(set, slice: $0, epoch: 1)) }
+        DispatchQueue.concurrentPerform(iterations: set.count) {
+            concurrent.set($0, a.augment(set, slice: $0, epoch: 1))
+        }
         XCTAssertEqual(concurrent.values, inOrder)
     }
 
@@ -109,7 +112,8 @@ final class AugmentationTests: XCTestCase {
         c.channels = 1
         let ramp: [Float] = (0..<(24 * 24)).map { (i: Int) -> Float in Float(i / 24) }
         let out = ramp.withUnsafeBufferPointer {
-            Augmenter(config: c, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 24, width: 24, rng: CounterRNG(seed: 9))
+            Augmenter(config: c, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 24, width: 24,
+                                                  rng: CounterRNG(seed: 9))
         }
         let centre: Float = 11.5
         for r in 8..<16 {
@@ -133,9 +137,11 @@ final class AugmentationTests: XCTestCase {
         let slice: [Float] = (0..<256).map { Float($0 % 16) * 0.3 - Float($0 / 16) * 0.2 - 4 }   // z-scored-like values
         let (low, high) = (slice.min()!, slice.max()!)
         let view = slice.withUnsafeBufferPointer {
-            Augmenter(config: b, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16, rng: CounterRNG(seed: 2))
+            Augmenter(config: b, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16,
+                                                  rng: CounterRNG(seed: 2))
         }
-        assertClose(view.image.data, slice.map { ($0 - low) / (high - low) + 1 }, atol: 1e-5, rtol: 0, "min-max, then +1")
+        assertClose(view.image.data, slice.map { ($0 - low) / (high - low) + 1 }, atol: 1e-5, rtol: 0,
+                    "min-max, then +1")
         XCTAssertEqual(view.image.data.min()!, 1, accuracy: 1e-5)
         XCTAssertEqual(view.image.data.max()!, 2, accuracy: 1e-5)
         let clean = Augmenter(config: quiet(), seed: 0).evaluationView(sliceSet(), slice: 0).image.data
@@ -160,11 +166,13 @@ final class AugmentationTests: XCTestCase {
         let ramp: [Float] = (0..<256).map { (i: Int) -> Float in Float(i % 16) * 0.25 - Float(i / 16) * 0.1 }
         let views = [quiet(), g].map { config in
             ramp.withUnsafeBufferPointer {
-                Augmenter(config: config, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16, rng: CounterRNG(seed: 6))
+                Augmenter(config: config, seed: 0).augment(image: $0.baseAddress!, labels: nil, height: 16, width: 16,
+                                                           rng: CounterRNG(seed: 6))
             }
         }
         let scaled = UnitRange.scaled(ramp)
-        assertClose(views[0].image.data, Array(scaled + scaled + scaled), atol: 1e-5, rtol: 0, "identity of the [0, 1] slice")
+        assertClose(views[0].image.data, Array(scaled + scaled + scaled), atol: 1e-5, rtol: 0,
+                    "identity of the [0, 1] slice")
         XCTAssertEqual(views[1].image.data.min()!, 0, accuracy: 1e-4)
         XCTAssertEqual(views[1].image.data.max()!, 1, accuracy: 1e-4)
         XCTAssertGreaterThan(zip(views[1].image.data, views[0].image.data).map { abs($0 - $1) }.max()!, 0.01)

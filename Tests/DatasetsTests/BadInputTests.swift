@@ -40,7 +40,8 @@ final class BadInputTests: TemporaryDirectoryTestCase {
 
     func testNaNAndInfVoxels() throws {
         for (folder, bad) in [("nan", Float.nan), ("inf", -Float.infinity)] {
-            try writeVolume("\(folder)/imagesTr/c1.nii.gz", shape: [2, 2, 1], values: [0, 1, bad, 2], datatype: .float32)
+            try writeVolume("\(folder)/imagesTr/c1.nii.gz", shape: [2, 2, 1], values: [0, 1, bad, 2],
+                            datatype: .float32)
             try writeVolume("\(folder)/labelsTr/c1.nii.gz", shape: [2, 2, 1], values: [0, 0, 0, 0], datatype: .uint8)
             assertDatasetError(.nonFinite, file: "imagesTr/c1.nii.gz") { try load(folder) }
         }
@@ -48,7 +49,8 @@ final class BadInputTests: TemporaryDirectoryTestCase {
 
     func testMissingLabelFiles() throws {
         try writeACDCPatient("patient001")
-        try FileManager.default.removeItem(at: tmp.appendingPathComponent("acdc/patient001/patient001_frame05_gt.nii.gz"))
+        let label = tmp.appendingPathComponent("acdc/patient001/patient001_frame05_gt.nii.gz")
+        try FileManager.default.removeItem(at: label)
         assertDatasetError(.missingFile, file: "patient001/patient001_frame05_gt.nii.gz") { try load("acdc") }
         XCTAssertEqual(try DatasetIndex.scan(tmp.appendingPathComponent("acdc"), requireLabels: false).volumes.count, 2)
 
@@ -62,19 +64,24 @@ final class BadInputTests: TemporaryDirectoryTestCase {
 
     func testInfoCfgNamingAMissingFrame() throws {
         try writeACDCPatient("patient001")
-        try "ED: 1\nES: 9\n".write(to: tmp.appendingPathComponent("acdc/patient001/Info.cfg"), atomically: true, encoding: .utf8)
+        try "ED: 1\nES: 9\n".write(to: tmp.appendingPathComponent("acdc/patient001/Info.cfg"), atomically: true,
+                                   encoding: .utf8)
         assertDatasetError(.missingFile, file: "patient001/patient001_frame09.nii.gz") { try load("acdc") }
     }
 
     func testEmptyFolders() throws {
-        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("empty"),
+                                                withIntermediateDirectories: true)
         assertDatasetError(.emptyFolder, file: "empty") { try load("empty") }
         try writeACDCPatient("patient001")
-        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("acdc/patient002"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("acdc/patient002"),
+                                                withIntermediateDirectories: true)
         assertDatasetError(.emptyFolder, file: "acdc/patient002") { try load("acdc") }
-        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("msd/imagesTr"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("msd/imagesTr"),
+                                                withIntermediateDirectories: true)
         assertDatasetError(.emptyFolder, file: "msd/imagesTr") { try load("msd") }
-        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("p/imgs/case_frame01"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tmp.appendingPathComponent("p/imgs/case_frame01"),
+                                                withIntermediateDirectories: true)
         assertDatasetError(.emptyFolder, file: "p/imgs/case_frame01") { try load("p") }
         assertDatasetError(.missingFile, file: "nowhere") { try load("nowhere") }
     }
@@ -113,10 +120,12 @@ final class BadInputTests: TemporaryDirectoryTestCase {
     private func writePNGVolume(_ root: String, name: String, labels: [[UInt16]]) throws {
         for (z, slice) in labels.enumerated() {
             let file = String(format: "s_%03d.png", z)
-            for (folder, image) in [("imgs", PNGImage(width: 2, height: 2, kind: .rgb, samples: slice.flatMap { [$0 * 9, $0 * 9, $0 * 9] })),
+            for (folder, image) in [("imgs", PNGImage(width: 2, height: 2, kind: .rgb,
+                                                      samples: slice.flatMap { [$0 * 9, $0 * 9, $0 * 9] })),
                                     ("annotations", PNGImage(width: 2, height: 2, kind: .grey, samples: slice))] {
                 let url = tmp.appendingPathComponent("\(root)/\(folder)/\(name)/\(file)")
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                        withIntermediateDirectories: true)
                 try image.write(to: url)
             }
         }
@@ -125,7 +134,8 @@ final class BadInputTests: TemporaryDirectoryTestCase {
     func testMessagesNameTheFileAndTheKindInWords() {
         XCTAssertEqual(DatasetError(file: "/d/p1.nii.gz", .missingFile, "label volume not found").description,
                        "/d/p1.nii.gz: missing file: label volume not found")
-        XCTAssertEqual(DatasetError(file: "a.png", .labelOutOfRange, "value 7").description, "a.png: label out of range: value 7")
+        XCTAssertEqual(DatasetError(file: "a.png", .labelOutOfRange, "value 7").description,
+                       "a.png: label out of range: value 7")
         XCTAssertEqual(DatasetError(file: "b", .truncated, "ends at 10").description, "b: truncated: ends at 10")
     }
 }

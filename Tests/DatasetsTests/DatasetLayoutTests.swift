@@ -6,11 +6,13 @@ final class DatasetLayoutTests: TemporaryDirectoryTestCase {
     func testACDCLayoutWithInfoCfg() throws {
         try writeACDCPatient("patient002")
         try writeACDCPatient("patient001")
-        try writeVolume("acdc/patient001/patient001_4d.nii.gz", shape: [6, 5, 3, 2], spacing: [1.5, 1.5, 10, 1])   // not a frame
+        try writeVolume("acdc/patient001/patient001_4d.nii.gz", shape: [6, 5, 3, 2],
+                        spacing: [1.5, 1.5, 10, 1])   // not a frame
         let index = try DatasetIndex.scan(tmp.appendingPathComponent("acdc"))
         XCTAssertEqual(index.layout, .acdc)
         XCTAssertEqual(index.patients, ["patient001", "patient002"])
-        XCTAssertEqual(index.volumes.map(\.name), ["patient001_frame01", "patient001_frame05", "patient002_frame01", "patient002_frame05"])
+        XCTAssertEqual(index.volumes.map(\.name),
+                       ["patient001_frame01", "patient001_frame05", "patient002_frame01", "patient002_frame05"])
         XCTAssertEqual(index.volumes.map(\.phase), ["ED", "ES", "ED", "ES"])
         let volumes = try index.load(patients: ["patient002"])
         XCTAssertEqual(volumes.count, 2)
@@ -41,7 +43,8 @@ final class DatasetLayoutTests: TemporaryDirectoryTestCase {
         let original = try DatasetIndex.scan(tmp.appendingPathComponent("acdc")).load()
         let pngRoot = tmp.appendingPathComponent("png")
         try ReferencePNGExport.write(original, to: pngRoot)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: pngRoot.appendingPathComponent("imgs/patient001_frame05/patient001_frame05_002.png").path))
+        let slice = pngRoot.appendingPathComponent("imgs/patient001_frame05/patient001_frame05_002.png")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: slice.path))
         let index = try DatasetIndex.scan(pngRoot)
         XCTAssertEqual(index.layout, .png)
         XCTAssertEqual(index.patients, ["patient001"])
@@ -75,7 +78,8 @@ final class DatasetLayoutTests: TemporaryDirectoryTestCase {
         var header = NIfTIHeader(shape: [6, 5, 3], spacing: [1.4, 1.4, 8], datatype: .int16)
         header.srow = [[-1.4, 0, 0, 90], [0, 1.4, 0, -60], [0, 0, 8, 12]]
         let image = tmp.appendingPathComponent("msd/imagesTr/case_1.nii.gz")
-        try FileManager.default.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: image.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
         try NIfTIImage(header: header, data: (0..<90).map(Float.init)).write(to: image)
         let volume = try DatasetIndex.scan(tmp.appendingPathComponent("msd"), requireLabels: false).load()[0]
         XCTAssertNil(volume.labels)

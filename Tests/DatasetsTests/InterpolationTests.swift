@@ -11,7 +11,8 @@ final class InterpolationTests: XCTestCase {
         }
     }
 
-    private let points: [(Float, Float)] = [(0, 0), (2.3, 4.6), (-1.2, 3.3), (5.9, 7.5), (3.5, -0.25), (10, -4), (1.01, 5.99), (4, 2)]
+    private let points: [(Float, Float)] = [(0, 0), (2.3, 4.6), (-1.2, 3.3), (5.9, 7.5), (3.5, -0.25), (10, -4),
+                                            (1.01, 5.99), (4, 2)]
 
     /// Values from scipy.ndimage.map_coordinates(img, pts, order=3, mode="nearest") (scipy 1.17).
     func testCubicBSplineMatchesScipy() {
@@ -47,7 +48,10 @@ final class InterpolationTests: XCTestCase {
     private func separable(_ f: [Float], height: Int, width: Int, sigma: Float) -> [Float] {
         var out = f, scratch = [Float](repeating: 0, count: f.count)
         out.withUnsafeMutableBufferPointer { o in
-            scratch.withUnsafeMutableBufferPointer { GaussianFilter.smooth(o.baseAddress!, scratch: $0.baseAddress!, height: height, width: width, sigma: sigma) }
+            scratch.withUnsafeMutableBufferPointer {
+                GaussianFilter.smooth(o.baseAddress!, scratch: $0.baseAddress!, height: height, width: width,
+                                      sigma: sigma)
+            }
         }
         return out
     }
@@ -66,7 +70,8 @@ final class InterpolationTests: XCTestCase {
     func testSeparableGaussianMatchesNaiveTwinOnAwkwardShapes() {
         for (h, w, sigma) in [(1, 1, Float(0.7)), (1, 9, 2), (7, 1, 1.5), (5, 13, 3.3), (16, 3, 40)] {
             let f = field(height: h, width: w)
-            assertClose(separable(f, height: h, width: w, sigma: sigma), NaiveGaussianFilter.smooth(f, height: h, width: w, sigma: sigma),
+            assertClose(separable(f, height: h, width: w, sigma: sigma),
+                        NaiveGaussianFilter.smooth(f, height: h, width: w, sigma: sigma),
                         atol: 1e-6, rtol: 1e-4, "\(h)x\(w) sigma \(sigma)")
         }
     }

@@ -37,7 +37,8 @@ final class NIfTITests: TemporaryDirectoryTestCase {
     }
 
     func testBigEndianFileReallyIsBigEndian() throws {
-        let image = NIfTIImage(header: NIfTIHeader(shape: [2, 1, 1], spacing: [1, 1, 1], datatype: .int16), data: [1, -2])
+        let image = NIfTIImage(header: NIfTIHeader(shape: [2, 1, 1], spacing: [1, 1, 1], datatype: .int16),
+                               data: [1, -2])
         let bytes = try image.encoded(byteOrder: .big)
         XCTAssertEqual(Array(bytes[0..<4]), [0, 0, 1, 0x5c])          // 348
         XCTAssertEqual(Array(bytes[352..<356]), [0, 1, 0xff, 0xfe])   // 1, -2
@@ -73,7 +74,9 @@ final class NIfTITests: TemporaryDirectoryTestCase {
         qformOnly.sformCode = 0
         let a = qformOnly.affine
         let expected: [[Double]] = [[0, 0, -10, -120.5], [0, 1.5625, 0, 88.25], [-1.5625, 0, 0, 12], [0, 0, 0, 1]]
-        for r in 0..<4 { for c in 0..<4 { XCTAssertEqual(a[r][c], expected[r][c], accuracy: 1e-5, "affine[\(r)][\(c)]") } }
+        for r in 0..<4 {
+            for c in 0..<4 { XCTAssertEqual(a[r][c], expected[r][c], accuracy: 1e-5, "affine[\(r)][\(c)]") }
+        }
     }
 
     func testPredictionCarriesInputGeometry() throws {
@@ -116,7 +119,9 @@ final class NIfTITests: TemporaryDirectoryTestCase {
         assertDatasetError(.truncated, file: "header.nii") { try read(Array(bytes.prefix(200)), "header.nii") }
         assertDatasetError(.truncated, file: "data.nii") { try read(Array(bytes.dropLast(5)), "data.nii") }
         let gz = [UInt8](try Gzip.compress(bytes, level: 6, file: "x"))
-        assertDatasetError(.truncated, file: "short.nii.gz") { try read(Array(gz.prefix(gz.count / 2)), "short.nii.gz") }
+        assertDatasetError(.truncated, file: "short.nii.gz") {
+            try read(Array(gz.prefix(gz.count / 2)), "short.nii.gz")
+        }
     }
 
     func testCorruptFilesAreRejected() throws {

@@ -49,7 +49,8 @@ final class PNGTests: TemporaryDirectoryTestCase {
     func testGreyValuesOfColourAndPaletteImages() throws {
         let rgb = PNGImage(width: 2, height: 1, kind: .rgb, samples: [10, 20, 30, 5, 5, 5])
         XCTAssertEqual(rgb.greyValues(), [20, 5])
-        let pal = PNGImage(width: 2, height: 1, kind: .palette, samples: [1, 0], palette: [[0, 0, 0, 255], [30, 60, 90, 255]])
+        let pal = PNGImage(width: 2, height: 1, kind: .palette, samples: [1, 0],
+                           palette: [[0, 0, 0, 255], [30, 60, 90, 255]])
         XCTAssertEqual(pal.greyValues(), [60, 0])
     }
 

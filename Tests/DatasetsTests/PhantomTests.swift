@@ -40,8 +40,9 @@ final class PhantomTests: TemporaryDirectoryTestCase {
         }
         let small = PhantomPatient(index: 3, seed: 4, inPlaneScale: 0.25)
         XCTAssertEqual(PhantomFrame(patient: small, phase: .es).image, PhantomFrame(patient: small, phase: .es).image)
+        let otherSeed = PhantomPatient(index: 3, seed: 5, inPlaneScale: 0.25)
         XCTAssertNotEqual(PhantomFrame(patient: small, phase: .es).image,
-                          PhantomFrame(patient: PhantomPatient(index: 3, seed: 5, inPlaneScale: 0.25), phase: .es).image)
+                          PhantomFrame(patient: otherSeed, phase: .es).image)
     }
 
     /// LV inside the myocardium ring, all classes present in the middle slice, ED cavity larger
@@ -53,13 +54,16 @@ final class PhantomTests: TemporaryDirectoryTestCase {
             let plane = p.width * p.height, mid = p.depth / 3
             let midSlice = ed.labels[mid * plane ..< (mid + 1) * plane]
             XCTAssertEqual(Set(midSlice), [0, 1, 2, 3], "patient \(index) middle slice classes")
-            XCTAssertGreaterThan(ed.labels.filter { $0 == 3 }.count, es.labels.filter { $0 == 3 }.count, "ED cavity > ES cavity")
+            XCTAssertGreaterThan(ed.labels.filter { $0 == 3 }.count, es.labels.filter { $0 == 3 }.count,
+                                 "ED cavity > ES cavity")
             var lvTouchingOther = 0
             for z in 0..<p.depth {
                 for y in 1..<(p.height - 1) {
                     for x in 1..<(p.width - 1) where ed.labels[z * plane + y * p.width + x] == 3 {
                         let i = z * plane + y * p.width + x
-                        for n in [i - 1, i + 1, i - p.width, i + p.width] where ed.labels[n] < 2 { lvTouchingOther += 1 }
+                        for n in [i - 1, i + 1, i - p.width, i + p.width] where ed.labels[n] < 2 {
+                            lvTouchingOther += 1
+                        }
                     }
                 }
             }
@@ -79,10 +83,13 @@ final class PhantomTests: TemporaryDirectoryTestCase {
         for r in 1..<5 { for c in 1..<5 { labels[r * 6 + c] = 2 } }
         labels[2 * 6 + 2] = 3
         let png = Montage.render([MontageTile(width: 6, height: 6, grey: grey, labels: labels),
-                                  MontageTile(width: 4, height: 3, grey: [Float](repeating: 1, count: 12), labels: nil)],
+                                  MontageTile(width: 4, height: 3, grey: [Float](repeating: 1, count: 12),
+                                              labels: nil)],
                                  columns: 2, gap: 1)
         XCTAssertEqual([png.width, png.height, png.kind.channels], [15, 8, 3])
-        func pixel(_ x: Int, _ y: Int) -> [UInt16] { Array(png.samples[(y * png.width + x) * 3 ..< (y * png.width + x) * 3 + 3]) }
+        func pixel(_ x: Int, _ y: Int) -> [UInt16] {
+            Array(png.samples[(y * png.width + x) * 3 ..< (y * png.width + x) * 3 + 3])
+        }
         XCTAssertEqual(pixel(1 + 1, 1 + 1), [46, 184, 92], "Myo boundary in green")
         XCTAssertEqual(pixel(1 + 2, 1 + 2), [58, 134, 255], "LV pixel (its own boundary) in blue")
         XCTAssertEqual(pixel(1, 1), [0, 0, 0], "grey window starts at the 1st percentile")

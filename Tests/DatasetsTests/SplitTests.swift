@@ -22,7 +22,8 @@ final class SplitTests: TemporaryDirectoryTestCase {
 
     func testSameSeedSameSplitOtherSeedOtherSplit() {
         XCTAssertEqual(SplitPlan(patients: patients, seed: 42), SplitPlan(patients: patients.shuffled(), seed: 42))
-        XCTAssertNotEqual(SplitPlan(patients: patients, seed: 42).folds[0].train, SplitPlan(patients: patients, seed: 43).folds[0].train)
+        XCTAssertNotEqual(SplitPlan(patients: patients, seed: 42).folds[0].train,
+                          SplitPlan(patients: patients, seed: 43).folds[0].train)
     }
 
     func testTrainSizeKeepsTheFirstTrainingPatients() throws {
@@ -57,7 +58,8 @@ final class SplitTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(text.contains("\"patient0"))
         // A hand-edited file is what the next run uses.
         var edited = plan.folds
-        edited[0] = Split(fold: 0, train: plan.folds[0].train.reversed(), val: plan.folds[0].val, test: plan.folds[0].test)
+        edited[0] = Split(fold: 0, train: plan.folds[0].train.reversed(), val: plan.folds[0].val,
+                          test: plan.folds[0].test)
         try SplitPlan(seed: 5, patients: patients, folds: edited).write(to: url)
         let reused = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 5)
         XCTAssertEqual(reused.folds[0].train, plan.folds[0].train.reversed())
@@ -66,11 +68,15 @@ final class SplitTests: TemporaryDirectoryTestCase {
     func testStoredSplitThatDoesNotMatchIsAnError() throws {
         let url = tmp.appendingPathComponent("splits.json")
         _ = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 5)
-        assertDatasetError(.inconsistent, file: "splits.json") { _ = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 6) }
+        assertDatasetError(.inconsistent, file: "splits.json") {
+            _ = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 6)
+        }
         assertDatasetError(.inconsistent, file: "splits.json") {
             _ = try SplitPlan.loadOrCreate(at: url, patients: Array(patients.dropLast()), seed: 5)
         }
         try Data("{\"seed\": 1}".utf8).write(to: url)
-        assertDatasetError(.corrupt, file: "splits.json") { _ = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 1) }
+        assertDatasetError(.corrupt, file: "splits.json") {
+            _ = try SplitPlan.loadOrCreate(at: url, patients: patients, seed: 1)
+        }
     }
 }

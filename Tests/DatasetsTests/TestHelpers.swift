@@ -23,7 +23,8 @@ class TemporaryDirectoryTestCase: XCTestCase {
             XCTFail("expected a \(kind) error for \(fileSuffix)", line: line)
         } catch let error as DatasetError {
             XCTAssertEqual(error.kind, kind, "\(error)", line: line)
-            XCTAssertTrue(error.file.hasSuffix(fileSuffix), "error names \(error.file), expected ...\(fileSuffix)", line: line)
+            XCTAssertTrue(error.file.hasSuffix(fileSuffix), "error names \(error.file), expected ...\(fileSuffix)",
+                          line: line)
             XCTAssertFalse(error.message.isEmpty, line: line)
         } catch {
             XCTFail("unexpected error type: \(error)", line: line)
@@ -40,7 +41,8 @@ extension TemporaryDirectoryTestCase {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let count = shape.reduce(1, *)
         let data = values ?? (0..<count).map { Float(datatype == .uint8 ? $0 % 4 : $0 * 3 - 20) }
-        try NIfTIImage(header: NIfTIHeader(shape: shape, spacing: spacing, datatype: datatype), data: data).write(to: url)
+        let header = NIfTIHeader(shape: shape, spacing: spacing, datatype: datatype)
+        try NIfTIImage(header: header, data: data).write(to: url)
         return url
     }
 

@@ -21,7 +21,8 @@ enum FixtureTrainingPath {
     static func dealings(batch b: Int) -> [Dealing] {
         [Dealing(name: "1 rank", shares: [Array(0..<b)]),
          Dealing(name: "2 ranks, uneven", shares: unevenShares(batch: b)),
-         Dealing(name: "3 ranks, round-robin", shares: (0..<3).map { BatchSharding.share(Array(0..<b), rank: $0, size: 3) })]
+         Dealing(name: "3 ranks, round-robin",
+                 shares: (0..<3).map { BatchSharding.share(Array(0..<b), rank: $0, size: 3) })]
     }
 
     /// Rank 1 takes the first (B-1)/2 items and rank 0 the rest: the shares always differ in size
@@ -35,12 +36,14 @@ enum FixtureTrainingPath {
     static func rows(_ t: Tensor, _ indices: [Int]) -> Tensor {
         guard let b = t.shape.first, b > 0 else { return t }
         let per = t.count / b
-        return Tensor(shape: [indices.count] + t.shape.dropFirst(), data: indices.flatMap { t.data[$0 * per ..< ($0 + 1) * per] })
+        return Tensor(shape: [indices.count] + t.shape.dropFirst(),
+                      data: indices.flatMap { t.data[$0 * per ..< ($0 + 1) * per] })
     }
 
     /// The loss parts and summed gradient of every rank of every dealing.
     static func run<H: SegmentationHead>(_ head: H, state: TrainableState, frozen: FrozenState,
-                                         inputs: HeadFixtureTests.Inputs) throws -> [(Dealing, [(SegmentationLoss.Parts, [Float])])] {
+                                         inputs: HeadFixtureTests.Inputs) throws
+        -> [(Dealing, [(SegmentationLoss.Parts, [Float])])] {
         let b = inputs.embeddings.shape[0], pixels = inputs.labelHeight * inputs.labelWidth
         return try dealings(batch: b).map { dealing in
             let outcomes = try LocalGroup.run(size: dealing.shares.count) { comm -> (SegmentationLoss.Parts, [Float]) in
@@ -52,7 +55,8 @@ enum FixtureTrainingPath {
                                  labelHeight: inputs.labelHeight, labelWidth: inputs.labelWidth)
                 var step = HeadStep(head: head)
                 var mineState = state
-                let parts = try step.run(batch, globalCount: b, state: &mineState, frozen: frozen, comm: comm, backward: true)
+                let parts = try step.run(batch, globalCount: b, state: &mineState, frozen: frozen, comm: comm,
+                                         backward: true)
                 return (parts, mineState.grads)
             }
             return (dealing, outcomes)
@@ -74,8 +78,8 @@ enum FixtureTrainingPath {
                                 rtol: 1e-4, "\(context): \(key)", file: file, line: line)
                 }
                 assertClose(parts.dice.perClass.map(Float.init), try stored.tensor("dice_per_class").data,
-                            atol: Fixtures.suggestedAtol(name, "dice_per_class"), rtol: 1e-4, "\(context): dice_per_class",
-                            file: file, line: line)
+                            atol: Fixtures.suggestedAtol(name, "dice_per_class"), rtol: 1e-4,
+                            "\(context): dice_per_class", file: file, line: line)
                 for param in head.layout.names {
                     let key = "grads/" + param
                     assertClose(head.layout.tensor(param, in: grads), try stored.tensor(key),

@@ -6,7 +6,8 @@ import TestSupport
 
 /// The CNN and linear heads against the PyTorch fixtures (`cnn_head_d2`, `cnn_head_d4`,
 /// `linear_head` on `head_inputs`): architecture and names, logits, and the loss parts and every
-/// parameter gradient of the training path (`HeadStep`, on 1, 2 and 3 ranks). Configurations are derived from the fixtures' parameter names and shapes.
+/// parameter gradient of the training path (`HeadStep`, on 1, 2 and 3 ranks). Configurations are
+/// derived from the fixtures' parameter names and shapes.
 final class HeadFixtureTests: XCTestCase {
     /// Shared inputs: embeddings (B, C, g, g) and labels (B, L, L).
     struct Inputs {

@@ -14,7 +14,8 @@ final class HeadGradientTests: XCTestCase {
     /// 5e-4, 1e-3 and 2e-3 alike, i.e. no unit sits near a kink. A wiring error fails them all.
     func testCNNHeadBackward() {
         // (depth, top channel, embedding channels, classes, batch, grid, seed)
-        let configs = [(2, 1, 3, 2, 2, 2, 100), (3, 2, 4, 2, 1, 2, 101), (4, 1, 3, 2, 1, 2, 103), (5, 1, 2, 2, 1, 2, 102)]
+        let configs = [(2, 1, 3, 2, 2, 2, 100), (3, 2, 4, 2, 1, 2, 101), (4, 1, 3, 2, 1, 2, 103),
+                       (5, 1, 2, 2, 1, 2, 102)]
         for c in configs {
             let head = CNNHead(inputChannels: c.2, classes: c.3, depth: c.0, topChannel: c.1)
             checkBackward(head, batch: c.4, grid: c.5, seed: UInt64(c.6), "CNN k=\(c.0) t=\(c.1)")
@@ -93,7 +94,9 @@ final class HeadGradientTests: XCTestCase {
                                               _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         let x = randomTensor([batch, head.inputChannels, grid, grid], seed: seed)
         let rng = CounterRNG(seed: seed, stream: 3)
-        let labels = (0..<batch * size.0 * size.1).map { Int32(rng.uniformInt(UInt64($0), below: UInt64(head.classes))) }
+        let labels = (0..<batch * size.0 * size.1).map {
+            Int32(rng.uniformInt(UInt64($0), below: UInt64(head.classes)))
+        }
         var state = head.initialState(seed: seed).trainable
         var step = HeadStep(head: head)
         func loss(_ params: [Float]) -> Float {

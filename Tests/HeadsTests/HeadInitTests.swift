@@ -50,11 +50,13 @@ final class HeadInitTests: XCTestCase {
         XCTAssertEqual(a.params, b.params)
         XCTAssertNotEqual(a.params, head.initialState(seed: 6).trainable.params)
         // Same shape, different tensors: independent streams, not the same draws rescaled.
-        XCTAssertEqual(a.parameter("mask_decoder.blocks.1.0.weight").shape, a.parameter("mask_decoder.blocks.1.2.weight").shape)
+        XCTAssertEqual(a.parameter("mask_decoder.blocks.1.0.weight").shape,
+                       a.parameter("mask_decoder.blocks.1.2.weight").shape)
         XCTAssertNotEqual(a.parameter("mask_decoder.blocks.1.0.weight"), a.parameter("mask_decoder.blocks.1.2.weight"))
         // A tensor's values depend on its name and the seed, not on the rest of the head.
         let deeper = CNNHead(inputChannels: 8, classes: 5, depth: 2, topChannel: 4).initialState(seed: 5).trainable
-        XCTAssertEqual(deeper.parameter("mask_decoder.input_block.0.weight"), a.parameter("mask_decoder.input_block.0.weight"))
+        XCTAssertEqual(deeper.parameter("mask_decoder.input_block.0.weight"),
+                       a.parameter("mask_decoder.input_block.0.weight"))
         XCTAssertTrue(a.grads.allSatisfy { $0 == 0 })
         XCTAssertEqual(a.adam.step, 0)
     }

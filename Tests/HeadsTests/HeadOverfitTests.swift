@@ -28,11 +28,13 @@ final class HeadOverfitTests: XCTestCase {
     }
 
     func testCNNHeadDepth2Overfits() {
-        overfit(CNNHead(inputChannels: 8, classes: 4, depth: 2, topChannel: 4), initSeed: 3, lr: 1e-2, steps: 150, "CNN k=2")
+        overfit(CNNHead(inputChannels: 8, classes: 4, depth: 2, topChannel: 4), initSeed: 3, lr: 1e-2, steps: 150,
+                "CNN k=2")
     }
 
     func testCNNHeadDepth4Overfits() {
-        overfit(CNNHead(inputChannels: 8, classes: 4, depth: 4, topChannel: 2), initSeed: 3, lr: 1e-2, steps: 150, "CNN k=4")
+        overfit(CNNHead(inputChannels: 8, classes: 4, depth: 4, topChannel: 2), initSeed: 3, lr: 1e-2, steps: 150,
+                "CNN k=4")
     }
 
     /// The reference's final ReLU (quirk 8) leaves a class channel at exactly 0 on every pixel
@@ -67,7 +69,8 @@ final class HeadOverfitTests: XCTestCase {
             losses.append(parts.total)
         }
         XCTAssertEqual(state.adam.step, steps, file: file, line: line)
-        XCTAssertGreaterThan(losses[0], 1.0, "\(name): the initial loss should be far from the optimum", file: file, line: line)
+        XCTAssertGreaterThan(losses[0], 1.0, "\(name): the initial loss should be far from the optimum", file: file,
+                             line: line)
         XCTAssertLessThan(losses[steps - 1], 0.05, "\(name): loss went \(losses[0]) -> \(losses[steps - 1])",
                           file: file, line: line)
     }

@@ -8,9 +8,11 @@ extension HeadStep {
     /// The loss of `embeddings (B, C, H, W)` with `labels (B, Lh, Lw)`; with `backward`, its
     /// gradient replaces `state.grads`. A `SingleProcessCommunicator` never throws, hence `try!`.
     mutating func singleProcess(_ embeddings: Tensor, labels: [Int32], labelHeight: Int, labelWidth: Int,
-                                state: inout TrainableState, frozen: FrozenState, backward: Bool) -> SegmentationLoss.Parts {
+                                state: inout TrainableState, frozen: FrozenState,
+                                backward: Bool) -> SegmentationLoss.Parts {
         let batch = LocalBatch(embeddings: embeddings, labels: labels, labelHeight: labelHeight, labelWidth: labelWidth)
-        return try! run(batch, globalCount: batch.count, state: &state, frozen: frozen, comm: SingleProcessCommunicator(),
+        return try! run(batch, globalCount: batch.count, state: &state, frozen: frozen,
+                        comm: SingleProcessCommunicator(),
                         backward: backward)
     }
 

@@ -14,14 +14,16 @@ final class SimCLRNetworkTests: XCTestCase {
         let encoderNames = unet.layout.names.filter { $0.hasPrefix("encoders.") }
         XCTAssertEqual(unet.encoderEntries.map(\.name), encoderNames)
         XCTAssertEqual(Array(net.layout.names.prefix(encoderNames.count)), encoderNames)
-        XCTAssertEqual(Array(net.layout.names.suffix(4)), ["projection.0.weight", "projection.0.bias", "projection.2.weight", "projection.2.bias"])
+        XCTAssertEqual(Array(net.layout.names.suffix(4)),
+                       ["projection.0.weight", "projection.0.bias", "projection.2.weight", "projection.2.bias"])
         XCTAssertEqual(net.layout.entry("projection.0.weight")?.shape, [16, 16])
         XCTAssertEqual(net.layout.entry("projection.2.weight")?.shape, [5, 16])
         let fromUNet = unet.initialState(seed: 7).trainable, params = net.initialParameters(seed: 7)
         for (name, tensor) in net.encoderTensors(params) {
             XCTAssertEqual(tensor, fromUNet.parameter(name), name)
         }
-        XCTAssertEqual(SimCLRNetwork(unet: unet, projectionHidden: 9, projectionDim: 5).layout.entry("projection.0.weight")?.shape, [9, 16])
+        let wide = SimCLRNetwork(unet: unet, projectionHidden: 9, projectionDim: 5)
+        XCTAssertEqual(wide.layout.entry("projection.0.weight")?.shape, [9, 16])
     }
 
     /// The encoder-only pass computes exactly the full UNet's bottleneck value.
@@ -34,18 +36,22 @@ final class SimCLRNetworkTests: XCTestCase {
         let count = full.count(ofValue: unet.bottleneckValue)
         XCTAssertEqual(count, 2 * 12 * 3 * 2)
         let expected = Array(UnsafeBufferPointer(start: full.values[unet.bottleneckValue].pointer, count: count))
-        let bottleneck = params.withUnsafeBufferPointer { unet.forwardEncoder(x, parameters: $0.baseAddress!, workspace: &encoder) }
+        let bottleneck = params.withUnsafeBufferPointer {
+            unet.forwardEncoder(x, parameters: $0.baseAddress!, workspace: &encoder)
+        }
         XCTAssertEqual(Array(UnsafeBufferPointer(start: bottleneck, count: count)), expected)
         XCTAssertEqual(encoder.values.last?.count, 0, "decoder values are not allocated for the encoder pass")
     }
 
     func testBackwardMatchesFiniteDifferences() {
-        checkBackward(SimCLRNetwork(unet: UNet(classes: 2, width: 2, levels: 1), projectionDim: 3), shape: [3, 3, 8, 6], seed: 5)
+        checkBackward(SimCLRNetwork(unet: UNet(classes: 2, width: 2, levels: 1), projectionDim: 3),
+                      shape: [3, 3, 8, 6], seed: 5)
         checkBackward(SimCLRNetwork(unet: UNet(classes: 2, width: 2, levels: 1), projectionHidden: 5, projectionDim: 2),
                       shape: [1, 3, 4, 4], seed: 6)
     }
 
-    func checkBackward(_ net: SimCLRNetwork, shape: [Int], seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+    func checkBackward(_ net: SimCLRNetwork, shape: [Int], seed: UInt64, file: StaticString = #filePath,
+                       line: UInt = #line) {
         let x = randomTensor(shape, seed: seed)
         let params = net.initialParameters(seed: seed)
         var workspace = SimCLRWorkspace()

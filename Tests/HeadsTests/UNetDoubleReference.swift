@@ -25,24 +25,28 @@ struct UNetDoubleReference {
             switch unit.op {
             case let .convNormReLU(name, _, o):
                 let pre = Self.conv(x, batch: b, p, weight: at(name + ".conv.weight"), bias: nil, out: o, kernel: 3)
-                var y = Self.instanceNorm(pre, batch: b, p, weight: at(name + ".norm.weight"), bias: at(name + ".norm.bias"))
+                var y = Self.instanceNorm(pre, batch: b, p, weight: at(name + ".norm.weight"),
+                                          bias: at(name + ".norm.bias"))
                 y.data = y.data.map { max($0, 0) }
                 values.append(y)
             case .maxPool:
                 values.append(Self.maxPool(x, batch: b))
             case let .upConv(name, _, o):
-                values.append(Self.upConv(x, batch: b, p, weight: at(name + ".weight"), bias: at(name + ".bias"), out: o))
+                values.append(Self.upConv(x, batch: b, p, weight: at(name + ".weight"), bias: at(name + ".bias"),
+                                          out: o))
             case .concat:
                 values.append(Self.concat(x, values[unit.inputs[1]], batch: b))
             case let .classifier(name, _, o):
-                values.append(Self.conv(x, batch: b, p, weight: at(name + ".weight"), bias: at(name + ".bias"), out: o, kernel: 1))
+                values.append(Self.conv(x, batch: b, p, weight: at(name + ".weight"), bias: at(name + ".bias"), out: o,
+                                        kernel: 1))
             }
         }
         return values.last!.data
     }
 
     /// Square kernel k (odd), stride 1, zero padding (k - 1) / 2; weight (O, I, k, k) at `weight`.
-    static func conv(_ x: Value, batch: Int, _ p: [Double], weight: Int, bias: Int?, out o: Int, kernel k: Int) -> Value {
+    static func conv(_ x: Value, batch: Int, _ p: [Double], weight: Int, bias: Int?, out o: Int,
+                     kernel k: Int) -> Value {
         let (ci, h, w, pad) = (x.channels, x.height, x.width, (k - 1) / 2)
         var y = Value(channels: o, height: h, width: w, data: [Double](repeating: 0, count: batch * o * h * w))
         for n in 0..<batch { for oc in 0..<o { for i in 0..<h { for j in 0..<w {
@@ -76,7 +80,9 @@ struct UNetDoubleReference {
         let (h, w) = (x.height / 2, x.width / 2)
         var y = Value(channels: x.channels, height: h, width: w, data: [])
         for plane in 0..<batch * x.channels { for i in 0..<h { for j in 0..<w {
-            let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map { x.data[(plane * x.height + 2 * i + $0.0) * x.width + 2 * j + $0.1] }
+            let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map {
+                x.data[(plane * x.height + 2 * i + $0.0) * x.width + 2 * j + $0.1]
+            }
             y.data.append(window.dropFirst().reduce(window[0]) { $1 > $0 ? $1 : $0 })
         } } }
         return y
@@ -85,11 +91,13 @@ struct UNetDoubleReference {
     /// `y[b, o, 2h + di, 2w + dj] = bias[o] + sum_i x[b, i, h, w] weight[i, o, di, dj]`; weight (I, O, 2, 2).
     static func upConv(_ x: Value, batch: Int, _ p: [Double], weight: Int, bias: Int, out o: Int) -> Value {
         let (ci, h, w) = (x.channels, x.height, x.width)
-        var y = Value(channels: o, height: 2 * h, width: 2 * w, data: [Double](repeating: 0, count: batch * o * 4 * h * w))
+        var y = Value(channels: o, height: 2 * h, width: 2 * w,
+                      data: [Double](repeating: 0, count: batch * o * 4 * h * w))
         for n in 0..<batch { for oc in 0..<o { for r in 0..<2 * h { for c in 0..<2 * w {
             var acc = p[bias + oc]
             for ic in 0..<ci {
-                acc += x.data[((n * ci + ic) * h + r / 2) * w + c / 2] * p[weight + ((ic * o + oc) * 2 + r % 2) * 2 + c % 2]
+                acc += x.data[((n * ci + ic) * h + r / 2) * w + c / 2]
+                    * p[weight + ((ic * o + oc) * 2 + r % 2) * 2 + c % 2]
             }
             y.data[((n * o + oc) * 2 * h + r) * 2 * w + c] = acc
         } } } }

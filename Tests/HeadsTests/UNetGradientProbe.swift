@@ -21,9 +21,11 @@ struct UNetGradientProbe {
         self.net = net
         images = randomTensor(shape, seed: seed)
         parameters = net.initialState(seed: seed).trainable.params
-        weights = CounterRNG(seed: seed, stream: 99).normals(shape[0] * net.classes * shape[2] * shape[3]).map(Double.init)
+        weights = CounterRNG(seed: seed, stream: 99).normals(shape[0] * net.classes * shape[2] * shape[3])
+            .map(Double.init)
         reference = UNetDoubleReference(net: net)
-        baseLoss = zip(reference.forward(images.data.map(Double.init), shape: shape, parameters: parameters.map(Double.init)),
+        baseLoss = zip(reference.forward(images.data.map(Double.init), shape: shape,
+                                         parameters: parameters.map(Double.init)),
                        weights).reduce(0) { $0 + $1.0 * $1.1 }
     }
 

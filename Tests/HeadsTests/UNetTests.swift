@@ -11,7 +11,8 @@ final class UNetTests: XCTestCase {
         let net = UNet(classes: 4, width: 4, levels: 3)
         var workspace = net.makeWorkspace()
         let params = net.initialState(seed: 1).trainable.params
-        let logits = net.forward(randomTensor([2, 3, 16, 24], seed: 2), parameters: params, frozen: [], workspace: &workspace)
+        let logits = net.forward(randomTensor([2, 3, 16, 24], seed: 2), parameters: params, frozen: [],
+                                 workspace: &workspace)
         XCTAssertEqual(logits.shape, [2, 4, 16, 24])
         XCTAssertTrue(logits.data.allSatisfy(\.isFinite))
         XCTAssertEqual(net.layout.names.first, "encoders.0.0.conv.weight")
@@ -50,7 +51,8 @@ final class UNetTests: XCTestCase {
         for (net, shape) in Self.gradientCases {
             let probe = UNetGradientProbe(net, shape: shape, seed: 16)
             let expected = probe.doubleLogits(probe.parameters.map(Double.init)).map(Float.init)
-            assertClose(probe.floatLogits(probe.parameters), expected, atol: 1e-5, rtol: 1e-5, "L\(net.levels) \(shape)")
+            assertClose(probe.floatLogits(probe.parameters), expected, atol: 1e-5, rtol: 1e-5,
+                        "L\(net.levels) \(shape)")
         }
     }
 
@@ -130,7 +132,8 @@ final class UNetTests: XCTestCase {
                 checked += 1
                 let a = Double(analytic[e]), label = "L\(net.levels) \(shape) \(entry.name)[\(e - entry.offset)]"
                 XCTAssertLessThanOrEqual(abs(a - numeric.central), tolerance,
-                                         "\(label): analytic \(a), Double FD \(numeric.central)", file: file, line: line)
+                                         "\(label): analytic \(a), Double FD \(numeric.central)", file: file,
+                                         line: line)
             }
         }
         XCTAssertLessThanOrEqual(10 * kinks, checked, "L\(net.levels) \(shape): \(kinks) kinks for \(checked) checks",

@@ -51,7 +51,9 @@ final class ActivationTests: XCTestCase {
             GradientCheck().verify("gelu \(n)", inputs: [randomTensor([n], seed: 3 + UInt64(i), scale: 2)],
                                    forward: { [self.gelu($0[0])] }, backward: { t, dy in
                 var dx = Tensor(zeros: t[0].shape)
-                t[0].withPointer { px in dy[0].withPointer { pdy in GELU.backward(dx: &dx.data, dy: pdy, x: px, count: n) } }
+                t[0].withPointer { px in
+                    dy[0].withPointer { pdy in GELU.backward(dx: &dx.data, dy: pdy, x: px, count: n) }
+                }
                 return [dx]
             })
         }
@@ -70,7 +72,9 @@ final class ActivationTests: XCTestCase {
                                                   forward: { [self.relu($0[0])] }, backward: { t, dy in
                 let y = self.relu(t[0])
                 var dx = Tensor(zeros: t[0].shape)
-                y.withPointer { py in dy[0].withPointer { pdy in ReLU.backward(dx: &dx.data, dy: pdy, y: py, count: n) } }
+                y.withPointer { py in
+                    dy[0].withPointer { pdy in ReLU.backward(dx: &dx.data, dy: pdy, y: py, count: n) }
+                }
                 return [dx]
             })
         }

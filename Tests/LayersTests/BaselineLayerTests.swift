@@ -12,7 +12,9 @@ final class BaselineLayerTests: XCTestCase {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var y = Tensor(zeros: [b, c, h / 2, w / 2])
         var indices = [Int32](repeating: -1, count: y.count)
-        x.withPointer { px in MaxPool2d.forward(y: &y.data, indices: &indices, x: px, batch: b, channels: c, height: h, width: w) }
+        x.withPointer { px in
+            MaxPool2d.forward(y: &y.data, indices: &indices, x: px, batch: b, channels: c, height: h, width: w)
+        }
         return (y, indices)
     }
 
@@ -38,7 +40,9 @@ final class BaselineLayerTests: XCTestCase {
             for plane in 0..<(shape[0] * shape[1]) {
                 for oy in 0..<(h / 2) {
                     for ox in 0..<(w / 2) {
-                        let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map { x.data[plane * h * w + (2 * oy + $0.0) * w + 2 * ox + $0.1] }
+                        let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map {
+                            x.data[plane * h * w + (2 * oy + $0.0) * w + 2 * ox + $0.1]
+                        }
                         let o = (plane * (h / 2) + oy) * (w / 2) + ox
                         XCTAssertEqual(y.data[o], window.max()!, "\(shape) plane \(plane) (\(oy), \(ox))")
                         XCTAssertEqual(x.data[plane * h * w + Int(indices[o])], y.data[o])
@@ -84,13 +88,15 @@ final class BaselineLayerTests: XCTestCase {
 
     func testConcatGradients() {
         for (i, (n, ca, cb, h, w)) in [(1, 1, 1, 1, 1), (2, 3, 1, 2, 3), (3, 2, 5, 1, 4)].enumerated() {
-            let inputs = [randomTensor([n, ca, h, w], seed: 120 + UInt64(i)), randomTensor([n, cb, h, w], seed: 130 + UInt64(i))]
+            let inputs = [randomTensor([n, ca, h, w], seed: 120 + UInt64(i)),
+                          randomTensor([n, cb, h, w], seed: 130 + UInt64(i))]
             GradientCheck().verify("concat \(n) \(ca) \(cb) \(h)x\(w)", inputs: inputs, forward: { t in
                 [self.concat(t[0], t[1])]
             }, backward: { t, dy in
                 var da = Tensor(zeros: t[0].shape), db = Tensor(zeros: t[1].shape)
                 dy[0].withPointer { pdy in
-                    ChannelConcat.backward(da: &da.data, db: &db.data, dy: pdy, batch: n, channelsA: ca, channelsB: cb, pixels: h * w)
+                    ChannelConcat.backward(da: &da.data, db: &db.data, dy: pdy, batch: n, channelsA: ca, channelsB: cb,
+                                           pixels: h * w)
                 }
                 return [da, db]
             })
@@ -103,7 +109,8 @@ final class BaselineLayerTests: XCTestCase {
 
     func instanceNorm(_ x: Tensor, _ w: Tensor, _ b: Tensor) -> Normalised {
         let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-        var s = Normalised(y: Tensor(zeros: x.shape), mean: [Float](repeating: 0, count: n * c), rstd: [Float](repeating: 0, count: n * c))
+        var s = Normalised(y: Tensor(zeros: x.shape), mean: [Float](repeating: 0, count: n * c),
+                           rstd: [Float](repeating: 0, count: n * c))
         x.withPointer { px in w.withPointer { pw in b.withPointer { pb in
             InstanceNorm2d.forward(y: &s.y.data, mean: &s.mean, rstd: &s.rstd, x: px, weight: pw, bias: pb,
                                    batch: n, channels: c, pixels: p)
@@ -118,14 +125,16 @@ final class BaselineLayerTests: XCTestCase {
             let x = randomTensor(shape, seed: 140 + UInt64(i), scale: 3)
             let w = randomTensor([c], seed: 150 + UInt64(i)), b = randomTensor([c], seed: 160 + UInt64(i))
             let plain = NaiveElementwise.layerNorm(x.data, weight: [Float](repeating: 1, count: p),
-                                                   bias: [Float](repeating: 0, count: p), rows: n * c, features: p, eps: 1e-5)
+                                                   bias: [Float](repeating: 0, count: p), rows: n * c, features: p,
+                                                   eps: 1e-5)
             let expected = plain.indices.map { plain[$0] * w.data[($0 / p) % c] + b.data[($0 / p) % c] }
             assertClose(instanceNorm(x, w, b).y.data, expected, atol: 2e-5, rtol: 1e-5, "instancenorm \(shape)")
         }
     }
 
     func testInstanceNormIsIndependentOfTheOtherImagesInTheBatch() {
-        let x = randomTensor([3, 2, 4, 4], seed: 170), w = randomTensor([2], seed: 171), b = randomTensor([2], seed: 172)
+        let x = randomTensor([3, 2, 4, 4], seed: 170)
+        let w = randomTensor([2], seed: 171), b = randomTensor([2], seed: 172)
         let alone = instanceNorm(Tensor(shape: [1, 2, 4, 4], data: Array(x.data[32..<64])), w, b).y
         XCTAssertEqual(Array(instanceNorm(x, w, b).y.data[32..<64]), alone.data)
     }

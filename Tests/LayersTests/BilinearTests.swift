@@ -59,7 +59,8 @@ final class BilinearTests: XCTestCase {
         let cases: [([Int], Int, Int)] = [([1, 1, 1, 1], 2, 3), ([1, 2, 3, 1], 5, 2), ([2, 1, 4, 5], 2, 3),
                                           ([1, 1, 5, 4], 9, 7)]
         for (i, (shape, oh, ow)) in cases.enumerated() {
-            GradientCheck().verify("bilinear \(shape) -> \(oh)x\(ow)", inputs: [randomTensor(shape, seed: 200 + UInt64(i))],
+            GradientCheck().verify("bilinear \(shape) -> \(oh)x\(ow)",
+                                   inputs: [randomTensor(shape, seed: 200 + UInt64(i))],
                                    forward: { [self.resize($0[0], oh, ow)] }, backward: { t, dy in
                 var dx = Tensor(zeros: shape)
                 dy[0].withPointer { pdy in

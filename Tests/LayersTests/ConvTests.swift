@@ -14,28 +14,35 @@ final class ConvTests: XCTestCase {
         Case(shape: .init(batch: 2, inChannels: 3, outChannels: 4, height: 5, width: 3, kernel: 1), bias: true),
         Case(shape: .init(batch: 1, inChannels: 2, outChannels: 3, height: 7, width: 5, kernel: 3, padding: 1),
              bias: true, budget: 1),
-        Case(shape: .init(batch: 2, inChannels: 1, outChannels: 1, height: 6, width: 7, kernel: 3, stride: 2, padding: 1),
+        Case(shape: .init(batch: 2, inChannels: 1, outChannels: 1, height: 6, width: 7, kernel: 3, stride: 2,
+                          padding: 1),
              bias: false),
-        Case(shape: .init(batch: 1, inChannels: 2, outChannels: 2, height: 1, width: 1, kernel: 3, padding: 1), bias: true),
-        Case(shape: .init(batch: 1, inChannels: 3, outChannels: 5, height: 9, width: 8, kernel: 4, stride: 4), bias: true),
+        Case(shape: .init(batch: 1, inChannels: 2, outChannels: 2, height: 1, width: 1, kernel: 3, padding: 1),
+             bias: true),
+        Case(shape: .init(batch: 1, inChannels: 3, outChannels: 5, height: 9, width: 8, kernel: 4, stride: 4),
+             bias: true),
         Case(shape: .init(batch: 1, inChannels: 2, outChannels: 3, height: 5, width: 4, kernelHeight: 2, kernelWidth: 3,
                           strideHeight: 2, strideWidth: 1, padHeight: 0, padWidth: 1), bias: false, budget: 20),
-        Case(shape: .init(batch: 1, inChannels: 2, outChannels: 2, height: 5, width: 5, kernel: 1, stride: 2, padding: 1),
+        Case(shape: .init(batch: 1, inChannels: 2, outChannels: 2, height: 5, width: 5, kernel: 1, stride: 2,
+                          padding: 1),
              bias: true),
-        Case(shape: .init(batch: 1, inChannels: 1, outChannels: 2, height: 3, width: 2, kernel: 5, padding: 2), bias: true),
+        Case(shape: .init(batch: 1, inChannels: 1, outChannels: 2, height: 3, width: 2, kernel: 5, padding: 2),
+             bias: true),
     ]
 
     func inputs(_ c: Case, seed: UInt64) -> [Tensor] {
         let s = c.shape
         var t = [randomTensor([s.batch, s.inChannels, s.height, s.width], seed: seed),
-                 randomTensor([s.outChannels, s.inChannels, s.kernelHeight, s.kernelWidth], seed: seed, stream: 1, scale: 0.5)]
+                 randomTensor([s.outChannels, s.inChannels, s.kernelHeight, s.kernelWidth], seed: seed, stream: 1,
+                              scale: 0.5)]
         if c.bias { t.append(randomTensor([s.outChannels], seed: seed, stream: 2)) }
         return t
     }
 
     func conv(_ c: Case, _ xs: [Tensor], naive: Bool = false) -> Tensor {
         let s = c.shape
-        return runKernel(xs, outputs: [Tensor(repeating: .nan, shape: [s.batch, s.outChannels, s.outHeight, s.outWidth])]) { i, o in
+        let output = Tensor(repeating: .nan, shape: [s.batch, s.outChannels, s.outHeight, s.outWidth])
+        return runKernel(xs, outputs: [output]) { i, o in
             let bias = c.bias ? i[2] : nil
             if naive {
                 NaiveConv2d.forward(y: o[0], x: i[0], weight: i[1], bias: bias, shape: s)
@@ -84,7 +91,8 @@ final class ConvTests: XCTestCase {
         let expected = try fixture.tensor("patch_embed_out")   // (1, grid, grid, E) NHWC
         let patch = w.shape[2]
         XCTAssertEqual(patch, Fixtures.config["patch_size"] as? Int)
-        let c = Case(shape: .init(batch: x.shape[0], inChannels: x.shape[1], outChannels: w.shape[0], height: x.shape[2],
+        let c = Case(shape: .init(batch: x.shape[0], inChannels: x.shape[1], outChannels: w.shape[0],
+                                  height: x.shape[2],
                                   width: x.shape[3], kernel: patch, stride: patch), bias: true)
         let y = conv(c, [x, w, b]).permuted([0, 2, 3, 1])
         assertClose(y, expected, atol: Fixtures.suggestedAtol("encoder", "patch_embed_out"), "patch_embed_out")
@@ -118,7 +126,8 @@ final class ConvTests: XCTestCase {
     func convTBackward(_ c: TCase, _ xs: [Tensor], _ dy: Tensor, into grads: [Tensor]) -> [Tensor] {
         runKernel(xs + [dy], outputs: grads) { i, o in
             ConvTranspose2d.backward(dx: o[0], dWeight: o[1], dBias: c.bias ? o[2] : nil, dy: i[xs.count], x: i[0],
-                                     weight: i[1], batch: c.b, inChannels: c.i, outChannels: c.o, height: c.h, width: c.w)
+                                     weight: i[1], batch: c.b, inChannels: c.i, outChannels: c.o, height: c.h,
+                                     width: c.w)
         }
     }
 

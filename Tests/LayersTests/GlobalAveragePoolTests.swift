@@ -22,7 +22,8 @@ final class GlobalAveragePoolTests: XCTestCase {
     func testGradients() {
         for (i, shape) in [[1, 1, 1, 1], [2, 3, 5, 7], [3, 2, 4, 4]].enumerated() {
             let (b, c) = (shape[0], shape[1]), p = shape[2] * shape[3]
-            GradientCheck(eps: 1e-2).verify("gap \(shape)", inputs: [randomTensor(shape, seed: 40 + UInt64(i))], forward: { t in
+            GradientCheck(eps: 1e-2).verify("gap \(shape)", inputs: [randomTensor(shape, seed: 40 + UInt64(i))],
+                                            forward: { t in
                 [self.pool(t[0])]
             }, backward: { _, dy in
                 var dx = Tensor(zeros: shape)

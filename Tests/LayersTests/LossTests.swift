@@ -21,7 +21,8 @@ final class LossTests: XCTestCase {
         return (y, lse)
     }
 
-    func crossEntropy(_ logits: Tensor, _ labels: [Int32], normalizer: Double? = nil) -> (loss: Double, probabilities: Tensor) {
+    func crossEntropy(_ logits: Tensor, _ labels: [Int32], normalizer: Double? = nil)
+        -> (loss: Double, probabilities: Tensor) {
         let (b, k, p) = (logits.shape[0], logits.shape[1], logits.shape[2] * logits.shape[3])
         var probabilities = Tensor(zeros: logits.shape)
         let loss = logits.withPointer { pl in
@@ -37,10 +38,12 @@ final class LossTests: XCTestCase {
             let (y, lse) = channelSoftmax(x)
             let nhwc = x.permuted([0, 2, 3, 1])
             let rows = x.count / shape[1]
-            let naive = Tensor(shape: nhwc.shape, data: NaiveElementwise.softmax(nhwc.data, rows: rows, length: shape[1]))
+            let naive = Tensor(shape: nhwc.shape,
+                               data: NaiveElementwise.softmax(nhwc.data, rows: rows, length: shape[1]))
             assertClose(y.data, naive.permuted([0, 3, 1, 2]).data, atol: 1e-7, rtol: 2e-6, "channel softmax \(shape)")
             let naiveLSE = (0..<rows).map { r in
-                Float(Foundation.log((0..<shape[1]).map { Foundation.exp(Double(nhwc.data[r * shape[1] + $0])) }.reduce(0, +)))
+                let sum = (0..<shape[1]).map { Foundation.exp(Double(nhwc.data[r * shape[1] + $0])) }.reduce(0, +)
+                return Float(Foundation.log(sum))
             }
             assertClose(lse, naiveLSE, atol: 1e-6, rtol: 1e-6, "logsumexp \(shape)")
         }
@@ -48,7 +51,8 @@ final class LossTests: XCTestCase {
 
     func testChannelSoftmaxGradients() {
         for (i, shape) in [[1, 1, 1, 1], [1, 3, 1, 2], [2, 4, 2, 3]].enumerated() {
-            GradientCheck().verify("channel softmax \(shape)", inputs: [randomTensor(shape, seed: 310 + UInt64(i), scale: 2)],
+            GradientCheck().verify("channel softmax \(shape)",
+                                   inputs: [randomTensor(shape, seed: 310 + UInt64(i), scale: 2)],
                                    forward: { [self.channelSoftmax($0[0]).y] }, backward: { t, dy in
                 let y = self.channelSoftmax(t[0]).y
                 var dx = Tensor(zeros: shape)
@@ -80,13 +84,17 @@ final class LossTests: XCTestCase {
             let y = labels([shape[0], shape[2], shape[3]], classes: shape[1], seed: 330 + UInt64(i))
             let normalizer = Double(shape[0] * shape[2] * shape[3] + i)   // not the local count
             GradientCheck().verify("cross entropy \(shape)", inputs: [randomTensor(shape, seed: 330 + UInt64(i))],
-                                   forward: { t in [Tensor(shape: [1], data: [Float(self.crossEntropy(t[0], y, normalizer: normalizer).loss)])] },
+                                   forward: { t in
+                let loss = self.crossEntropy(t[0], y, normalizer: normalizer).loss
+                return [Tensor(shape: [1], data: [Float(loss)])]
+            },
                                    backward: { t, w in
                 let probabilities = self.crossEntropy(t[0], y, normalizer: normalizer).probabilities
                 var dx = Tensor(zeros: shape)
                 probabilities.withPointer { pp in
                     CrossEntropy.backward(dLogits: &dx.data, upstream: w[0].data[0], probabilities: pp, labels: y,
-                                          batch: shape[0], classes: shape[1], pixels: shape[2] * shape[3], normalizer: normalizer)
+                                          batch: shape[0], classes: shape[1], pixels: shape[2] * shape[3],
+                                          normalizer: normalizer)
                 }
                 return [dx]
             })
@@ -104,7 +112,8 @@ final class LossTests: XCTestCase {
         var dp = Tensor(zeros: p.shape)
         p.withPointer { pp in
             SoftDiceLoss.backward(dProbabilities: &dp.data, upstream: upstream, probabilities: pp, labels: y,
-                                  statistics: s, batch: p.shape[0], classes: p.shape[1], pixels: p.shape[2] * p.shape[3])
+                                  statistics: s, batch: p.shape[0], classes: p.shape[1],
+                                  pixels: p.shape[2] * p.shape[3])
         }
         return dp
     }
@@ -126,10 +135,12 @@ final class LossTests: XCTestCase {
                 XCTAssertEqual(result.kept, [Bool](repeating: false, count: classes), name)
             } else {
                 XCTAssertEqual(result.loss, Double(expectedLoss),
-                               accuracy: Double(Fixtures.suggestedAtol("dice_loss_unit", name + "/loss")) + 1e-4 * Double(abs(expectedLoss)), name)
+                               accuracy: Double(Fixtures.suggestedAtol("dice_loss_unit", name + "/loss"))
+                                   + 1e-4 * Double(abs(expectedLoss)), name)
             }
             assertClose(result.perClass.map(Float.init), try file.tensor(name + "/per_class").data,
-                        atol: Fixtures.suggestedAtol("dice_loss_unit", name + "/per_class"), rtol: 1e-4, name + "/per_class")
+                        atol: Fixtures.suggestedAtol("dice_loss_unit", name + "/per_class"), rtol: 1e-4,
+                        name + "/per_class")
             let grad = diceGradient(p, y, stats, upstream: 1)
             assertClose(grad, try file.tensor(name + "/grad_x"),
                         atol: Fixtures.suggestedAtol("dice_loss_unit", name + "/grad_x"), rtol: 1e-4, name + "/grad_x")

@@ -9,7 +9,8 @@ final class NormalizationTests: XCTestCase {
 
     func layerNorm(_ x: Tensor, _ w: Tensor, _ b: Tensor, eps: Float) -> Saved {
         let c = w.count, n = x.count / c
-        var s = Saved(y: Tensor(zeros: x.shape), mean: [Float](repeating: 0, count: n), rstd: [Float](repeating: 0, count: n))
+        var s = Saved(y: Tensor(zeros: x.shape), mean: [Float](repeating: 0, count: n),
+                      rstd: [Float](repeating: 0, count: n))
         x.withPointer { px in w.withPointer { pw in b.withPointer { pb in
             LayerNorm.forward(y: &s.y.data, mean: &s.mean, rstd: &s.rstd, x: px, weight: pw, bias: pb,
                               rows: n, features: c, eps: eps)
@@ -35,7 +36,8 @@ final class NormalizationTests: XCTestCase {
             let w = randomTensor([c], seed: 20 + UInt64(i)), b = randomTensor([c], seed: 30 + UInt64(i))
             for eps: Float in [1e-6, 1e-5] {
                 let fast = layerNorm(x, w, b, eps: eps).y
-                let naive = NaiveElementwise.layerNorm(x.data, weight: w.data, bias: b.data, rows: n, features: c, eps: eps)
+                let naive = NaiveElementwise.layerNorm(x.data, weight: w.data, bias: b.data, rows: n, features: c,
+                                                       eps: eps)
                 assertClose(fast.data, naive, atol: 2e-5, rtol: 1e-5, "layernorm n\(n) c\(c) eps\(eps)")
             }
         }
@@ -47,7 +49,8 @@ final class NormalizationTests: XCTestCase {
         var inPlace = x, mean = [Float](repeating: 0, count: 4), rstd = mean
         w.withPointer { pw in b.withPointer { pb in
             inPlace.withMutablePointer { p in
-                LayerNorm.forward(y: p, mean: &mean, rstd: &rstd, x: p, weight: pw, bias: pb, rows: 4, features: 21, eps: 1e-6)
+                LayerNorm.forward(y: p, mean: &mean, rstd: &rstd, x: p, weight: pw, bias: pb, rows: 4, features: 21,
+                                  eps: 1e-6)
             }
         } }
         XCTAssertEqual(inPlace.data, expected.data)

@@ -47,7 +47,8 @@ final class SegmentationLossTests: XCTestCase {
             let e = evaluate(try file.tensor(logitsKey), y)
             for (key, value) in [("loss", e.parts.total), ("ce", e.parts.crossEntropy), ("dice", e.parts.dice.loss)] {
                 let expected = Double(try file.tensor(key).data[0])
-                XCTAssertEqual(value, expected, accuracy: Double(Fixtures.suggestedAtol(name, key)) + 1e-4 * abs(expected),
+                XCTAssertEqual(value, expected,
+                               accuracy: Double(Fixtures.suggestedAtol(name, key)) + 1e-4 * abs(expected),
                                "\(name)/\(key)")
             }
             assertClose(e.parts.dice.perClass.map(Float.init), try file.tensor("dice_per_class").data,
@@ -65,8 +66,11 @@ final class SegmentationLossTests: XCTestCase {
     func testGradients() {
         for (i, shape) in [[1, 2, 1, 1], [1, 3, 1, 3], [2, 4, 3, 1], [2, 3, 2, 3]].enumerated() {
             let y = labels(shape[0] * shape[2] * shape[3], classes: shape[1], seed: 400 + UInt64(i))
-            GradientCheck(eps: 3e-3).verify("segmentation loss \(shape)", inputs: [randomTensor(shape, seed: 400 + UInt64(i))],
-                                            forward: { t in [Tensor(shape: [1], data: [Float(self.evaluate(t[0], y).parts.total)])] },
+            GradientCheck(eps: 3e-3).verify("segmentation loss \(shape)",
+                                            inputs: [randomTensor(shape, seed: 400 + UInt64(i))],
+                                            forward: { t in
+                [Tensor(shape: [1], data: [Float(self.evaluate(t[0], y).parts.total)])]
+            },
                                             backward: { t, w in
                 let e = self.evaluate(t[0], y)
                 return [self.gradient(t[0], y, e, statistics: e.statistics, upstream: w[0].data[0])]

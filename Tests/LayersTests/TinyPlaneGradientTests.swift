@@ -14,7 +14,8 @@ final class TinyPlaneGradientTests: XCTestCase {
     // MARK: InstanceNorm2d
 
     /// y (B, C, P) in Double: per plane `weight[c] (x - mean) / sqrt(biased variance + eps) + bias[c]`.
-    static func instanceNormReference(_ x: [Double], weight: [Double], bias: [Double], channels c: Int, pixels p: Int) -> [Double] {
+    static func instanceNormReference(_ x: [Double], weight: [Double], bias: [Double], channels c: Int,
+                                      pixels p: Int) -> [Double] {
         let eps = Double(InstanceNorm2d.defaultEps)
         var y = x
         for plane in 0..<x.count / p {
@@ -35,7 +36,8 @@ final class TinyPlaneGradientTests: XCTestCase {
         var dx = Tensor(zeros: x.shape), dWeight = Tensor(zeros: [c]), dBias = Tensor(zeros: [c])
         x.withPointer { px in weight.withPointer { pw in
             bias.withPointer { pb in
-                InstanceNorm2d.forward(y: &y, mean: &mean, rstd: &rstd, x: px, weight: pw, bias: pb, batch: b, channels: c, pixels: p)
+                InstanceNorm2d.forward(y: &y, mean: &mean, rstd: &rstd, x: px, weight: pw, bias: pb, batch: b,
+                                       channels: c, pixels: p)
             }
             w.withPointer { pdy in
                 InstanceNorm2d.backward(dx: &dx.data, dWeight: &dWeight.data, dBias: &dBias.data, dy: pdy, x: px,
@@ -56,12 +58,15 @@ final class TinyPlaneGradientTests: XCTestCase {
                           randomTensor([c], seed: seed, stream: 2)]
             let w = randomTensor(shape, seed: seed, stream: 3)
             let analytic = Self.instanceNormBackward(inputs[0], inputs[1], inputs[2], w)
-            assertMatchesDoubleDifferences(analytic, inputs: inputs, outputWeights: w, "instancenorm \(shape) scale \(scale)") { t in
+            assertMatchesDoubleDifferences(analytic, inputs: inputs, outputWeights: w,
+                                           "instancenorm \(shape) scale \(scale)") { t in
                 Self.instanceNormReference(t[0], weight: t[1], bias: t[2], channels: c, pixels: p)
             }
             if p == 1 {
-                XCTAssertEqual(analytic[0].data, [Float](repeating: 0, count: inputs[0].count), "1 x 1: y = bias, no gradient to x")
-                XCTAssertEqual(analytic[1].data, [Float](repeating: 0, count: c), "1 x 1: xhat = 0, no gradient to the weight")
+                XCTAssertEqual(analytic[0].data, [Float](repeating: 0, count: inputs[0].count),
+                               "1 x 1: y = bias, no gradient to x")
+                XCTAssertEqual(analytic[1].data, [Float](repeating: 0, count: c),
+                               "1 x 1: xhat = 0, no gradient to the weight")
             }
         }
     }
@@ -84,8 +89,12 @@ final class TinyPlaneGradientTests: XCTestCase {
             let x = randomTensor(shape, seed: seed), dy = randomTensor([b, c, h / 2, w / 2], seed: seed, stream: 1)
             var y = [Float](repeating: 0, count: dy.count), indices = [Int32](repeating: -1, count: dy.count)
             var dx = Tensor(zeros: shape)
-            x.withPointer { MaxPool2d.forward(y: &y, indices: &indices, x: $0, batch: b, channels: c, height: h, width: w) }
-            dy.withPointer { MaxPool2d.backward(dx: &dx.data, dy: $0, indices: indices, batch: b, channels: c, height: h, width: w) }
+            x.withPointer {
+                MaxPool2d.forward(y: &y, indices: &indices, x: $0, batch: b, channels: c, height: h, width: w)
+            }
+            dy.withPointer {
+                MaxPool2d.backward(dx: &dx.data, dy: $0, indices: indices, batch: b, channels: c, height: h, width: w)
+            }
             assertMatchesDoubleDifferences([dx], inputs: [x], outputWeights: dy, "maxpool \(shape)") { t in
                 Self.maxPoolReference(t[0], height: h, width: w)
             }
@@ -115,7 +124,8 @@ final class TinyPlaneGradientTests: XCTestCase {
                 let tolerance = 1e-3 * abs(central) + floor, a = Double(analytic[i].data[e])
                 XCTAssertLessThanOrEqual(gap, tolerance, "\(name): kink at input \(i)[\(e)]", file: file, line: line)
                 XCTAssertLessThanOrEqual(abs(a - central), tolerance,
-                                         "\(name): input \(i)[\(e)] analytic \(a), Double FD \(central)", file: file, line: line)
+                                         "\(name): input \(i)[\(e)] analytic \(a), Double FD \(central)", file: file,
+                                         line: line)
             }
         }
     }

@@ -18,7 +18,9 @@ func runKernel(
     let ins = inputs.map(copy), outs = outputs.map(copy)
     defer { (ins + outs).forEach { $0.deallocate() } }
     body(ins.map { UnsafePointer($0) }, outs)
-    return zip(outputs, outs).map { t, p in Tensor(shape: t.shape, data: Array(UnsafeBufferPointer(start: p, count: t.count))) }
+    return zip(outputs, outs).map { t, p in
+        Tensor(shape: t.shape, data: Array(UnsafeBufferPointer(start: p, count: t.count)))
+    }
 }
 
 final class WindowTests: XCTestCase {
@@ -33,13 +35,15 @@ final class WindowTests: XCTestCase {
 
     func partition(_ g: Grid, _ x: Tensor) -> Tensor {
         runKernel([x], outputs: [Tensor(repeating: .nan, shape: windowShape(g))]) { i, o in
-            WindowPartition.partition(windows: o[0], tokens: i[0], batch: g.b, height: g.h, width: g.w, channels: g.c, window: g.s)
+            WindowPartition.partition(windows: o[0], tokens: i[0], batch: g.b, height: g.h, width: g.w, channels: g.c,
+                                      window: g.s)
         }[0]
     }
 
     func unpartition(_ g: Grid, _ windows: Tensor) -> Tensor {
         runKernel([windows], outputs: [Tensor(repeating: .nan, shape: [g.b, g.h, g.w, g.c])]) { i, o in
-            WindowPartition.unpartition(tokens: o[0], windows: i[0], batch: g.b, height: g.h, width: g.w, channels: g.c, window: g.s)
+            WindowPartition.unpartition(tokens: o[0], windows: i[0], batch: g.b, height: g.h, width: g.w,
+                                        channels: g.c, window: g.s)
         }[0]
     }
 
@@ -99,8 +103,10 @@ final class WindowTests: XCTestCase {
         let dWindows = randomTensor(windowShape(g), seed: 5), dTokens = randomTensor([g.b, g.h, g.w, g.c], seed: 6)
         let got = runKernel([dWindows, dTokens], outputs: [Tensor(repeating: 1, shape: dTokens.shape),
                                                            Tensor(repeating: 1, shape: dWindows.shape)]) { i, o in
-            WindowPartition.partitionBackward(dTokens: o[0], dWindows: i[0], batch: g.b, height: g.h, width: g.w, channels: g.c, window: g.s)
-            WindowPartition.unpartitionBackward(dWindows: o[1], dTokens: i[1], batch: g.b, height: g.h, width: g.w, channels: g.c, window: g.s)
+            WindowPartition.partitionBackward(dTokens: o[0], dWindows: i[0], batch: g.b, height: g.h, width: g.w,
+                                              channels: g.c, window: g.s)
+            WindowPartition.unpartitionBackward(dWindows: o[1], dTokens: i[1], batch: g.b, height: g.h, width: g.w,
+                                                channels: g.c, window: g.s)
         }
         XCTAssertEqual(got[0].data, unpartition(g, dWindows).data.map { $0 + 1 })
         XCTAssertEqual(got[1].data, partition(g, dTokens).data.map { $0 + 1 })

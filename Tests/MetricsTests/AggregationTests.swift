@@ -21,7 +21,8 @@ final class AggregationTests: XCTestCase {
         XCTAssertEqual(s.undefined, 1)
         XCTAssertEqual(s.mean!, 7.0 / 3, accuracy: 1e-15)
         let m = 7.0 / 3
-        XCTAssertEqual(s.std!, (((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3).squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(s.std!, (((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3).squareRoot(),
+                       accuracy: 1e-15)
         XCTAssertEqual(Statistic([5]), Statistic([5.0]))
         XCTAssertEqual(Statistic([5]).std, 0)
         let none = Statistic([nil, nil])
@@ -53,7 +54,8 @@ final class AggregationTests: XCTestCase {
     func testSummaryOverSeedsUsesPerSeedMeans() {
         let runs = [0.0, 0.1, 0.3].map { offset in
             ScoreSummary(volumes: volumes.map { v in
-                VolumeScores(name: v.name, classes: v.classes.map { scores($0.dice - offset, $0.assd.map { $0 + offset }) })
+                VolumeScores(name: v.name,
+                             classes: v.classes.map { scores($0.dice - offset, $0.assd.map { $0 + offset }) })
             }, classNames: ClassNames.acdc, mode: .standard)
         }
         let s = ScoreSummary(seeds: runs)
@@ -96,7 +98,8 @@ final class AggregationTests: XCTestCase {
     func testTableLayout() {
         let a = ScoreSummary(volumes: volumes, classNames: ClassNames.acdc, mode: .standard)
         let b = ScoreSummary(volumes: [volumes[0]], classNames: ClassNames.acdc, mode: .standard)
-        let text = ResultsTable(rows: [.init(label: "AutoSAM vit_b", summary: a), .init(label: "CNN", summary: b)]).render()
+        let rows: [ResultsTable.Row] = [.init(label: "AutoSAM vit_b", summary: a), .init(label: "CNN", summary: b)]
+        let text = ResultsTable(rows: rows).render()
         let lines = text.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 6, text)
         XCTAssertTrue(lines[0].hasPrefix("Method        | Dice"), text)

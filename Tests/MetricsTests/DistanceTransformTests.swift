@@ -59,7 +59,8 @@ final class DistanceTransformTests: XCTestCase {
 
     /// Every pair of surface voxels, brute force, as an independent check of `SurfaceDistances`
     /// (surface extraction, cropping to the bounding box, C order of the lists).
-    private func bruteForce(_ a: [UInt8], _ b: [UInt8], _ shape: VolumeShape, _ spacing: VoxelSpacing) -> SurfaceDistances {
+    private func bruteForce(_ a: [UInt8], _ b: [UInt8], _ shape: VolumeShape,
+                            _ spacing: VoxelSpacing) -> SurfaceDistances {
         var sa = [UInt8](repeating: 0, count: shape.count)
         var sb = [UInt8](repeating: 0, count: shape.count)
         Surface.extract(&sa, mask: a, shape: shape)

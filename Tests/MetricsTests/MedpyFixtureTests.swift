@@ -57,7 +57,8 @@ final class MedpyFixtureTests: XCTestCase {
     }
 
     func testDistancesPerSurfaceVoxelMatchMedpy() throws {
-        let d = try XCTUnwrap(SurfaceDistances(try mask("case0/pred"), try mask("case0/gt"), shape: shape, spacing: spacing))
+        let d = try XCTUnwrap(SurfaceDistances(try mask("case0/pred"), try mask("case0/gt"), shape: shape,
+                                               spacing: spacing))
         for (name, actual) in [("case0/sds_pred_to_gt", d.aToB), ("case0/sds_gt_to_pred", d.bToA)] {
             let expected = try file.doubles(name)
             XCTAssertEqual(actual.count, expected.count, name)
@@ -78,7 +79,8 @@ final class MedpyFixtureTests: XCTestCase {
             assertRelative(d.asdAToB, try value("\(name)/asd_pred_to_gt_spacing"), "\(name) asd pred->gt")
             assertRelative(d.asdBToA, try value("\(name)/asd_gt_to_pred_spacing"), "\(name) asd gt->pred")
 
-            let scores = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing, mode: .standard)
+            let scores = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing,
+                                                mode: .standard)
             XCTAssertEqual(scores.dice, try value("\(name)/dc"), name)
             assertRelative(try XCTUnwrap(scores.assd), try value("\(name)/assd_spacing"), "\(name) scores.assd")
             assertRelative(try XCTUnwrap(scores.hd95), try value("\(name)/hd95_spacing"), "\(name) scores.hd95")
@@ -93,7 +95,8 @@ final class MedpyFixtureTests: XCTestCase {
             assertRelative(d.hd95, try value("\(name)/hd95_voxels"), "\(name) hd95 voxels")
             assertRelative(d.assd, try value("\(name)/assd_voxels"), "\(name) assd voxels")
 
-            let reference = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing, mode: .reference)
+            let reference = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing,
+                                                   mode: .reference)
             assertRelative(try XCTUnwrap(reference.hd95), try value("\(name)/hd95_voxels"), "\(name) reference hd95")
         }
     }
@@ -106,7 +109,8 @@ final class MedpyFixtureTests: XCTestCase {
         XCTAssertNil(SurfaceDistances(pred, gt, shape: shape, spacing: spacing), "medpy raises: first array empty")
         XCTAssertNil(SurfaceDistances(gt, pred, shape: shape, spacing: spacing), "medpy raises: second array empty")
 
-        let ours = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing, mode: .standard)
+        let ours = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing,
+                                          mode: .standard)
         XCTAssertEqual(ours.dice, 0)
         XCTAssertNil(ours.assd)
         XCTAssertNil(ours.hd95)
@@ -115,7 +119,8 @@ final class MedpyFixtureTests: XCTestCase {
         XCTAssertEqual(ours.referenceVoxels, try XCTUnwrap(values["num_gt_voxels"] as? Int))
         XCTAssertEqual(ours.referenceVoxels, gt.filter { $0 != 0 }.count)
 
-        let reference = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing, mode: .reference)
+        let reference = BinaryMetrics.evaluate(prediction: pred, reference: gt, shape: shape, spacing: spacing,
+                                               mode: .reference)
         XCTAssertEqual(reference.dice, try XCTUnwrap(values["evaluate_py_dice"] as? Double))
         XCTAssertEqual(reference.hd95, try XCTUnwrap(values["evaluate_py_hd"] as? Double))
     }

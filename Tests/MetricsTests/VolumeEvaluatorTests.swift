@@ -36,12 +36,17 @@ final class VolumeEvaluatorTests: XCTestCase {
     func testStandardEmptyMaskRules() {
         let empty = [UInt8](repeating: 0, count: 8)
         let some: [UInt8] = [0, 0, 1, 1, 0, 0, 0, 0]
-        let both = BinaryMetrics.evaluate(prediction: empty, reference: empty, shape: line, spacing: halfMillimetre, mode: .standard)
+        let both = BinaryMetrics.evaluate(prediction: empty, reference: empty, shape: line, spacing: halfMillimetre,
+                                          mode: .standard)
         XCTAssertEqual(both, ClassScores(dice: 1, assd: 0, hd95: 0, hd: 0, predictedVoxels: 0, referenceVoxels: 0))
-        let missed = BinaryMetrics.evaluate(prediction: empty, reference: some, shape: line, spacing: halfMillimetre, mode: .standard)
-        XCTAssertEqual(missed, ClassScores(dice: 0, assd: nil, hd95: nil, hd: nil, predictedVoxels: 0, referenceVoxels: 2))
-        let spurious = BinaryMetrics.evaluate(prediction: some, reference: empty, shape: line, spacing: halfMillimetre, mode: .standard)
-        XCTAssertEqual(spurious, ClassScores(dice: 0, assd: nil, hd95: nil, hd: nil, predictedVoxels: 2, referenceVoxels: 0))
+        let missed = BinaryMetrics.evaluate(prediction: empty, reference: some, shape: line, spacing: halfMillimetre,
+                                            mode: .standard)
+        XCTAssertEqual(missed,
+                       ClassScores(dice: 0, assd: nil, hd95: nil, hd: nil, predictedVoxels: 0, referenceVoxels: 2))
+        let spurious = BinaryMetrics.evaluate(prediction: some, reference: empty, shape: line, spacing: halfMillimetre,
+                                              mode: .standard)
+        XCTAssertEqual(spurious,
+                       ClassScores(dice: 0, assd: nil, hd95: nil, hd: nil, predictedVoxels: 2, referenceVoxels: 0))
         XCTAssertNil(BinaryMetrics.dice(empty, empty, voxels: 8), "medpy's dc is NaN here")
     }
 
@@ -49,7 +54,8 @@ final class VolumeEvaluatorTests: XCTestCase {
         let empty = [UInt8](repeating: 0, count: 8)
         let some: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 1]
         for (p, r, dice) in [(empty, empty, 1.0), (empty, some, 0), (some, empty, 0)] {
-            let s = BinaryMetrics.evaluate(prediction: p, reference: r, shape: line, spacing: halfMillimetre, mode: .reference)
+            let s = BinaryMetrics.evaluate(prediction: p, reference: r, shape: line, spacing: halfMillimetre,
+                                           mode: .reference)
             XCTAssertEqual(s.dice, dice)
             XCTAssertEqual(s.assd, 0)
             XCTAssertEqual(s.hd95, 0)
@@ -118,7 +124,8 @@ enum CardiacPhantom {
             for y in 0..<shape.y {
                 for x in 0..<shape.x {
                     let r = ((Double(y) - cy) * (Double(y) - cy) + (Double(x) - cx) * (Double(x) - cx)).squareRoot()
-                    let rv = ((Double(y) - cy) * (Double(y) - cy) + (Double(x) - cx + 40) * (Double(x) - cx + 40)).squareRoot()
+                    let rv = ((Double(y) - cy) * (Double(y) - cy)
+                              + (Double(x) - cx + 40) * (Double(x) - cx + 40)).squareRoot()
                     var label: UInt8 = 0
                     if rv < 30 * scale { label = 1 }
                     if r < 28 * scale { label = 2 }

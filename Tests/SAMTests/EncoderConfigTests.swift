@@ -8,10 +8,12 @@ import TestSupport
 func manifestEncoderConfig() throws -> EncoderConfig {
     let m = Fixtures.config
     func int(_ key: String) throws -> Int { try XCTUnwrap(m[key] as? Int, "manifest.config.\(key)") }
-    return EncoderConfig(imageSize: try int("img_size"), patchSize: try int("patch_size"), embedDim: try int("enc_embed_dim"),
-                         depth: try int("enc_depth"), heads: try int("enc_num_heads"),
+    return EncoderConfig(imageSize: try int("img_size"), patchSize: try int("patch_size"),
+                         embedDim: try int("enc_embed_dim"), depth: try int("enc_depth"),
+                         heads: try int("enc_num_heads"),
                          mlpRatio: try XCTUnwrap(m["enc_mlp_ratio"] as? Double), windowSize: try int("window_size"),
-                         globalBlocks: try XCTUnwrap(m["global_attn_indexes"] as? [Int]), outChannels: try int("out_chans"))
+                         globalBlocks: try XCTUnwrap(m["global_attn_indexes"] as? [Int]),
+                         outChannels: try int("out_chans"))
 }
 
 final class EncoderConfigTests: XCTestCase {
@@ -59,7 +61,8 @@ final class EncoderConfigTests: XCTestCase {
         ]
         for config in configs {
             let weights = try ImageEncoderWeights.random(config: config, seed: 5)
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("roundtrip-\(UUID().uuidString).safetensors")
+            let url = FileManager.default.temporaryDirectory
+                .appendingPathComponent("roundtrip-\(UUID().uuidString).safetensors")
             defer { try? FileManager.default.removeItem(at: url) }
             try SafeTensorsFile.write(weights.table.slots.map { ($0.key, weights.tensor($0)) }, to: url)
             let archive = try TensorArchives.open(url)
@@ -75,14 +78,16 @@ final class EncoderConfigTests: XCTestCase {
         let tiny = try manifestEncoderConfig(), vitB = EncoderConfig.vitB
         let differences = tiny.check(against: vitB)
         let fields: [(String, String, String)] = [
-            ("imageSize", "\(tiny.imageSize)", "\(vitB.imageSize)"), ("patchSize", "\(tiny.patchSize)", "\(vitB.patchSize)"),
+            ("imageSize", "\(tiny.imageSize)", "\(vitB.imageSize)"),
+            ("patchSize", "\(tiny.patchSize)", "\(vitB.patchSize)"),
             ("embedDim", "\(tiny.embedDim)", "\(vitB.embedDim)"), ("depth", "\(tiny.depth)", "\(vitB.depth)"),
             ("globalBlocks", "\(tiny.globalBlocks)", "\(vitB.globalBlocks)"),
         ]
         for (name, mine, preset) in fields {
             let line = "\(name): \(mine) (preset: \(preset))"
             XCTAssertEqual(differences.contains(line), mine != preset, "\(line) in \(differences)")
-            XCTAssertEqual(differences.contains { $0.hasPrefix(name + ":") }, mine != preset, "\(name) in \(differences)")
+            XCTAssertEqual(differences.contains { $0.hasPrefix(name + ":") }, mine != preset,
+                           "\(name) in \(differences)")
         }
         XCTAssertFalse(differences.isEmpty, "the tiny fixture is not vit_b")
         XCTAssertEqual(EncoderConfig.vitB.check(against: .vitB), [])

@@ -35,9 +35,11 @@ final class ImageEncoderTests: XCTestCase {
         XCTAssertEqual(Set(taps.keys), Set(expectedNames))
         for name in expectedNames.sorted() {
             let actual = try XCTUnwrap(taps[name])
-            assertClose(actual, try fixture.tensor(name), atol: Fixtures.suggestedAtol("encoder", name), rtol: 1e-4, name)
+            assertClose(actual, try fixture.tensor(name), atol: Fixtures.suggestedAtol("encoder", name), rtol: 1e-4,
+                        name)
         }
-        assertClose(output, try fixture.tensor("output"), atol: Fixtures.suggestedAtol("encoder", "output"), rtol: 1e-4, "output")
+        assertClose(output, try fixture.tensor("output"), atol: Fixtures.suggestedAtol("encoder", "output"),
+                    rtol: 1e-4, "output")
     }
 
     /// A batch of two gives each image's own result (up to GEMM blocking order), and a reused
@@ -78,19 +80,21 @@ final class ImageEncoderTests: XCTestCase {
         let source = try TensorArchives.open(Fixtures.url("tiny_sam.safetensors"))
         var tensors = try source.names.map { ($0, try source.tensor($0)) }
         edit(&tensors)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("edited-\(UUID().uuidString).safetensors")
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("edited-\(UUID().uuidString).safetensors")
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsFile.write(tensors, to: url)
         return try TensorArchives.open(url)
     }
 
-    func keyMismatch(_ archive: any TensorArchive, file: StaticString = #filePath, line: UInt = #line)
-        -> (missing: [String], unused: [String], misshaped: [SAMLoadError.ShapeMismatch])? {
+    /// The `LoadError` of loading `archive`, after checking that it names the file.
+    func keyMismatch(_ archive: any TensorArchive, file: StaticString = #filePath, line: UInt = #line) -> LoadError? {
         do {
             _ = try ImageEncoderWeights.load(from: archive)
             XCTFail("loading succeeded", file: file, line: line)
-        } catch let SAMLoadError.keyMismatch(_, missing, unused, misshaped) {
-            return (missing, unused, misshaped)
+        } catch let error as LoadError {
+            XCTAssertEqual(error.source, archive.path, file: file, line: line)
+            return error
         } catch {
             XCTFail("unexpected error \(error)", file: file, line: line)
         }
@@ -99,7 +103,8 @@ final class ImageEncoderTests: XCTestCase {
 
     func testMissingWrongShapeAndExtraKeysAreAllReported() throws {
         let lastBlock = try manifestEncoderConfig().depth - 1   // block 1 in the current fixtures
-        let missingKey = "image_encoder.blocks.0.norm2.bias", reshapedKey = "image_encoder.blocks.\(lastBlock).attn.qkv.weight"
+        let missingKey = "image_encoder.blocks.0.norm2.bias"
+        let reshapedKey = "image_encoder.blocks.\(lastBlock).attn.qkv.weight"
         let extraKey = "image_encoder.neck.4.weight"
         var reshapedTo: [Int] = []
         let archive = try editedCheckpoint { tensors in
@@ -111,13 +116,15 @@ final class ImageEncoderTests: XCTestCase {
             tensors.append((extraKey, Tensor(zeros: [3])))
             tensors.append(("prompt_encoder.something_new", Tensor(zeros: [2])))
         }
-        let report = try XCTUnwrap(keyMismatch(archive))
-        XCTAssertEqual(report.missing, [missingKey])
-        XCTAssertEqual(report.unused, [extraKey], "keys outside image_encoder. are not the encoder's business")
+        let error = try XCTUnwrap(keyMismatch(archive)), report = error.report
+        XCTAssertEqual(report.missing.map(\.name), [missingKey])
+        XCTAssertEqual(report.unused.map(\.name), [extraKey],
+                       "keys outside image_encoder. are not the encoder's business")
         let original = try TensorArchives.open(Fixtures.url("tiny_sam.safetensors")).info(reshapedKey).shape
-        XCTAssertEqual(report.misshaped, [.init(key: reshapedKey, expected: original, found: reshapedTo)])
-        let message = "\(SAMLoadError.keyMismatch(file: "f", missing: report.missing, unused: report.unused, misshaped: report.misshaped))"
-        XCTAssertTrue(message.contains(missingKey) && message.contains(extraKey) && message.contains("\(reshapedTo)"), message)
+        XCTAssertEqual(report.misshaped, [.init(name: reshapedKey, expected: original, found: reshapedTo)])
+        let message = error.description
+        XCTAssertTrue(message.contains(missingKey) && message.contains(extraKey) && message.contains("\(reshapedTo)"),
+                      message)
     }
 
     /// One NaN in a weight: loading fails naming the file, the tensor and the element (it would
@@ -132,7 +139,9 @@ final class ImageEncoderTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try ImageEncoderWeights.load(from: archive)) { error in
-            XCTAssertTrue("\(error)".contains(key) && "\(error)".contains("element 3") && "\(error)".contains(archive.path), "\(error)")
+            let message = "\(error)"
+            XCTAssertTrue(message.contains(key) && message.contains("element 3") && message.contains(archive.path),
+                          message)
         }
         let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
         XCTAssertThrowsError(try MaskDecoder(loading: archive, heads: heads)) { error in

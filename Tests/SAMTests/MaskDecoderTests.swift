@@ -19,7 +19,9 @@ final class MaskDecoderTests: XCTestCase {
         XCTAssertEqual(config.iouHeadDepth, c["iou_head_depth"] as? Int)
         XCTAssertEqual(config.iouHeadHiddenDim, c["iou_head_hidden_dim"] as? Int)
         XCTAssertEqual(config.transformerDim, c["out_chans"] as? Int)
-        let keys = try TensorArchives.open(Fixtures.url("tiny_sam.safetensors")).names.filter { $0.hasPrefix("mask_decoder.") }
+        let keys = try TensorArchives.open(Fixtures.url("tiny_sam.safetensors")).names.filter {
+            $0.hasPrefix("mask_decoder.")
+        }
         XCTAssertEqual(Set(decoder.loadReport.loaded), Set(keys))
         XCTAssertTrue(decoder.loadReport.isComplete, decoder.loadReport.description)
     }
@@ -30,10 +32,12 @@ final class MaskDecoderTests: XCTestCase {
         let f = try Fixtures.file("sam_box_prompt")
         let (sparse, dense) = encoder.embed(points: nil, boxes: try f.tensor("box_xyxy_input_frame"), masks: nil)
         for (multimask, suffix) in [(false, ""), (true, "_multimask")] {
-            let out = decoder.predict(imageEmbedding: try f.tensor("image_embeddings"), imagePE: encoder.densePositionalEncoding(),
+            let out = decoder.predict(imageEmbedding: try f.tensor("image_embeddings"),
+                                      imagePE: encoder.densePositionalEncoding(),
                                       sparsePrompts: sparse, densePrompts: dense, multimaskOutput: multimask)
             for (name, actual) in [("low_res_masks", out.masks), ("iou_predictions", out.iouPredictions)] {
-                assertClose(actual, try f.tensor(name + suffix), atol: Fixtures.suggestedAtol("sam_box_prompt", name + suffix),
+                assertClose(actual, try f.tensor(name + suffix),
+                            atol: Fixtures.suggestedAtol("sam_box_prompt", name + suffix),
                             rtol: 1e-4, name + suffix)
             }
         }
@@ -45,11 +49,13 @@ final class MaskDecoderTests: XCTestCase {
         let f = try Fixtures.file("sam_box_prompt"), pre = try Fixtures.file("preprocess")
         let original = try pre.integers("original_size"), input = try pre.integers("input_size")
         let imageSize = encoder.config.inputHeight
-        let box = Postprocess.applyBoxes(try f.tensor("box_xyxy_original").data, originalSize: (original[0], original[1]),
+        let box = Postprocess.applyBoxes(try f.tensor("box_xyxy_original").data,
+                                         originalSize: (original[0], original[1]),
                                          longestSide: imageSize)
         assertClose(box, try f.tensor("box_xyxy_input_frame").data, atol: 1e-5, rtol: 1e-6, "apply_boxes")
         let (sparse, dense) = encoder.embed(points: nil, boxes: Tensor(shape: [1, 4], data: box), masks: nil)
-        let lowRes = decoder.predict(imageEmbedding: try f.tensor("image_embeddings"), imagePE: encoder.densePositionalEncoding(),
+        let lowRes = decoder.predict(imageEmbedding: try f.tensor("image_embeddings"),
+                                     imagePE: encoder.densePositionalEncoding(),
                                      sparsePrompts: sparse, densePrompts: dense, multimaskOutput: false).masks
         let logits = Postprocess.masks(lowRes, imageSize: imageSize, inputSize: (input[0], input[1]),
                                        originalSize: (original[0], original[1]))
@@ -78,16 +84,17 @@ final class MaskDecoderTests: XCTestCase {
             tensors.append((name, name == reshaped ? Tensor(zeros: wrongShape) : try source.tensor(name)))
         }
         tensors.append(("mask_decoder.extra.bias", Tensor(zeros: [3])))
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("damaged_decoder_\(getpid()).safetensors")
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("damaged_decoder_\(getpid()).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsFile.write(tensors, to: url)
         let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
         XCTAssertThrowsError(try MaskDecoder(loading: try TensorArchives.open(url), heads: heads)) { error in
-            guard let e = error as? ParameterLoadError else { return XCTFail("unexpected error \(error)") }
+            guard let e = error as? LoadError else { return XCTFail("unexpected error \(error)") }
             XCTAssertEqual(e.report.missing, [.init(name: missing, shape: missingShape)])
             XCTAssertEqual(e.report.unused, [.init(name: "mask_decoder.extra.bias", shape: [3])])
-            XCTAssertEqual(e.report.misShaped, [.init(name: reshaped, expected: expectedShape, found: wrongShape)])
-            XCTAssertTrue(e.description.contains("got \(wrongShape), expected \(expectedShape)"), e.description)
+            XCTAssertEqual(e.report.misshaped, [.init(name: reshaped, expected: expectedShape, found: wrongShape)])
+            XCTAssertTrue(e.description.contains("expected \(expectedShape), found \(wrongShape)"), e.description)
         }
     }
 
@@ -112,15 +119,19 @@ final class MaskDecoderTests: XCTestCase {
                 MaskDecoder.Upscaling.forward(y: y, x: x, weights: weights, activations: activations)
                 guard let dy else { return [arena.tensor(y, [b, d / 8, 4 * h, 4 * w])] }
                 let dx = arena.zeros(xs[0].count), grads = arena.zeros(layout.totalCount)
-                MaskDecoder.Upscaling.backward(dx: dx, gradients: .init(layout: layout, prefix: "up.", base: grads), dy: arena.copy(dy),
+                MaskDecoder.Upscaling.backward(dx: dx, gradients: .init(layout: layout, prefix: "up.", base: grads),
+                                               dy: arena.copy(dy),
                                                x: x, weights: weights, activations: activations)
-                return [arena.tensor(dx, xs[0].shape)] + layout.entries.map { arena.tensor(grads + $0.offset, $0.shape) }
+                return [arena.tensor(dx, xs[0].shape)] + layout.entries.map {
+                    arena.tensor(grads + $0.offset, $0.shape)
+                }
             }
             let inputs = [randomTensor([b, d, h, w], seed: 1)] + layout.entries.enumerated().map { i, e in
                 randomTensor(e.shape, seed: 2, stream: UInt64(i), scale: 0.5)
             }
             GradientCheck(eps: 1e-2, atol: 1e-3, rtol: 1e-2)
-                .verify("upscaling \(b)x\(d)x\(h)x\(w)", inputs: inputs, forward: { run($0, nil) }, backward: { run($0, $1[0]) })
+                .verify("upscaling \(b)x\(d)x\(h)x\(w)", inputs: inputs, forward: { run($0, nil) },
+                        backward: { run($0, $1[0]) })
         }
     }
 
@@ -134,8 +145,9 @@ final class MaskDecoderTests: XCTestCase {
                 MLPBlock.forward(y: y, hidden: hiddenBuffer, x: x, weights: weights, shape: shape)
                 guard let dy else { return [arena.tensor(y, [rows, o])] }
                 let dx = arena.zeros(rows * i), grads = xs[1...].map { arena.zeros($0.count) }
-                MLPBlock.backward(dx: dx, gradients: (0..<layers).map { WeightAndBias(weight: grads[2 * $0], bias: grads[2 * $0 + 1]) },
-                                  dy: arena.copy(dy), x: x, hidden: hiddenBuffer, weights: weights, shape: shape)
+                let gradients = (0..<layers).map { WeightAndBias(weight: grads[2 * $0], bias: grads[2 * $0 + 1]) }
+                MLPBlock.backward(dx: dx, gradients: gradients, dy: arena.copy(dy), x: x, hidden: hiddenBuffer,
+                                  weights: weights, shape: shape)
                 return [arena.tensor(dx, [rows, i])] + zip(grads, xs[1...]).map { arena.tensor($0, $1.shape) }
             }
             // Small weights and biases of +-1 keep every pre-activation away from the ReLU kink.
@@ -146,22 +158,27 @@ final class MaskDecoderTests: XCTestCase {
                 inputs.append(Tensor(shape: s.bias, data: (0..<s.bias[0]).map { $0 % 2 == 0 ? 1 : -1 }))
             }
             GradientCheck(eps: 1e-2, atol: 1e-3, rtol: 1e-2)
-                .verify("MLP \(rows)x\(i)x\(hidden)x\(o) L\(layers)", inputs: inputs, forward: { run($0, nil) }, backward: { run($0, $1[0]) })
+                .verify("MLP \(rows)x\(i)x\(hidden)x\(o) L\(layers)", inputs: inputs, forward: { run($0, nil) },
+                        backward: { run($0, $1[0]) })
         }
     }
 
     func testMaskProductBackwardMatchesFiniteDifferences() {
         for (b, m, c, q) in [(2, 3, 5, 7), (1, 1, 1, 3)] {
             func run(_ xs: [Tensor], _ dy: Tensor?) -> [Tensor] {
-                let arena = TestArena(), hyper = arena.copy(xs[0]), upscaled = arena.copy(xs[1]), masks = arena.zeros(b * m * q)
-                MaskDecoder.MaskProduct.forward(masks: masks, hyper: hyper, upscaled: upscaled, batch: b, masks: m, channels: c, pixels: q)
+                let arena = TestArena(), hyper = arena.copy(xs[0]), upscaled = arena.copy(xs[1])
+                let masks = arena.zeros(b * m * q)
+                MaskDecoder.MaskProduct.forward(masks: masks, hyper: hyper, upscaled: upscaled, batch: b, masks: m,
+                                                channels: c, pixels: q)
                 guard let dy else { return [arena.tensor(masks, [b, m, q])] }
                 let dh = arena.zeros(xs[0].count), du = arena.zeros(xs[1].count)
-                MaskDecoder.MaskProduct.backward(dHyper: dh, dUpscaled: du, dMasks: arena.copy(dy), hyper: hyper, upscaled: upscaled,
+                MaskDecoder.MaskProduct.backward(dHyper: dh, dUpscaled: du, dMasks: arena.copy(dy), hyper: hyper,
+                                                 upscaled: upscaled,
                                                  batch: b, masks: m, channels: c, pixels: q)
                 return [arena.tensor(dh, xs[0].shape), arena.tensor(du, xs[1].shape)]
             }
-            GradientCheck().verify("mask product \(b)x\(m)x\(c)x\(q)", inputs: [randomTensor([b, m, c], seed: 5), randomTensor([b, c, q], seed: 6)],
+            GradientCheck().verify("mask product \(b)x\(m)x\(c)x\(q)",
+                                   inputs: [randomTensor([b, m, c], seed: 5), randomTensor([b, c, q], seed: 6)],
                                    forward: { run($0, nil) }, backward: { run($0, $1[0]) })
         }
     }

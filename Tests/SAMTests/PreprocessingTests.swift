@@ -29,16 +29,20 @@ final class PreprocessingTests: XCTestCase {
         let expected = try raw.file.tensor("resize_float_antialias")
         let (oh, ow) = (expected.shape[2], expected.shape[3])
         var planes = [Float](repeating: 0, count: 3 * raw.height * raw.width)
-        for i in 0..<raw.height * raw.width { for c in 0..<3 { planes[c * raw.height * raw.width + i] = Float(raw.image[i * 3 + c]) } }
+        for i in 0..<raw.height * raw.width {
+            for c in 0..<3 { planes[c * raw.height * raw.width + i] = Float(raw.image[i * 3 + c]) }
+        }
         var out = [Float](repeating: .nan, count: 3 * oh * ow)
-        AntialiasedResize.forward(y: &out, x: planes, planes: 3, height: raw.height, width: raw.width, outHeight: oh, outWidth: ow)
+        AntialiasedResize.forward(y: &out, x: planes, planes: 3, height: raw.height, width: raw.width, outHeight: oh,
+                                  outWidth: ow)
         assertClose(out, expected.data, atol: 1e-4, rtol: 0, "resize_float_antialias")
     }
 
     /// `ResizeLongestSide.apply` against the PIL uint8 result: within one level (float vs 8-bit fixed point).
     func testResizeLongestSideMatchesPILWithinOneLevel() throws {
         let raw = try rawImage()
-        let resized = ResizeLongestSide.apply(image: raw.image, height: raw.height, width: raw.width, longestSide: raw.side)
+        let resized = ResizeLongestSide.apply(image: raw.image, height: raw.height, width: raw.width,
+                                              longestSide: raw.side)
         let expected = try raw.file.integers("resized_u8").map(Float.init)
         XCTAssertEqual([resized.height, resized.width, 3], try raw.file.info("resized_u8").shape)
         assertClose(resized.image.map(Float.init), expected, atol: 1, rtol: 0, "resized_u8")
@@ -46,7 +50,8 @@ final class PreprocessingTests: XCTestCase {
 
     func testSamModeMatchesPreprocessed() throws {
         let raw = try rawImage()
-        let (image, inputSize) = Preprocessing.sam(image: raw.image, height: raw.height, width: raw.width, imageSize: raw.side)
+        let (image, inputSize) = Preprocessing.sam(image: raw.image, height: raw.height, width: raw.width,
+                                                   imageSize: raw.side)
         XCTAssertEqual([inputSize.height, inputSize.width], try raw.file.integers("input_size"))
         let expected = try raw.file.tensor("preprocessed")
         XCTAssertEqual([1] + image.shape, expected.shape)
@@ -80,8 +85,10 @@ final class PreprocessingTests: XCTestCase {
         let x = randomTensor([1, h, w], seed: 11, scale: 40)
         let out = Preprocessing.reference(x, imageSize: s, sliceSize: slice)
         XCTAssertEqual(out.shape, [3, s, s])
-        let mid = NaiveElementwise.bilinearResize(x.data, planes: 1, height: h, width: w, outHeight: slice, outWidth: slice)
-        let plane = NaiveElementwise.bilinearResize(mid, planes: 1, height: slice, width: slice, outHeight: s, outWidth: s)
+        let mid = NaiveElementwise.bilinearResize(x.data, planes: 1, height: h, width: w, outHeight: slice,
+                                                  outWidth: slice)
+        let plane = NaiveElementwise.bilinearResize(mid, planes: 1, height: slice, width: slice, outHeight: s,
+                                                    outWidth: s)
         assertClose(out.data, plane + plane + plane, atol: 1e-4, rtol: 1e-5, "reference")
     }
 
@@ -89,8 +96,10 @@ final class PreprocessingTests: XCTestCase {
     func testReferenceModeKeepsAnAugmentedShift() {
         let x = randomTensor([1, 6, 6], seed: 12, scale: 0.5)
         let shifted = Tensor(shape: x.shape, data: x.data.map { $0 + 1 })
-        let (a, b) = (Preprocessing.reference(x, imageSize: 8, sliceSize: 6), Preprocessing.reference(shifted, imageSize: 8, sliceSize: 6))
+        let (a, b) = (Preprocessing.reference(x, imageSize: 8, sliceSize: 6),
+                      Preprocessing.reference(shifted, imageSize: 8, sliceSize: 6))
         assertClose(b.data, a.data.map { $0 + 1 }, atol: 1e-5, rtol: 0, "the +1 shift survives")
-        XCTAssertEqual(Set(Preprocessing.reference(Tensor(repeating: 7, shape: [3, 4, 4]), imageSize: 8, sliceSize: 4).data), [7])
+        let constant = Preprocessing.reference(Tensor(repeating: 7, shape: [3, 4, 4]), imageSize: 8, sliceSize: 4)
+        XCTAssertEqual(Set(constant.data), [7])
     }
 }

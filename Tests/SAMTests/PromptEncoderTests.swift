@@ -15,10 +15,11 @@ final class PromptEncoderTests: XCTestCase {
         let checkpoint = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
         let config = try PromptEncoderConfig.inferred(from: checkpoint), c = Fixtures.config
         let imageSize = try XCTUnwrap(c["img_size"] as? Int), patch = try XCTUnwrap(c["patch_size"] as? Int)
-        XCTAssertEqual(config, PromptEncoderConfig(embedDim: try XCTUnwrap(c["out_chans"] as? Int),
-                                                   embeddingHeight: imageSize / patch, embeddingWidth: imageSize / patch,
-                                                   inputHeight: imageSize, inputWidth: imageSize,
-                                                   maskInChans: try XCTUnwrap(c["mask_in_chans"] as? Int)))
+        let expected = PromptEncoderConfig(embedDim: try XCTUnwrap(c["out_chans"] as? Int),
+                                           embeddingHeight: imageSize / patch, embeddingWidth: imageSize / patch,
+                                           inputHeight: imageSize, inputWidth: imageSize,
+                                           maskInChans: try XCTUnwrap(c["mask_in_chans"] as? Int))
+        XCTAssertEqual(config, expected)
         let ours = config.parameterShapes()
         XCTAssertEqual(ours.map(\.name), checkpoint.names.filter { $0.hasPrefix("prompt_encoder.") })
         for (name, shape) in ours { XCTAssertEqual(try checkpoint.info(name).shape, shape, name) }
@@ -27,8 +28,10 @@ final class PromptEncoderTests: XCTestCase {
     func testBoxEmbeddingsAndDensePEMatchFixture() throws {
         let encoder = try Self.encoder(), f = try Fixtures.file("sam_box_prompt")
         let (sparse, dense) = encoder.embed(points: nil, boxes: try f.tensor("box_xyxy_input_frame"), masks: nil)
-        for (name, actual) in [("sparse_embeddings", sparse), ("dense_embeddings", dense), ("dense_pe", encoder.densePositionalEncoding())] {
-            assertClose(actual, try f.tensor(name), atol: Fixtures.suggestedAtol("sam_box_prompt", name), rtol: 1e-4, name)
+        for (name, actual) in [("sparse_embeddings", sparse), ("dense_embeddings", dense),
+                               ("dense_pe", encoder.densePositionalEncoding())] {
+            assertClose(actual, try f.tensor(name), atol: Fixtures.suggestedAtol("sam_box_prompt", name), rtol: 1e-4,
+                        name)
         }
     }
 
@@ -42,7 +45,8 @@ final class PromptEncoderTests: XCTestCase {
         let sparse = encoder.embed(points: points, boxes: nil, masks: nil).sparse
         XCTAssertEqual(sparse.shape, [2, 3, d])
         let g = encoder.positionEmbedding.gaussian.data, f = d / 2
-        let rows = ["-1": encoder.embedding("not_a_point_embed.weight"), "0": encoder.embedding("point_embeddings.0.weight"),
+        let rows = ["-1": encoder.embedding("not_a_point_embed.weight"),
+                    "0": encoder.embedding("point_embeddings.0.weight"),
                     "1": encoder.embedding("point_embeddings.1.weight")]
         for b in 0..<2 {
             for k in 0..<3 {
@@ -67,8 +71,10 @@ final class PromptEncoderTests: XCTestCase {
         let boxOnly = encoder.embed(points: nil, boxes: box, masks: nil).sparse
         XCTAssertEqual(both.shape, [2, 4, d])
         for b in 0..<2 {
-            XCTAssertEqual(Array(both.data[(b * 4) * d ..< (b * 4 + 2) * d]), Array(sparse.data[(b * 3) * d ..< (b * 3 + 2) * d]))
-            XCTAssertEqual(Array(both.data[(b * 4 + 2) * d ..< (b * 4 + 4) * d]), Array(boxOnly.data[b * 2 * d ..< (b + 1) * 2 * d]))
+            XCTAssertEqual(Array(both.data[(b * 4) * d ..< (b * 4 + 2) * d]),
+                           Array(sparse.data[(b * 3) * d ..< (b * 3 + 2) * d]))
+            XCTAssertEqual(Array(both.data[(b * 4 + 2) * d ..< (b * 4 + 4) * d]),
+                           Array(boxOnly.data[b * 2 * d ..< (b + 1) * 2 * d]))
         }
     }
 
@@ -84,7 +90,8 @@ final class PromptEncoderTests: XCTestCase {
             x = naiveLayerNorm2d(encoder, x, norm)
             x.data = x.data.map { Float(NaiveElementwise.gelu($0)) }
         }
-        assertClose(dense, naiveConvolution(encoder, x, "6", outChannels: c.embedDim, kernel: 1), atol: 2e-5, rtol: 1e-4, "mask embedding")
+        assertClose(dense, naiveConvolution(encoder, x, "6", outChannels: c.embedDim, kernel: 1), atol: 2e-5,
+                    rtol: 1e-4, "mask embedding")
         XCTAssertEqual(encoder.embed(points: nil, boxes: nil, masks: masks).dense, dense)
     }
 
@@ -127,14 +134,19 @@ final class PromptEncoderTests: XCTestCase {
 
     // MARK: Naive helpers
 
-    private func naiveConvolution(_ e: PromptEncoder, _ x: Tensor, _ name: String, outChannels: Int, kernel: Int) -> Tensor {
+    private func naiveConvolution(_ e: PromptEncoder, _ x: Tensor, _ name: String, outChannels: Int,
+                                  kernel: Int) -> Tensor {
         let shape = Conv2d.Shape(batch: x.shape[0], inChannels: x.shape[1], outChannels: outChannels,
                                  height: x.shape[2], width: x.shape[3], kernel: kernel, stride: kernel)
         var y = Tensor(zeros: [shape.batch, outChannels, shape.outHeight, shape.outWidth])
         let w = e.layout.tensor("prompt_encoder.mask_downscaling.\(name).weight", in: e.values)
         let b = e.layout.tensor("prompt_encoder.mask_downscaling.\(name).bias", in: e.values)
         y.withMutablePointer { yp in
-            x.withPointer { xp in w.withPointer { wp in b.withPointer { NaiveConv2d.forward(y: yp, x: xp, weight: wp, bias: $0, shape: shape) } } }
+            x.withPointer { xp in
+                w.withPointer { wp in
+                    b.withPointer { NaiveConv2d.forward(y: yp, x: xp, weight: wp, bias: $0, shape: shape) }
+                }
+            }
         }
         return y
     }
@@ -145,7 +157,8 @@ final class PromptEncoderTests: XCTestCase {
         let rows = x.reshaped([b, c, h * w]).permuted([0, 2, 1])
         let weight = e.layout.tensor("prompt_encoder.mask_downscaling.\(name).weight", in: e.values).data
         let bias = e.layout.tensor("prompt_encoder.mask_downscaling.\(name).bias", in: e.values).data
-        let y = NaiveElementwise.layerNorm(rows.data, weight: weight, bias: bias, rows: b * h * w, features: c, eps: 1e-6)
+        let y = NaiveElementwise.layerNorm(rows.data, weight: weight, bias: bias, rows: b * h * w, features: c,
+                                           eps: 1e-6)
         return Tensor(shape: [b, h * w, c], data: y).permuted([0, 2, 1]).reshaped([b, c, h, w])
     }
 }

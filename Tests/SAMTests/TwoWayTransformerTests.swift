@@ -48,17 +48,20 @@ struct TransformerHarness {
         let d = config.embeddingDim, s = shape, layout = self.layout, arena = TestArena()
         let params = arena.copy(Tensor(shape: [layout.totalCount], data: xs[3...].flatMap(\.data)))
         let grads = arena.zeros(layout.totalCount)
-        let inputs = TwoWayTransformer.Inputs(tokens: arena.copy(xs[0]), image: arena.copy(xs[1]), imagePE: arena.copy(xs[2]))
+        let inputs = TwoWayTransformer.Inputs(tokens: arena.copy(xs[0]), image: arena.copy(xs[1]),
+                                              imagePE: arena.copy(xs[2]))
         let activations = TwoWayTransformer.Activations(config: config, shape: s)
         let weights = TwoWayTransformer.Weights(layout: layout, prefix: prefix, config: config, base: params)
         TwoWayTransformer.forward(inputs: inputs, weights: weights, activations: activations)
-        let outputs = [arena.tensor(activations.queries, [s.batch, s.tokens, d]), arena.tensor(activations.keys, [s.batch, s.imageTokens, d])]
+        let outputs = [arena.tensor(activations.queries, [s.batch, s.tokens, d]),
+                       arena.tensor(activations.keys, [s.batch, s.imageTokens, d])]
         guard let upstream else { return (outputs, []) }
         let dInputs = xs[0..<3].map { arena.zeros($0.count) }
         TwoWayTransformer.backward(
             gradients: .init(layout: layout, prefix: prefix, config: config, base: grads),
             inputGradients: .init(tokens: dInputs[0], image: dInputs[1], imagePE: dInputs[2]),
-            dQueries: arena.copy(upstream[0]), dKeys: arena.copy(upstream[1]), inputs: inputs, weights: weights, activations: activations)
+            dQueries: arena.copy(upstream[0]), dKeys: arena.copy(upstream[1]), inputs: inputs, weights: weights,
+            activations: activations)
         let inputGrads = (0..<3).map { arena.tensor(dInputs[$0], xs[$0].shape) }
         return (outputs, inputGrads + layout.entries.map { arena.tensor(grads + $0.offset, $0.shape) })
     }
@@ -94,7 +97,8 @@ final class TwoWayTransformerTests: XCTestCase {
 
     func testBackwardMatchesFiniteDifferencesWithSharedImages() {
         // 4 rows, an image per 2 rows, one PE for all: layer 0 attends once per image (g = 2).
-        let h = TransformerHarness(config: tiny, shape: .init(batch: 4, tokens: 3, imageTokens: 15, imageRepeats: 2, peRepeats: 4),
+        let h = TransformerHarness(config: tiny,
+                                   shape: .init(batch: 4, tokens: 3, imageTokens: 15, imageRepeats: 2, peRepeats: 4),
                                    prefix: "transformer.")
         var check = GradientCheck(eps: 1e-2, atol: 2e-3, rtol: 2e-2)
         check.maxChecksPerInput = 20   // a sample of every parameter tensor and input keeps this under 2 s
@@ -104,7 +108,8 @@ final class TwoWayTransformerTests: XCTestCase {
     func testBackwardMatchesFiniteDifferencesPerRowAndMixedSharing() {
         // Image per 2 rows but PE per row (g = 1), one layer, single head, odd sizes.
         let config = TwoWayTransformerConfig(depth: 1, embeddingDim: 4, heads: 1, mlpDim: 5, downsampleRate: 2)
-        let h = TransformerHarness(config: config, shape: .init(batch: 2, tokens: 1, imageTokens: 7, imageRepeats: 2, peRepeats: 1),
+        let h = TransformerHarness(config: config,
+                                   shape: .init(batch: 2, tokens: 1, imageTokens: 7, imageRepeats: 2, peRepeats: 1),
                                    prefix: "mask_decoder.transformer.")
         GradientCheck(eps: 1e-2, atol: 2e-3, rtol: 2e-2)
             .verify("transformer mixed", inputs: h.randomInputs(seed: 5), forward: h.forward, backward: h.backward)
@@ -113,9 +118,11 @@ final class TwoWayTransformerTests: XCTestCase {
     /// Sharing an image between rows gives the same outputs as copying it, and its gradient is
     /// the sum of the copies' gradients.
     func testSharedImageEqualsReplicatedImage() {
-        let shared = TransformerHarness(config: tiny, shape: .init(batch: 6, tokens: 2, imageTokens: 9, imageRepeats: 3, peRepeats: 6),
+        let shared = TransformerHarness(config: tiny, shape: .init(batch: 6, tokens: 2, imageTokens: 9,
+                                                                   imageRepeats: 3, peRepeats: 6),
                                         prefix: "transformer.")
-        let copied = TransformerHarness(config: tiny, shape: .init(batch: 6, tokens: 2, imageTokens: 9), prefix: "transformer.")
+        let copied = TransformerHarness(config: tiny, shape: .init(batch: 6, tokens: 2, imageTokens: 9),
+                                        prefix: "transformer.")
         let xs = shared.randomInputs(seed: 3)
         let (image, pe) = (xs[1].data, xs[2].data)
         var ys = xs
@@ -145,7 +152,8 @@ final class TwoWayTransformerTests: XCTestCase {
         let checkpoint = try TensorArchives.open(Fixtures.url("tiny_sam.pth"))
         let prefix = "mask_decoder.transformer."
         let config = try TwoWayTransformerConfig.inferred(from: checkpoint, prefix: prefix, heads: heads)
-        let tokens = try head.tensor("tokens"), pe = try head.tensor("image_pe"), images = try inputs.tensor("image_embeddings")
+        let tokens = try head.tensor("tokens"), pe = try head.tensor("image_pe")
+        let images = try inputs.tensor("image_embeddings")
         let (rows, d, p) = (tokens.shape[0], images.shape[1], images.shape[2] * images.shape[3])
         XCTAssertEqual(config.embeddingDim, d)
         let h = TransformerHarness(config: config, shape: .init(batch: rows, tokens: tokens.shape[1], imageTokens: p,
@@ -155,14 +163,16 @@ final class TwoWayTransformerTests: XCTestCase {
         for e in h.layout.entries { xs.append(try head.tensor("params/" + e.name)) }
         let out = h.forward(xs)
         for (i, name) in ["transformer_hs", "transformer_src"].enumerated() {
-            assertClose(out[i], try head.tensor(name), atol: Fixtures.suggestedAtol("autosam_head", name), rtol: 1e-4, name)
+            assertClose(out[i], try head.tensor(name), atol: Fixtures.suggestedAtol("autosam_head", name), rtol: 1e-4,
+                        name)
         }
     }
 
     func testInferredConfigAndParameterNamesMatchCheckpoint() throws {
         let checkpoint = try TensorArchives.open(Fixtures.url("tiny_sam.pth")), c = Fixtures.config
         let heads = try XCTUnwrap(c["dec_num_heads"] as? Int)
-        let config = try TwoWayTransformerConfig.inferred(from: checkpoint, prefix: "mask_decoder.transformer.", heads: heads)
+        let config = try TwoWayTransformerConfig.inferred(from: checkpoint, prefix: "mask_decoder.transformer.",
+                                                          heads: heads)
         XCTAssertEqual(config.depth, c["dec_depth"] as? Int)
         XCTAssertEqual(config.mlpDim, c["dec_mlp_dim"] as? Int)
         XCTAssertEqual(config.downsampleRate, c["attention_downsample_rate"] as? Int)
@@ -179,9 +189,13 @@ final class TwoWayTransformerTests: XCTestCase {
             let x = randomTensor([b, c, p], seed: UInt64(c))
             let expected = x.permuted([0, 2, 1])
             var y = Tensor(zeros: [b, p, c]), back = Tensor(zeros: [b, c, p])
-            y.withMutablePointer { yp in x.withPointer { TwoWayTransformer.channelsToTokens(y: yp, x: $0, batch: b, channels: c, pixels: p) } }
+            y.withMutablePointer { yp in
+                x.withPointer { TwoWayTransformer.channelsToTokens(y: yp, x: $0, batch: b, channels: c, pixels: p) }
+            }
             XCTAssertEqual(y.data, expected.data, "channelsToTokens \(b)x\(c)x\(p)")
-            back.withMutablePointer { bp in y.withPointer { TwoWayTransformer.tokensToChannels(y: bp, x: $0, batch: b, channels: c, pixels: p) } }
+            back.withMutablePointer { bp in
+                y.withPointer { TwoWayTransformer.tokensToChannels(y: bp, x: $0, batch: b, channels: c, pixels: p) }
+            }
             XCTAssertEqual(back.data, x.data, "tokensToChannels \(b)x\(c)x\(p)")
         }
     }

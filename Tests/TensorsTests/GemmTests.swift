@@ -48,7 +48,8 @@ final class GemmTests: XCTestCase {
             }
             naive.withMutablePointer { pc in
                 for i in 0..<count {
-                    NaiveGemm.sgemm(m: m, n: n, k: k, a: pa + i * m * k, lda: k, b: pb, ldb: n, c: pc + i * m * n, ldc: n)
+                    NaiveGemm.sgemm(m: m, n: n, k: k, a: pa + i * m * k, lda: k, b: pb, ldb: n, c: pc + i * m * n,
+                                    ldc: n)
                 }
             }
         } }

@@ -1,7 +1,8 @@
 import Tensors
 
-/// The per-head core shared by `MultiHeadAttention` (SAM ViT) and `Attention` (SAM two-way
-/// transformer): for one (batch, head) pair,
+/// The per-head core shared by the image encoder's `EncoderAttention` (SAM ViT, windowed or global,
+/// with relative positions) and the mask decoder's `DecoderAttention` (SAM two-way transformer):
+/// for one (batch, head) pair,
 /// `P = softmax_rows(scale * Q @ K^T + bias)`, `O = P @ V`, and its backward.
 ///
 /// Q, K, V and O are strided views into the caller's projection buffers (head h of a token row is
@@ -149,7 +150,8 @@ struct AttentionHead {
     }
 
     /// In place: dp[j] <- p[j] * (dp[j] - sum_k p[k] dp[k]) (softmax backward of one row).
-    static func softmaxRowBackward(_ dp: UnsafeMutablePointer<Float>, probabilities p: UnsafePointer<Float>, count n: Int) {
+    static func softmaxRowBackward(_ dp: UnsafeMutablePointer<Float>, probabilities p: UnsafePointer<Float>,
+                                   count n: Int) {
         var dot0: Float = 0, dot1: Float = 0, dot2: Float = 0, dot3: Float = 0
         var j = 0
         while j &+ 4 <= n {

@@ -1,11 +1,12 @@
 import Foundation
+@testable import Datasets
 
-/// Writes volumes in the reference's PNG layout (`imgs/<volume>/<volume>_NNN.png` as 8-bit RGB,
-/// `annotations/<volume>/<volume>_NNN.png` as 8-bit grey labels), the layout `DatasetIndex`
-/// reads back as `.png`.
-public enum ReferencePNGExport {
+/// Test helper: writes volumes in the reference's PNG layout (`imgs/<volume>/<volume>_NNN.png` as
+/// 8-bit RGB, `annotations/<volume>/<volume>_NNN.png` as 8-bit grey labels), the layout
+/// `DatasetIndex` reads back as `.png`. Production never writes this layout, so it lives here.
+enum ReferencePNGExport {
     /// Each volume's intensities are mapped linearly from its minimum...maximum to 0...255.
-    public static func write(_ volumes: [Volume], to root: URL) throws {
+    static func write(_ volumes: [Volume], to root: URL) throws {
         for v in volumes {
             let imageFolder = root.appendingPathComponent("imgs").appendingPathComponent(v.name)
             let labelFolder = root.appendingPathComponent("annotations").appendingPathComponent(v.name)
@@ -13,7 +14,8 @@ public enum ReferencePNGExport {
                 try FileManager.default.createDirectory(at: imageFolder, withIntermediateDirectories: true)
                 try FileManager.default.createDirectory(at: labelFolder, withIntermediateDirectories: true)
             } catch {
-                throw DatasetError(file: imageFolder.path, .io, "cannot create folder (\(error.localizedDescription))")
+                throw DatasetError(file: imageFolder.path, .io,
+                                   "cannot create folder (\(error.localizedDescription))")
             }
             let low = v.image.min() ?? 0, high = v.image.max() ?? 0
             let scale = high > low ? 255 / (high - low) : 0
@@ -34,5 +36,7 @@ public enum ReferencePNGExport {
 }
 
 private extension Float {
-    func clamped(to range: ClosedRange<Float>) -> Float { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
+    func clamped(to range: ClosedRange<Float>) -> Float {
+        Swift.min(Swift.max(self, range.lowerBound), range.upperBound)
+    }
 }

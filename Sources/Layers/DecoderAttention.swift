@@ -1,19 +1,21 @@
 import Tensors
 
-/// Attention of SAM's two-way transformer (mask decoder), with separate projections and an
-/// internal width Di = D / downsampleRate:
+/// The mask decoder's attention: SAM's two-way transformer (token self-attention and the
+/// token <-> image cross-attentions), multi-head with separate q/k/v projections, no positional
+/// bias, and an internal width Di = D / downsampleRate (2 for the cross-attentions):
 /// `q' = q @ Wq^T + bq`, `k' = k @ Wk^T + bk`, `v' = v @ Wv^T + bv` (each (.., Di)), split into nh
 /// heads of Dh = Di / nh channels, `P = softmax(q' @ k'^T / sqrt(Dh))` per (batch, head),
 /// `ctx = P @ v'` with heads merged, `y = ctx @ Wout^T + bout`.
 ///
 /// ref: segment_anything/modeling/transformer.py @ dca509f, `Attention` (lines 185-240), forward
-/// lines 218-240. The per-head work is `AttentionHead`, shared with `MultiHeadAttention`.
+/// lines 218-240. The per-head work is `AttentionHead`, shared with the image encoder's
+/// `EncoderAttention`.
 ///
 /// Shapes: B batch, Nq queries, Nk keys, D embedding dim, Di internal dim, nh heads, Dh = Di / nh.
 /// q (B, Nq, D), k (B, Nk, D), v (B, Nk, D), y (B, Nq, D); Wq, Wk, Wv (Di, D), bq, bk, bv (Di),
 /// Wout (D, Di), bout (D). Saved: q' (B*Nq, Di), k' (B*Nk, Di), v' (B*Nk, Di), ctx (B*Nq, Di),
 /// head h of a row in columns h * Dh ..< (h + 1) * Dh.
-public enum Attention {
+public enum DecoderAttention {
     public struct Shape: Equatable, Sendable {
         public var batch, queries, keys, embeddingDim, internalDim, heads: Int
         /// Elements of the per-head score block (memory of the attention scratch vs. GEMM size).
@@ -22,9 +24,11 @@ public enum Attention {
         public init(batch: Int, queries: Int, keys: Int, embeddingDim: Int, heads: Int, downsampleRate: Int = 1,
                     scoreBudget: Int = AttentionHead.defaultScoreBudget) {
             let internalDim = embeddingDim / downsampleRate
-            precondition(heads > 0 && internalDim % heads == 0, "heads \(heads) must divide the internal dim \(internalDim)")
+            precondition(heads > 0 && internalDim % heads == 0,
+                         "heads \(heads) must divide the internal dim \(internalDim)")
             (self.batch, self.queries, self.keys) = (batch, queries, keys)
-            (self.embeddingDim, self.internalDim, self.heads, self.scoreBudget) = (embeddingDim, internalDim, heads, scoreBudget)
+            (self.embeddingDim, self.internalDim) = (embeddingDim, internalDim)
+            (self.heads, self.scoreBudget) = (heads, scoreBudget)
         }
 
         public var headDim: Int { internalDim / heads }
@@ -84,9 +88,11 @@ public enum Attention {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
         defer { scratch.deallocate() }
         forEachHead(s) { qOff, kOff in
-            head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
+            head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff,
+                         v: saved.v + kOff, bias: nil)
         }
-        Linear.forward(y: y, x: saved.context, weight: p.outWeight, bias: p.outBias, rows: qRows, inFeatures: di, outFeatures: d)
+        Linear.forward(y: y, x: saved.context, weight: p.outWeight, bias: p.outBias, rows: qRows, inFeatures: di,
+                       outFeatures: d)
     }
 
     /// Accumulates dq, dk, dv (inputs, each skipped when nil) and the parameter gradients from
@@ -110,8 +116,8 @@ public enum Attention {
         Linear.backward(dx: dContext, dWeight: g.outWeight, dBias: g.outBias, dy: dy, x: saved.context,
                         weight: p.outWeight, rows: qRows, inFeatures: di, outFeatures: d)
         forEachHead(s) { qOff, kOff in
-            head.backward(dq: dqp + qOff, dk: dkp + kOff, dv: dvp + kOff, dBias: nil, dO: dContext + qOff, scratch: scratch,
-                          q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
+            head.backward(dq: dqp + qOff, dk: dkp + kOff, dv: dvp + kOff, dBias: nil, dO: dContext + qOff,
+                          scratch: scratch, q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
         }
         Linear.backward(dx: dq, dWeight: g.qWeight, dBias: g.qBias, dy: dqp, x: q, weight: p.qWeight,
                         rows: qRows, inFeatures: d, outFeatures: di)

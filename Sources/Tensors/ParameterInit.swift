@@ -1,12 +1,12 @@
-import Tensors
-
-/// How one tensor of a head is initialised: PyTorch's default distributions, drawn from the
-/// counter-based generator so that every rank computes the same values from the run seed.
+/// How a fresh PyTorch module initialises one tensor: the rule of a head's parameters (Heads) and
+/// of the SAM image encoder's random weights (SAM `WeightSlot`, for benchmarks and demos).
 ///
-/// Each tensor draws from its own stream, derived from the seed and a hash of its state-dict
-/// name, so adding or reordering tensors never changes the values of the others.
+/// `values(count:name:seed:)` draws a head's tensor from the counter-based generator so that every
+/// rank computes the same values from the run seed. Each tensor draws from its own stream, derived
+/// from the seed and a hash of its state-dict name, so adding or reordering tensors never changes
+/// the values of the others. (The SAM encoder draws its own way, by slot index.)
 public enum ParameterInit: Equatable, Sendable {
-    /// U(-bound, bound).
+    /// U(-bound, bound): Linear / Conv2d weights and biases (`pyTorchDefault(fanIn:)`).
     case uniform(bound: Float)
     /// N(mean, std^2): `nn.Embedding` weights and `torch.randn` buffers use N(0, 1).
     case normal(mean: Float, std: Float)

@@ -1,7 +1,9 @@
 import Dispatch
 import Tensors
 
-/// Multi-head self-attention of SAM's ViT blocks, with optional decomposed relative positions:
+/// The image encoder's attention: multi-head self-attention of SAM's ViT blocks over windows
+/// (windowed blocks) or the whole token grid (global blocks), with optional decomposed relative
+/// positions and one fused qkv projection:
 /// `qkv = x @ Wqkv^T + bqkv` split into q, k, v and nh heads of D = C / nh channels,
 /// `P = softmax((q * D^-0.5) @ k^T + relH + relW)` per (grid, head), `ctx = P @ v` with heads merged,
 /// `y = ctx @ Wproj^T + bproj`.
@@ -12,15 +14,16 @@ import Tensors
 /// Memory: the qkv GEMM and the projection run over all B * H * W tokens at once; the attention
 /// itself runs one (grid, head) pair at a time per thread (forward spreads the pairs over the BLAS
 /// threads), block of queries by block of queries, through one score buffer of 4 MB by default
-/// (`AttentionHead`), so a global block at 64 x 64 tokens never holds its 4096 x 4096 logits. Forward writes q/k/v and the
-/// merged context into the caller's `Saved` buffers: inference reuses them across blocks, training
-/// keeps them for `backward`, which recomputes the probabilities head by head.
+/// (`AttentionHead`), so a global block at 64 x 64 tokens never holds its 4096 x 4096 logits.
+/// Forward writes q/k/v and the merged context into the caller's `Saved` buffers: inference reuses
+/// them across blocks, training keeps them for `backward`, which recomputes the probabilities head
+/// by head.
 ///
 /// Shapes: B grids (windows, or images for global blocks), H x W tokens per grid, N = H * W,
 /// rows = B * N, C channels, nh heads, D = C / nh. x, y (B, H, W, C); qkv (rows, 3C) with column
 /// s * C + h * D + c for s in (q, k, v) (SAM's reshape(B, N, 3, nh, D)); context (rows, C) with
 /// column h * D + c; Wqkv (3C, C), bqkv (3C), Wproj (C, C), bproj (C), relPosH (2H-1, D), relPosW (2W-1, D).
-public enum MultiHeadAttention {
+public enum EncoderAttention {
     public struct Shape: Equatable, Sendable {
         public var batch, height, width, channels, heads: Int
         public var useRelativePosition: Bool
@@ -91,7 +94,8 @@ public enum MultiHeadAttention {
         parameters p: Parameters, shape s: Shape, saved: Saved
     ) {
         let c = s.channels
-        Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bias: p.qkvBias, rows: s.rows, inFeatures: c, outFeatures: 3 * c)
+        Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bias: p.qkvBias, rows: s.rows, inFeatures: c,
+                       outFeatures: 3 * c)
         let head = core(s)
         let relCount = s.useRelativePosition ? s.tokens * (s.height + s.width) : 0
         forEachChunkConcurrently(items: s.heads * s.batch) { items in
@@ -114,7 +118,8 @@ public enum MultiHeadAttention {
                              q: q, k: q + c, v: q + 2 * c, bias: bias)
             }
         }
-        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bias: p.projBias, rows: s.rows, inFeatures: c, outFeatures: c)
+        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bias: p.projBias, rows: s.rows, inFeatures: c,
+                       outFeatures: c)
     }
 
     /// Calls `body` on contiguous chunks covering 0..<items: one chunk per BLAS thread, run
@@ -163,7 +168,8 @@ public enum MultiHeadAttention {
                 head.backward(dq: dq + offset, dk: dq + offset + c, dv: dq + offset + 2 * c,
                               dBias: rel?.biasGradient(grid: b, shape: s),
                               dO: dContext + b * s.tokens * c + h * s.headDim, scratch: scratch,
-                              q: q + offset, k: q + offset + c, v: q + offset + 2 * c, bias: rel?.bias(grid: b, shape: s))
+                              q: q + offset, k: q + offset + c, v: q + offset + 2 * c,
+                              bias: rel?.bias(grid: b, shape: s))
             }
             rel?.backward(dq: dq, gradients: g, q: q, parameters: p, shape: s)
         }
