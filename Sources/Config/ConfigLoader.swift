@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Foundation
 #if canImport(Glibc)
 import Glibc

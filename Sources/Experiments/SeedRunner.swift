@@ -1,5 +1,5 @@
 import Baselines
-import Checkpoints
+import TensorFiles
 import Collectives
 import Config
 import Datasets
@@ -61,13 +61,13 @@ struct SeedRunner: HeadVisitor {
     private func pretrainedEncoder<H: SegmentationHead>(_ head: H, seedDir: URL, log: RunLog,
                                                         budget: inout Int?) throws -> [(String, Tensor)]? {
         let config = experiment.config
-        guard config.pretrain.method == .simclr, let unet = head as? UNet, let set = data.unlabelled else { return [] }
+        guard config.pretrain.method == .simclr, let set = data.unlabelled,
+              let network = head.selfSupervisedNetwork(projectionHidden: config.pretrain.projection_hidden,
+                                                       projectionDim: config.pretrain.projection_dim) else { return [] }
         let dir = seedDir.appendingPathComponent("pretrain")
         if comm.isCoordinator { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         try comm.barrier()
         let store = CheckpointStore(root: dir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
-        let network = SimCLRNetwork(unet: unet, projectionHidden: config.pretrain.projection_hidden,
-                                    projectionDim: config.pretrain.projection_dim)
         let pretrainLog = RunLog(rank: log.rank, metricsFile: comm.isCoordinator ? dir.appendingPathComponent("metrics.jsonl") : nil,
                                  verbose: log.verbose)
         let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,

@@ -1,5 +1,5 @@
 import Baselines
-import Checkpoints
+import TensorFiles
 import Collectives
 import Config
 import Embeddings

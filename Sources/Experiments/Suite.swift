@@ -1,5 +1,5 @@
 import Baselines
-import Checkpoints
+import TensorFiles
 import Config
 import Embeddings
 import Evaluation

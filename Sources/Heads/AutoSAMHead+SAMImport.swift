@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 
 /// What `AutoSAMHead.initialiseFromSAM` did with every `mask_decoder.*` key: the reference's rule
@@ -58,5 +58,14 @@ extension AutoSAMHead {
         let copied = Set(found.loaded)
         return SAMImportReport(file: archive.path, copied: found.loaded, excluded: names.filter(excluded),
                                unused: found.unused.map(\.name), kept: layout.names.filter { !copied.contains($0) })
+    }
+}
+
+extension AutoSAMHead {
+    public var startsFromSAM: Bool { true }
+
+    /// The mask decoder starts from SAM's weights by the reference's rule (DESIGN §3.3).
+    public func initialise(_ state: inout TrainableState, fromSAM archive: any TensorArchive) throws -> [String] {
+        try initialiseFromSAM(archive: archive, into: &state).copied
     }
 }

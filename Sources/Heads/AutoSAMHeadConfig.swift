@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import SAM
 
 /// Configuration of the AutoSAM decoder head (DESIGN §3.3): SAM's mask decoder with

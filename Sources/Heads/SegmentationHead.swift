@@ -1,3 +1,4 @@
+import TensorFiles
 import Tensors
 
 /// A trainable prediction head on the frozen encoder's image embedding (DESIGN §3.3-3.4):
@@ -42,6 +43,22 @@ public protocol SegmentationHead {
     /// the last `forward` on this workspace (with the same parameters).
     func backward(_ dLogits: Tensor, parameters: [Float], frozen: [Float], gradients: inout [Float],
                   workspace: inout Workspace)
+
+    // Setup hooks, so trainers never need to know the concrete head (defaults: nothing to do).
+
+    /// True when the head starts from weights of the run's SAM checkpoint (AutoSAM's mask decoder).
+    var startsFromSAM: Bool { get }
+    /// Copies the weights it takes from a SAM checkpoint into `state`; the names copied.
+    func initialise(_ state: inout TrainableState, fromSAM archive: any TensorArchive) throws -> [String]
+    /// The network that pretrains part of this head self-supervised (the UNet's encoder with a
+    /// SimCLR projection), nil for heads without one.
+    func selfSupervisedNetwork(projectionHidden: Int, projectionDim: Int) -> SimCLRNetwork?
+}
+
+extension SegmentationHead {
+    public var startsFromSAM: Bool { false }
+    public func initialise(_ state: inout TrainableState, fromSAM archive: any TensorArchive) throws -> [String] { [] }
+    public func selfSupervisedNetwork(projectionHidden: Int, projectionDim: Int) -> SimCLRNetwork? { nil }
 }
 
 extension SegmentationHead {

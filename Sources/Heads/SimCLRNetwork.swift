@@ -129,3 +129,10 @@ public final class SimCLRWorkspace {
         dBottleneck = [Float](repeating: 0, count: pooled.count * pixels)
     }
 }
+
+extension UNet {
+    /// The UNet's encoder with a SimCLR projection head (the baseline's pretraining).
+    public func selfSupervisedNetwork(projectionHidden: Int, projectionDim: Int) -> SimCLRNetwork? {
+        SimCLRNetwork(unet: self, projectionHidden: projectionHidden, projectionDim: projectionDim)
+    }
+}

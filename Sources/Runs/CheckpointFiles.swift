@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Collectives
 import Config
 import Foundation
@@ -45,8 +45,11 @@ public struct CheckpointFiles: Equatable {
         let optimizer = try SafeTensorsFile(bytes: files["optimizer.safetensors"] ?? Data(), path: folder + "/optimizer.safetensors")
         let params = try head.names.filter { $0.hasPrefix("params/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
         let frozen = try head.names.filter { $0.hasPrefix("frozen/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
-        return TrainingCheckpoint(state: state, params: params, frozen: frozen,
-                                  adamM: try optimizer.tensor("exp_avg").data, adamV: try optimizer.tensor("exp_avg_sq").data)
+        var checkpoint = TrainingCheckpoint(state: state, params: params, frozen: frozen,
+                                            adamM: try optimizer.tensor("exp_avg").data,
+                                            adamV: try optimizer.tensor("exp_avg_sq").data)
+        checkpoint.origin = folder
+        return checkpoint
     }
 
     /// One message: the folder, then each (name, contents), all length-prefixed (`MessageWriter`).

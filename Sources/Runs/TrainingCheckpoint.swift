@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Collectives
 import Config
 import Datasets
@@ -55,6 +55,8 @@ public struct TrainingCheckpoint {
     public var frozen: [(String, Tensor)]      // frozen parameters and buffers
     public var adamM: [Float]
     public var adamV: [Float]
+    /// Where it was read from (named in errors), "checkpoint" when built in memory.
+    public var origin = "checkpoint"
 
     public init(state: State, params: [(String, Tensor)], frozen: [(String, Tensor)], adamM: [Float], adamV: [Float]) {
         self.state = state
@@ -78,27 +80,21 @@ public struct TrainingCheckpoint {
                   frozen: frozen.layout.names.map { ($0, frozen.tensor($0)) }, adamM: a.m, adamV: a.v)
     }
 
-    /// The trainable state this checkpoint continues: its tensors over `current` (same layout)
-    /// and its Adam moments, step and settings.
+    /// The trainable state this checkpoint continues: its tensors over `current` (same layout:
+    /// every tensor present and of its shape, else a `LoadError` listing all problems) and its
+    /// Adam moments, step and settings.
     public func trainableState(continuing current: TrainableState) throws -> TrainableState {
         let s = state
         let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, m: adamM, v: adamV, step: s.adamStep)
-        let values = try current.layout.filling(current.params, with: params, what: "checkpoint tensor")
+        let (values, report) = current.layout.filled(current.params, with: params)
+        try report.check(source: origin)
         return TrainableState(layout: current.layout, params: values, adam: adam)
     }
-}
 
-extension ParameterLayout {
-    /// `values` (laid out by this layout) with the named tensors written over their entries; a
-    /// name this layout lacks or a shape that differs is an error naming the tensor.
-    public func filling(_ values: [Float], with tensors: [(String, Tensor)], what: String) throws -> [Float] {
-        var out = values
-        for (name, t) in tensors {
-            guard let e = entry(name), e.shape == t.shape else {
-                throw RunFileError(path: name, message: "\(what) \(t.shape) does not fit this model")
-            }
-            out.replaceSubrange(e.offset ..< e.offset + e.count, with: t.data)
-        }
-        return out
+    /// The frozen parameters and buffers of this checkpoint over `current` (same layout, complete).
+    public func frozenState(continuing current: FrozenState) throws -> FrozenState {
+        let (values, report) = current.layout.filled(current.values, with: frozen)
+        try report.check(source: origin + " (frozen buffers)")
+        return FrozenState(layout: current.layout, values: values)
     }
 }

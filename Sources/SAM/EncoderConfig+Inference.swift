@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 
 extension EncoderConfig {
     /// Key prefix of the image encoder in SAM checkpoints.

@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 
 // Loading the prompt encoder's and mask decoder's parameters from a checkpoint into one flat

@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 
 /// Configuration of SAM's original `MaskDecoder` (SAM: dim 256, 3 multimask outputs, IoU head

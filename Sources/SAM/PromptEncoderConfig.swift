@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 
 /// Configuration of SAM's `PromptEncoder` (SAM: dim 256, embedding grid 64 x 64, input image

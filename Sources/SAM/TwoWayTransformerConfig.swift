@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 
 /// Configuration of SAM's `TwoWayTransformer` (DESIGN §3.2): SAM uses depth 2, dim 256, 8 heads,

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Checkpoints
+import TensorFiles
 import Tensors
 
 /// The PyTorch golden fixtures (copied from the team's shared folder into this target's

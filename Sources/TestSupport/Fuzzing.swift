@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-/// The seeded mutation fuzzing harness shared by the parser fuzz tests (Datasets, Checkpoints,
+/// The seeded mutation fuzzing harness shared by the parser fuzz tests (Datasets, TensorFiles,
 /// embedding-cache entries): `Mutator` makes reproducible mutants, `XCTestCase.fuzz` runs a
 /// family of cases with a peak-memory bound, `CrashReport` names the case when one traps.
 

@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Collectives
 import Config
 import Datasets
@@ -60,13 +60,15 @@ public final class SeedTrainer<Head: SegmentationHead> {
         self.log = log
         self.step = HeadStep(head: head)
         var (trainable, frozen) = head.initialState(seed: UInt64(seed), lr: config.optim.lr)
-        // AutoSAM: the mask decoder starts from SAM's weights by the reference's rule (DESIGN §3.3).
-        if let autosam = head as? AutoSAMHead, !config.encoder.checkpoint.isEmpty, comm.isCoordinator {
+        // A head that starts from SAM's weights (AutoSAM's mask decoder, DESIGN §3.3) takes them here.
+        if head.startsFromSAM, !config.encoder.checkpoint.isEmpty, comm.isCoordinator {
             let archive = try TensorArchives.open(URL(fileURLWithPath: config.encoder.checkpoint))
-            let report = try autosam.initialiseFromSAM(archive: archive, into: &trainable)
-            log.info("seed \(seed): \(report.copied.count) mask decoder tensors initialised from \(archive.path)")
+            let copied = try head.initialise(&trainable, fromSAM: archive)
+            log.info("seed \(seed): \(copied.count) tensors initialised from \(archive.path)")
         }
-        trainable.params = try trainable.layout.filling(trainable.params, with: pretrained, what: "pretrained tensor")
+        let (values, report) = trainable.layout.filled(trainable.params, with: pretrained)
+        try report.check(source: "the pretrained encoder", requireAll: false)      // it covers the encoder part only
+        trainable.params = values
         if !pretrained.isEmpty { log.info("seed \(seed): \(pretrained.count) tensors start from the pretrained encoder") }
         // The coordinator's initial parameters and random buffers are the ones every rank uses.
         try comm.broadcast(&trainable.params, root: 0)
@@ -84,8 +86,7 @@ public final class SeedTrainer<Head: SegmentationHead> {
     public func restore(_ checkpoint: TrainingCheckpoint, best: TrainingCheckpoint? = nil) throws {
         let s = checkpoint.state
         state = try checkpoint.trainableState(continuing: state)
-        frozen = FrozenState(layout: frozen.layout,
-                             values: try frozen.layout.filling(frozen.values, with: checkpoint.frozen, what: "checkpoint buffer"))
+        frozen = try checkpoint.frozenState(continuing: frozen)
         scheduler = s.scheduler
         epochsDone = s.epoch
         stepsDone = s.step

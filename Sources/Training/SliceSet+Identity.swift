@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Config
 import Datasets
 import Embeddings

@@ -1,5 +1,5 @@
 import XCTest
-import Checkpoints
+import TensorFiles
 import Heads
 import Layers
 import SAM

@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Metrics
 import TestSupport
 import XCTest

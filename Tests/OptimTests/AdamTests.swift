@@ -1,5 +1,5 @@
 import XCTest
-import Checkpoints
+import TensorFiles
 import Optim
 import Tensors
 import TestSupport

@@ -1,5 +1,5 @@
 import XCTest
-import Checkpoints
+import TensorFiles
 import Foundation
 import TestSupport
 @testable import SAM

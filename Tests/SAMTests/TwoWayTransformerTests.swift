@@ -1,4 +1,4 @@
-import Checkpoints
+import TensorFiles
 import Tensors
 import TestSupport
 import XCTest

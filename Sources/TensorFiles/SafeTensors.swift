@@ -1,17 +1,6 @@
 import Foundation
 import Tensors
 
-/// Errors from reading or writing tensor files. Each names the file and what was wrong.
-public struct CheckpointError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let message: String
-    public init(file: String, _ message: String) {
-        self.file = file
-        self.message = message
-    }
-    public var description: String { "\(file): \(message)" }
-}
-
 /// Element types that appear in safetensors files.
 public enum DType: String, Sendable, CaseIterable {
     case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16"
@@ -201,27 +190,5 @@ public struct SafeTensorsFile {
         out.append(json)
         for t in tensors { out.append(t.bytes) }
         try AtomicFile.write(out, to: url)
-    }
-}
-
-/// Writes a file so that readers see either the old contents or the complete new ones.
-public enum AtomicFile {
-    public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: tmp)
-            let fd = open(tmp.path, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
-            if rename(tmp.path, url.path) != 0 {
-                throw CheckpointError(file: url.path, "cannot rename temporary file into place (errno \(errno))")
-            }
-        } catch let e as CheckpointError {
-            try? FileManager.default.removeItem(at: tmp)
-            throw e
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw CheckpointError(file: url.path, "cannot write (\(error.localizedDescription))")
-        }
     }
 }

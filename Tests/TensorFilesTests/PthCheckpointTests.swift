@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import Tensors
 import TestSupport
-@testable import Checkpoints
+@testable import TensorFiles
 
 final class PthCheckpointTests: TemporaryDirectoryTestCase {
     /// `tiny_sam_keys.json`: every key with shape, dtype and numel, in state-dict order.

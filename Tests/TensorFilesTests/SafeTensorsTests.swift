@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import Tensors
-@testable import Checkpoints
+@testable import TensorFiles
 
 final class SafeTensorsTests: TemporaryDirectoryTestCase {
     func testWriteReadRoundTrip() throws {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import Tensors
 import TestSupport
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// Damaged and malicious `.pth` files: each must fail with a specific error, never crash or hang.
 final class PthCorruptionTests: TemporaryDirectoryTestCase {

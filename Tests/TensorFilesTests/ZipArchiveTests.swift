@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Checkpoints
+@testable import TensorFiles
 
 final class ZipArchiveTests: TemporaryDirectoryTestCase {
     let entries = [TestZip.Entry(name: "p/a", data: Array("hello".utf8)), TestZip.Entry(name: "p/b", data: []),

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// Hand-made ZIP archives for the reader tests (stored entries; CRCs are left 0, the reader does
 /// not check them). `localExtra` pads the local header only, as torch's `FB` records do.

@@ -5,7 +5,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// Seeded mutation fuzzing of the checkpoint readers: safetensors (in memory), the restricted
 /// unpickler on `data.pkl` (in memory) and whole `.pth` archives (ZIP + pickle, from a file).

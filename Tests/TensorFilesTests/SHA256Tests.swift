@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import Checkpoints
+@testable import TensorFiles
 
 final class SHA256Tests: XCTestCase {
     func hexDigest(_ text: String) -> String {

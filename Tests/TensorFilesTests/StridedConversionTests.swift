@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import Tensors
-@testable import Checkpoints
+@testable import TensorFiles
 
 final class StridedConversionTests: XCTestCase {
     /// The branch-free half conversion against the reference one, for every bit pattern.

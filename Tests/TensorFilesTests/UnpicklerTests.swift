@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import Tensors
 import TestSupport
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// The restricted unpickler on hand-written opcode sequences.
 final class UnpicklerTests: TemporaryDirectoryTestCase {

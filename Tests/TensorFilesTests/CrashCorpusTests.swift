@@ -5,7 +5,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// Inputs that once crashed or hung a reader, rebuilt in code: each must fail with a
 /// `CheckpointError` naming the file and what was wrong.

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import Tensors
 import TestSupport
-@testable import Checkpoints
+@testable import TensorFiles
 
 /// `.pth` archives built in code whose pickle or layout is wrong (unknown opcodes, lengths and
 /// sizes beyond the file, a big-endian byte order, no state dict): each fails with a specific
