@@ -11,7 +11,8 @@ import Tensors
 struct BaselineBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baselines",
-        abstract: "UNet training step and SimCLR pretraining step (encoder + projection, NT-Xent) times and peak memory."
+        abstract: "UNet training step and SimCLR pretraining step (encoder + projection, NT-Xent) "
+            + "times and peak memory."
     )
 
     @Option(help: "Slice size S.")
@@ -41,8 +42,9 @@ struct BaselineBenchCommand: ParsableCommand {
     @OptionGroup var threads: BenchThreadOption
 
     func validate() throws {
-        for (name, value) in [("--size", size), ("--width", width), ("--levels", levels), ("--batch", batch), ("--views", views),
-                              ("--samples", samples), ("--projection-dim", projectionDim), ("--steps", steps)] where value < 1 {
+        for (name, value) in [("--size", size), ("--width", width), ("--levels", levels), ("--batch", batch),
+                              ("--views", views), ("--samples", samples), ("--projection-dim", projectionDim),
+                              ("--steps", steps)] where value < 1 {
             throw ValidationError("\(name) must be positive, got \(value)")
         }
         guard size % (1 << levels) == 0 else { throw ValidationError("--size must be a multiple of 2^levels") }
@@ -61,7 +63,8 @@ struct BaselineBenchCommand: ParsableCommand {
         let unetBatch = LocalBatch(embeddings: images, labels: labels, labelSize: size)
         var unetSums = (forward: 0.0, backward: 0.0)
         for round in 0...steps {   // the training path itself (HeadStep.run), timed by its phase clock
-            _ = try step!.run(unetBatch, globalCount: batch, state: &state, frozen: .empty, comm: SingleProcessCommunicator(), backward: true)
+            _ = try step!.run(unetBatch, globalCount: batch, state: &state, frozen: .empty,
+                              comm: SingleProcessCommunicator(), backward: true)
             guard round > 0, let p = step?.phases else { continue }
             unetSums.forward += p.forward
             unetSums.backward += p.loss + p.backward
@@ -79,7 +82,11 @@ struct BaselineBenchCommand: ParsableCommand {
         let dZ = rng.normals(views * projectionDim, start: 1 << 41)
         let encoderTimes = time {
             _ = network.forward(chunk, parameters: params, workspace: &simclr)
-            return { dZ.withUnsafeBufferPointer { network.backward($0.baseAddress!, parameters: params, gradients: &grads, workspace: &simclr) } }
+            return {
+                dZ.withUnsafeBufferPointer {
+                    network.backward($0.baseAddress!, parameters: params, gradients: &grads, workspace: &simclr)
+                }
+            }
         }
         row("simclr encoder+proj \(views) views", params.count, encoderTimes,
             unet.multiplyAdds(batch: views, size: size, units: unet.encoderUnitCount))
@@ -91,8 +98,10 @@ struct BaselineBenchCommand: ParsableCommand {
                      Date().timeIntervalSince(started) / Double(steps) * 1000))
         let augmentation = augmentationSeconds(rng)
         print(String(format: "augmentation of one view (256 x 216 slice -> %d): %.1f ms", size, augmentation * 1000))
-        let perStep = (encoderTimes.forward * 2 + encoderTimes.backward + augmentation * Double(views)) * Double(2 * samples) / Double(views)
-        print(String(format: "a SimCLR step of %d slices (2 x %d views, chunks of %d: forward twice, backward once) on one rank: about %.1f s",
+        let perStep = (encoderTimes.forward * 2 + encoderTimes.backward + augmentation * Double(views))
+            * Double(2 * samples) / Double(views)
+        print(String(format: "a SimCLR step of %d slices (2 x %d views, chunks of %d: forward twice, backward once) "
+                     + "on one rank: about %.1f s",
                      samples, samples, views, perStep))
     }
 
@@ -106,7 +115,8 @@ struct BaselineBenchCommand: ParsableCommand {
         let started = Date()
         for i in 0..<(4 * steps) {
             _ = image.withUnsafeBufferPointer {
-                augmenter.augment(image: $0.baseAddress!, labels: nil, height: h, width: w, rng: CounterRNG(seed: 1).substream(UInt64(i)))
+                augmenter.augment(image: $0.baseAddress!, labels: nil, height: h, width: w,
+                                  rng: CounterRNG(seed: 1).substream(UInt64(i)))
             }
         }
         return Date().timeIntervalSince(started) / Double(4 * steps)

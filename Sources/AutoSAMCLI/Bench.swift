@@ -6,8 +6,8 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print performance numbers for the compute kernels.",
-        subcommands: [GemmBench.self, EncoderBenchCommand.self, HeadBenchCommand.self, BaselineBenchCommand.self, StopBenchCommand.self,
-                      PlanBenchCommand.self],
+        subcommands: [GemmBench.self, EncoderBenchCommand.self, HeadBenchCommand.self, BaselineBenchCommand.self,
+                      StopBenchCommand.self, PlanBenchCommand.self],
         defaultSubcommand: GemmBench.self
     )
 }

@@ -34,13 +34,16 @@ struct BoxBaselineCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Input path: reference (the reference's [0,1] images through SAM's normalisation) or corrected. Default: the config's head.box_input.")
+    @Option(help: ArgumentHelp("Input path: reference (the reference's [0,1] images through SAM's normalisation) "
+                               + "or corrected. Default: the config's head.box_input."))
     var input: String?
 
-    @Option(help: "Score only the first N test volumes (a partial run: no config.json is saved, so `autosam suite` does not take it as done).")
+    @Option(help: ArgumentHelp("Score only the first N test volumes (a partial run: no config.json is saved, "
+                               + "so `autosam suite` does not take it as done)."))
     var maxVolumes: Int?
 
-    @Option(help: "Run folder. Default: output.dir of a sam_box config; for any other config <output.dir>_sam_box_<input>, so a head's run is never overwritten.")
+    @Option(help: ArgumentHelp("Run folder. Default: output.dir of a sam_box config; for any other config "
+                               + "<output.dir>_sam_box_<input>, so a head's run is never overwritten."))
     var out: String?
 
     @Option(help: "Metrics shown in the table, comma separated: dice, assd, hd95, hd.")

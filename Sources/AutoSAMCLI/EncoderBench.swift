@@ -40,7 +40,8 @@ struct EncoderBenchCommand: ParsableCommand {
         let config = config(), flops = EncoderFLOPs(config: config)
         print(BenchHarness.machineLine)
         print("encoder \(preset): \(config)")
-        print(String(format: "FLOPs per image: %.1f G (qkv %.1f, attention %.1f, rel-pos %.1f, proj %.1f, MLP %.1f, patch %.1f, neck %.1f)",
+        print(String(format: "FLOPs per image: %.1f G (qkv %.1f, attention %.1f, rel-pos %.1f, proj %.1f, "
+                     + "MLP %.1f, patch %.1f, neck %.1f)",
                      flops.total / 1e9, flops.qkv / 1e9, flops.attention / 1e9, flops.relativePosition / 1e9,
                      flops.projection / 1e9, flops.mlp / 1e9, flops.patchEmbed / 1e9, flops.neck / 1e9))
         let encoder = ImageEncoder(weights: try ImageEncoderWeights.random(config: config, seed: seed))
@@ -65,7 +66,8 @@ struct EncoderBenchCommand: ParsableCommand {
             for _ in 0..<repeats { pass() }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
             let usage = BenchHarness.usage()
-            rows.append(Measurement(threads: t, seconds: seconds, cpuSeconds: (usage.cpuSeconds - cpuStart) / Double(repeats),
+            rows.append(Measurement(threads: t, seconds: seconds,
+                                    cpuSeconds: (usage.cpuSeconds - cpuStart) / Double(repeats),
                                     timings: workspace.timings, peakMegabytes: usage.peakMegabytes))
             print(String(format: "threads %d: %.2f s/image, %.1f GFLOP/s, workspace %@ MB", t, seconds,
                          flops.total / seconds / 1e9, megabytes(workspace.byteCount)))

@@ -13,15 +13,16 @@ import Training
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Score a folder of prediction NIfTIs against labels, or re-print the results table of a training run.",
+        abstract: "Score a folder of prediction NIfTIs against labels, "
+            + "or re-print the results table of a training run.",
         discussion: """
         Folder mode (--predictions DIR --labels DIR): every prediction <name>.nii[.gz] (or <name>_pred.nii[.gz]) is \
         matched by name with a label: the <name>_gt.nii[.gz] files found in the label folder or its subfolders (ACDC \
         layout), or, when there are none, <name>.nii[.gz] directly in the label folder. Each pair must have the same \
         dimensions; the voxel spacing comes from the label's header. Metrics per volume at native resolution and per \
-        class (labels 1..classes-1): Dice, and ASSD, HD95 and HD in mm (standard mode: both masks empty gives Dice 1 and \
-        distance 0, exactly one empty gives Dice 0 and an undefined distance, left out of the mean and counted) or in \
-        voxels ignoring spacing (reference mode, as AutoSAM's evaluate.py). Prints a table shaped like the paper's \
+        class (labels 1..classes-1): Dice, and ASSD, HD95 and HD in mm (standard mode: both masks empty gives Dice 1 \
+        and distance 0, exactly one empty gives Dice 0 and an undefined distance, left out of the mean and counted) or \
+        in voxels ignoring spacing (reference mode, as AutoSAM's evaluate.py). Prints a table shaped like the paper's \
         Table 1; with --out also writes volumes.csv and summary.json there. \
         Run mode (--run DIR): prints the table of a finished `autosam train` run from its summary.json (one row per \
         seed and the mean and std over seeds).
@@ -60,26 +61,31 @@ struct EvaluateCommand: ParsableCommand {
             }
         }
         guard (2...256).contains(classes) else { throw ValidationError("--classes must be in 2...256") }
-        guard EvaluationMode(rawValue: mode) != nil else { throw ValidationError("--mode must be standard or reference, got '\(mode)'") }
+        guard EvaluationMode(rawValue: mode) != nil else {
+            throw ValidationError("--mode must be standard or reference, got '\(mode)'")
+        }
         _ = try TableMetrics.parse(metrics)
     }
 
     func run() throws {
         if let runFolder {
-            print(try RunSummary.read(run: URL(fileURLWithPath: runFolder)).table(metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
+            let summary = try RunSummary.read(run: URL(fileURLWithPath: runFolder))
+            print(summary.table(metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
             return
         }
         let (predictionDir, labelDir) = (URL(fileURLWithPath: predictions!), URL(fileURLWithPath: labels!))
         let evaluationMode = EvaluationMode(rawValue: mode)!
         let evaluation = try FolderEvaluation.match(predictions: predictionDir, labels: labelDir)
-        print("scoring \(evaluation.pairs.count) volume(s); \(evaluation.unmatchedLabels.count) label volume(s) without a prediction left out")
+        print("scoring \(evaluation.pairs.count) volume(s); "
+              + "\(evaluation.unmatchedLabels.count) label volume(s) without a prediction left out")
         let scores = try evaluation.evaluate(classes: classes, mode: evaluationMode) { pair in
             print("  \(pair.name): \(pair.prediction.lastPathComponent) vs \(pair.label.path)")
         }
         let report = FolderEvaluationReport(evaluation, predictions: predictionDir, labels: labelDir, classes: classes,
                                             mode: evaluationMode, scores: scores)
         let label = predictionDir.standardizedFileURL.lastPathComponent
-        print(ResultsTable(rows: [.init(label: label, summary: report.summary)], metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
+        print(ResultsTable(rows: [.init(label: label, summary: report.summary)],
+                           metrics: try TableMetrics.parse(metrics)).render(), terminator: "")
         if let out {
             try FolderEvaluationReport.write(report, scores: scores, to: URL(fileURLWithPath: out))
             print("wrote \(out)/volumes.csv and \(out)/summary.json")

@@ -10,10 +10,12 @@ import Tensors
 struct HeadBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heads",
-        abstract: "Forward + backward + Adam step time and peak memory of the AutoSAM, CNN and linear heads at the real size."
+        abstract: "Forward + backward + Adam step time and peak memory of the AutoSAM, CNN and linear heads "
+            + "at the real size."
     )
 
-    @Option(help: "Heads to measure, comma separated: autosam, cnn, linear (run one at a time for its own peak memory).")
+    @Option(help: ArgumentHelp("Heads to measure, comma separated: autosam, cnn, linear "
+                               + "(run one at a time for its own peak memory)."))
     var heads: String = "autosam,cnn,linear"
 
     @Option(help: "Batch size B of the embedding (B, C, G, G).")
@@ -43,13 +45,16 @@ struct HeadBenchCommand: ParsableCommand {
     @OptionGroup var threads: BenchThreadOption
 
     func validate() throws {
-        for (name, value) in [("--batch", batch), ("--channels", channels), ("--grid", grid), ("--label-size", labelSize),
-                              ("--top-channel", topChannel), ("--steps", steps)] where value < 1 {
+        for (name, value) in [("--batch", batch), ("--channels", channels), ("--grid", grid),
+                              ("--label-size", labelSize), ("--top-channel", topChannel), ("--steps", steps)]
+        where value < 1 {
             throw ValidationError("\(name) must be positive, got \(value)")
         }
         if classes < 2 { throw ValidationError("--classes must be at least 2, got \(classes)") }
         if depth < 2 { throw ValidationError("--depth must be at least 2, got \(depth)") }
-        if channels % 8 != 0 { throw ValidationError("--channels must be divisible by 8 (linear head), got \(channels)") }
+        if channels % 8 != 0 {
+            throw ValidationError("--channels must be divisible by 8 (linear head), got \(channels)")
+        }
         for name in headNames where !["autosam", "cnn", "linear"].contains(name) {
             throw ValidationError("--heads: unknown head '\(name)' (autosam, cnn, linear)")
         }
@@ -62,24 +67,27 @@ struct HeadBenchCommand: ParsableCommand {
     func run() throws {
         threads.apply()
         print(BenchHarness.machineLine)
-        print("embedding (\(batch), \(channels), \(grid), \(grid)), \(classes) classes, labels \(labelSize)x\(labelSize), "
-              + "\(steps) timed steps after 1 warm-up")
+        print("embedding (\(batch), \(channels), \(grid), \(grid)), \(classes) classes, "
+              + "labels \(labelSize)x\(labelSize), \(steps) timed steps after 1 warm-up")
         let rng = CounterRNG(seed: 2023, stream: 1)
         let embeddings = Tensor(shape: [batch, channels, grid, grid], data: rng.normals(batch * channels * grid * grid))
         let labels = (0..<batch * labelSize * labelSize).map {
             Int32(rng.uniformInt(UInt64($0), below: UInt64(classes)))
         }
         print("peak RSS before the heads: \(BenchHarness.peakResidentMB()) MB")
-        print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms       GFLOP/s  peak RSS MB")
+        print("head              params  logits        fwd ms   loss ms   bwd ms  adam ms  step ms"
+              + "       GFLOP/s  peak RSS MB")
         let input = FeatureShape(channels: channels, height: grid, width: grid)
         for name in headNames {
             switch name {
             case "autosam":
                 let head = AutoSAMHead(inputChannels: channels, classes: classes)
-                try measure(head, "autosam", head.config.multiplyAdds(batch: batch, height: grid, width: grid), embeddings, labels)
+                try measure(head, "autosam", head.config.multiplyAdds(batch: batch, height: grid, width: grid),
+                            embeddings, labels)
             case "cnn":
                 let head = CNNHead(inputChannels: channels, classes: classes, depth: depth, topChannel: topChannel)
-                try measure(head, "cnn k=\(depth) t=\(topChannel)", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
+                try measure(head, "cnn k=\(depth) t=\(topChannel)",
+                            head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)
             default:
                 let head = LinearHead(inputChannels: channels, classes: classes)
                 try measure(head, "linear", head.network.multiplyAdds(batch: batch, input: input), embeddings, labels)

@@ -26,7 +26,8 @@ struct MPICheck: ParsableCommand {
             if r != 0 { message = [] }
             try comm.broadcast(&message, root: 0)
             let gathered = try comm.allGather([UInt8(r)])
-            guard String(decoding: message, as: UTF8.self) == "hello from 0", gathered == (0..<n).map({ [UInt8($0)] }) else {
+            guard String(decoding: message, as: UTF8.self) == "hello from 0",
+                  gathered == (0..<n).map({ [UInt8($0)] }) else {
                 throw CollectiveError(rank: r, operation: "check", detail: "broadcast/allGather mismatch")
             }
             let pairs = try comm.split(color: r % 2, key: r)
@@ -37,7 +38,8 @@ struct MPICheck: ParsableCommand {
                 throw CollectiveError(rank: r, operation: "mpi-check", detail: "induced failure")
             }
             try comm.barrier()
-            print("rank \(r)/\(n): allreduce ok, broadcast ok, allgather ok, split group size \(Int(one[0])), bit-identical \(identical)")
+            print("rank \(r)/\(n): allreduce ok, broadcast ok, allgather ok, "
+                  + "split group size \(Int(one[0])), bit-identical \(identical)")
         }
     }
 }

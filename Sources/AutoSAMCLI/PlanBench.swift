@@ -62,25 +62,30 @@ struct PlanBenchCommand: ParsableCommand {
                 var units = try measure(config, encoderCosts: &encoderCosts)
                 (units.latency, units.bandwidth) = (network.latency, network.bandwidth)
                 units.dataLoad = workload.value.testVolumes > 0 ? workload.loadSeconds : 0
-                units.scorePerVolume = try workload.firstTestVolume.map { try Self.scoring($0, classes: config.data.classes) } ?? 0
+                units.scorePerVolume = try workload.firstTestVolume
+                    .map { try Self.scoring($0, classes: config.data.classes) } ?? 0
 
                 print("\n\(config.name): \(workload.note)")
-                print(String(format: "  units: encoder pass %.3f s, head step %.3f s (1 slice) / %.3f s (%d), forward %.4f s/slice, "
-                             + "checkpoint %.3f s, %d parameters, data load %.2f s, scoring %.3f s/volume", units.encoderPass,
+                print(String(format: "  units: encoder pass %.3f s, head step %.3f s (1 slice) / %.3f s (%d), "
+                             + "forward %.4f s/slice, checkpoint %.3f s, %d parameters, data load %.2f s, "
+                             + "scoring %.3f s/volume", units.encoderPass,
                              units.headStepOne, units.headStepBatch, units.batchSize, units.forwardPerSlice,
                              units.checkpointWrite, units.parameters, units.dataLoad, units.scorePerVolume))
-                print("  ranks   data + cache  pretrain   train/seed  val/seed   test/seed  seeds (groups)        total")
+                print("  ranks   data + cache  pretrain   train/seed  val/seed   test/seed"
+                      + "  seeds (groups)        total")
                 for (i, r) in rankCounts.enumerated() {
                     let p = CostPlan.project(workload.value, units, ranks: r)
                     totals[i] += p.total
-                    print(String(format: "  %5d %@    %@ %@ %@ %@ %@ (%d x %d)   %@", r, Self.time(p.setup + p.cache), Self.time(p.pretraining),
-                                 Self.time(p.training), Self.time(p.validation), Self.time(p.test), Self.time(p.seedsWall),
+                    print(String(format: "  %5d %@    %@ %@ %@ %@ %@ (%d x %d)   %@", r, Self.time(p.setup + p.cache),
+                                 Self.time(p.pretraining), Self.time(p.training), Self.time(p.validation),
+                                 Self.time(p.test), Self.time(p.seedsWall),
                                  p.seedGroups, p.ranksPerGroup, Self.time(p.total)))
                 }
             }
             if configs.count > 1 {
                 print("\nsuite total (runs one after another): " + zip(rankCounts, totals)
-                    .map { "\($0) ranks \(Self.time($1).trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+                    .map { "\($0) ranks \(Self.time($1).trimmingCharacters(in: .whitespaces))" }
+                    .joined(separator: ", "))
             }
             print("\nmodel: " + Self.model)
         }
@@ -95,14 +100,16 @@ struct PlanBenchCommand: ParsableCommand {
 
     /// "  12.3 s", "  4.5 min", "  2.1 h".
     static func time(_ s: Double) -> String {
-        s < 120 ? String(format: "%7.1f s  ", s) : s < 7200 ? String(format: "%7.1f min", s / 60) : String(format: "%7.1f h  ", s / 3600)
+        s < 120 ? String(format: "%7.1f s  ", s)
+            : s < 7200 ? String(format: "%7.1f min", s / 60) : String(format: "%7.1f h  ", s / 3600)
     }
 
     /// The all-reduce latency and bandwidth: measured across the ranks under mpirun, else assumed.
     func measureNetwork(_ comm: Communicator) throws -> (latency: Double, bandwidth: Double, note: String) {
         guard comm.size > 1 else {
-            return (latencyMicroseconds * 1e-6, bandwidthGBs * 1e9, String(format: "all-reduce: assumed %.0f µs latency, "
-                    + "%.1f GB/s (run under mpirun to measure)", latencyMicroseconds, bandwidthGBs))
+            return (latencyMicroseconds * 1e-6, bandwidthGBs * 1e9,
+                    String(format: "all-reduce: assumed %.0f µs latency, "
+                           + "%.1f GB/s (run under mpirun to measure)", latencyMicroseconds, bandwidthGBs))
         }
         func median(_ floats: Int) throws -> Double {
             var buffer = [Float](repeating: 1, count: floats)
@@ -132,8 +139,8 @@ struct PlanBenchCommand: ParsableCommand {
         }
         let encoderPass = encoderCosts[encoder.cacheKey]!
         if config.head.kind == .samBox {
-            return CostPlan.UnitCosts(encoderPass: encoderPass, headStepOne: 0, headStepBatch: 0, batchSize: 1, forwardPerSlice: 0,
-                                      checkpointWrite: 0, parameters: 0, latency: 0, bandwidth: 1)
+            return CostPlan.UnitCosts(encoderPass: encoderPass, headStepOne: 0, headStepBatch: 0, batchSize: 1,
+                                      forwardPerSlice: 0, checkpointWrite: 0, parameters: 0, latency: 0, bandwidth: 1)
         }
         let head = try HeadFactory.make(config, inputChannels: encoder.embeddingShape[0])
         return try head.visit(HeadUnits(config: config, embedding: encoder.embeddingShape, repeats: repeats,
@@ -164,10 +171,11 @@ struct PlanBenchCommand: ParsableCommand {
                                        classes: config.data.classes)
         let unlabelled = config.pretrain.method == .none ? 0
             : try SliceSet(index: index, patients: split.train, classes: config.data.classes).count
-        var w = CostPlan.Workload(config: config, train: sets.train.count, validation: sets.val.count, test: sets.test.count,
-                                  unlabelled: unlabelled)
+        var w = CostPlan.Workload(config: config, train: sets.train.count, validation: sets.val.count,
+                                  test: sets.test.count, unlabelled: unlabelled)
         w.testVolumes = sets.test.volumes.count
-        return (w, "\(w.train) train, \(w.validation) val, \(w.test) test slices in \(w.testVolumes) test volumes (\(root.path))",
+        return (w, "\(w.train) train, \(w.validation) val, \(w.test) test slices "
+                   + "in \(w.testVolumes) test volumes (\(root.path))",
                 Date().timeIntervalSince(started), sets.test.volumes.first)
     }
 
@@ -209,7 +217,8 @@ private struct HeadUnits: HeadVisitor {
             var times: [Double] = []
             for _ in 0...repeats {
                 let start = Date()
-                _ = try step.run(x, globalCount: n, state: &state, frozen: frozen, comm: SingleProcessCommunicator(), backward: true)
+                _ = try step.run(x, globalCount: n, state: &state, frozen: frozen, comm: SingleProcessCommunicator(),
+                                 backward: true)
                 state.step()
                 times.append(Date().timeIntervalSince(start))
             }
@@ -223,9 +232,11 @@ private struct HeadUnits: HeadVisitor {
         }) / Double(evalBatch.count)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-plan-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let split = try JSONDecoder().decode(Split.self, from: Data(#"{"fold": 0, "train": [], "val": [], "test": []}"#.utf8))
-        let checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 1, step: 1, scheduler: ReduceLROnPlateau(),
-                                            bestValidationLoss: 1, bestEpoch: 1, lastTrainingLoss: 1, seed: 0, worldSize: 1,
+        let splitJSON = #"{"fold": 0, "train": [], "val": [], "test": []}"#
+        let split = try JSONDecoder().decode(Split.self, from: Data(splitJSON.utf8))
+        let checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 1, step: 1,
+                                            scheduler: ReduceLROnPlateau(), bestValidationLoss: 1, bestEpoch: 1,
+                                            lastTrainingLoss: 1, seed: 0, worldSize: 1,
                                             config: config, split: split)
         let write = try BenchHarness.seconds { try CheckpointStore(root: folder, keep: 1).write(checkpoint) }
         return CostPlan.UnitCosts(encoderPass: encoderPass, headStepOne: one, headStepBatch: full, batchSize: b,

@@ -32,7 +32,8 @@ struct StopBenchCommand: ParsableCommand {
     @Option(help: "Checkpoint writes timed per head (the median is printed).")
     var writes: Int = 5
 
-    @Option(help: "Folder the checkpoints are written to (use the file system of your runs; default: a temporary folder).")
+    @Option(help: ArgumentHelp("Folder the checkpoints are written to "
+                               + "(use the file system of your runs; default: a temporary folder)."))
     var dir: String?
 
     @Flag(help: "Skip the AutoSAM head at ViT-B size (256 channels, 64 x 64 grid, batch 4, 224 x 224 labels).")
@@ -57,22 +58,26 @@ struct StopBenchCommand: ParsableCommand {
             try comm.allReduceMax(&agreement)
             guard comm.isCoordinator else { return }
             print(BenchHarness.machineLine + "; \(comm.size) rank(s)")
-            print(String(format: "stop agreement: %.1f µs per step (median of %d, slowest rank)", agreement[0] * 1e6, agreements))
+            print(String(format: "stop agreement: %.1f µs per step (median of %d, slowest rank)",
+                         agreement[0] * 1e6, agreements))
             let folder = dir.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("autosam-stop-bench-\(getpid())")
             defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
-            print("head                         params   checkpoint MB   write ms   head step ms   agreement/step   checkpoint/step")
+            print("head                         params   checkpoint MB   write ms   head step ms"
+                  + "   agreement/step   checkpoint/step")
             let encoderShape = try SliceEncoders.make(config).embeddingShape
             let own = try HeadFactory.make(config, inputChannels: encoderShape[0])
-            let row = Row(config: config, embedding: [config.optim.batch_size] + encoderShape, labelSize: config.data.slice_size,
+            let row = Row(config: config, embedding: [config.optim.batch_size] + encoderShape,
+                          labelSize: config.data.slice_size,
                           folder: folder.appendingPathComponent("config"), writes: writes, agreement: agreement[0])
             try own.visit(row.named("\(config.head.kind) (\(config.name))"))
             if !skipVitB {
                 var vitB = config
                 vitB.data.classes = 4
                 let head = AutoSAMHead(inputChannels: 256, classes: 4)
-                try Row(config: vitB, embedding: [4, 256, 64, 64], labelSize: 224, folder: folder.appendingPathComponent("vit_b"),
-                        writes: writes, agreement: agreement[0]).named("autosam (ViT-B, B4 K4)").visit(head)
+                try Row(config: vitB, embedding: [4, 256, 64, 64], labelSize: 224,
+                        folder: folder.appendingPathComponent("vit_b"), writes: writes, agreement: agreement[0])
+                    .named("autosam (ViT-B, B4 K4)").visit(head)
             }
         }
     }
@@ -111,11 +116,13 @@ struct StopBenchCommand: ParsableCommand {
                 if round > 0 { stepTimes.append(Date().timeIntervalSince(start)) }
             }
             let store = CheckpointStore(root: folder, keep: 1)
-            let split = try JSONDecoder().decode(Split.self, from: Data(#"{"fold": 0, "train": ["a"], "val": ["b"], "test": ["c"]}"#.utf8))
+            let splitJSON = #"{"fold": 0, "train": ["a"], "val": ["b"], "test": ["c"]}"#
+            let split = try JSONDecoder().decode(Split.self, from: Data(splitJSON.utf8))
             var writeTimes: [Double] = []
             for w in 0..<writes {
-                var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 0, step: w + 1, scheduler: ReduceLROnPlateau(),
-                                                    bestValidationLoss: .infinity, bestEpoch: 0, lastTrainingLoss: 1, seed: 0,
+                var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 0, step: w + 1,
+                                                    scheduler: ReduceLROnPlateau(), bestValidationLoss: .infinity,
+                                                    bestEpoch: 0, lastTrainingLoss: 1, seed: 0,
                                                     worldSize: 1, config: config, split: split)
                 var partial = TrainingCheckpoint.PartialEpoch()
                 partial.steps = w + 1
@@ -125,13 +132,15 @@ struct StopBenchCommand: ParsableCommand {
                 writeTimes.append(Date().timeIntervalSince(start))
             }
             let bytes = try FileManager.default.subpathsOfDirectory(atPath: folder.path).reduce(0) { sum, path in
-                let attributes = try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(path).path)
+                let attributes = try? FileManager.default
+                    .attributesOfItem(atPath: folder.appendingPathComponent(path).path)
                 return sum + ((attributes?[.size] as? Int) ?? 0)
             }
             let stepTime = BenchHarness.median(stepTimes), write = BenchHarness.median(writeTimes)
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + String(format: "%9d %15.1f %10.1f %14.1f %15.4f%% %16.1f%%", state.layout.totalCount, Double(bytes) / 1e6,
-                           write * 1000, stepTime * 1000, agreement / stepTime * 100, write / stepTime * 100))
+                  + String(format: "%9d %15.1f %10.1f %14.1f %15.4f%% %16.1f%%", state.layout.totalCount,
+                           Double(bytes) / 1e6, write * 1000, stepTime * 1000, agreement / stepTime * 100,
+                           write / stepTime * 100))
         }
     }
 }

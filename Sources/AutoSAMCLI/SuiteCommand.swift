@@ -15,7 +15,8 @@ struct SuiteCommand: ParsableCommand {
         commandName: "suite",
         abstract: "Run a list of configs in order and print them side by side (the paper's Table 1 in one command).",
         discussion: """
-        SUITE.json: {"name": "...", "runs": ["configs/...json", ...], "metrics": "dice,assd", "output": "runs/table1.md"} \
+        SUITE.json: \
+        {"name": "...", "runs": ["configs/...json", ...], "metrics": "dice,assd", "output": "runs/table1.md"} \
         (paths relative to the working directory; metrics and output optional). Every config is loaded and checked \
         first; then each runs on all ranks like `autosam train --resume auto`, except a run whose output.dir already \
         holds summary.json and a config.json equal to the resolved config ("already done"). Finally the coordinator \
@@ -34,7 +35,9 @@ struct SuiteCommand: ParsableCommand {
         let suite = try Suite.load(URL(fileURLWithPath: self.suite))
         let configs = try suite.configs()
         if onlyTable {
-            let runner = SuiteRunner(suite: suite, configs: configs, world: SingleProcessCommunicator()) { try SliceEncoders.make($0) }
+            let runner = SuiteRunner(suite: suite, configs: configs, world: SingleProcessCommunicator()) {
+                try SliceEncoders.make($0)
+            }
             let table = try runner.table()
             print(table.render(), terminator: "")
             try runner.write(table)

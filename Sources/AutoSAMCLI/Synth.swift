@@ -5,7 +5,8 @@ import Foundation
 /// `autosam synth`: the synthetic cardiac phantom dataset in the ACDC raw layout.
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a synthetic cardiac MRI dataset (ACDC raw layout: patientNNN/ with ED/ES frames, labels, Info.cfg)."
+        abstract: "Write a synthetic cardiac MRI dataset "
+            + "(ACDC raw layout: patientNNN/ with ED/ES frames, labels, Info.cfg)."
     )
 
     @Option(help: "Output folder (created if missing).")
@@ -30,7 +31,8 @@ struct Synth: ParsableCommand {
         let written = try Phantom.writeDataset(to: root, patients: patients, seed: seed)
         let voxels = written.reduce(0) { $0 + 2 * $1.width * $1.height * $1.depth }
         let seconds = String(format: "%.2f", Date().timeIntervalSince(start))
-        print("wrote \(written.count) patients (\(2 * written.count) volumes, \(voxels) voxels) to \(root.path) in \(seconds) s")
+        print("wrote \(written.count) patients (\(2 * written.count) volumes, \(voxels) voxels) "
+              + "to \(root.path) in \(seconds) s")
         if let preview {
             try PreviewCommand.writePreview(of: root, to: URL(fileURLWithPath: preview), volumes: 4)
         }
@@ -41,7 +43,8 @@ struct Synth: ParsableCommand {
 struct PreviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preview",
-        abstract: "Write a PNG montage (middle slice, then base/middle/apex with label overlays) of a dataset's first volumes."
+        abstract: "Write a PNG montage (middle slice, then base/middle/apex with label overlays) "
+            + "of a dataset's first volumes."
     )
 
     @Option(help: "Dataset folder (ACDC raw, MSD imagesTr/labelsTr, or reference imgs/annotations).")

@@ -73,8 +73,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Single-node debug mode: NaN/Inf checks, rank parameter verification and verbose timing.")
     var debug = false
 
-    @Option(help: ArgumentHelp("Fault injection for testing a cluster set-up: this rank fails after preparing the data.",
-                               visibility: .hidden))
+    @Option(help: ArgumentHelp("Fault injection for testing a cluster set-up: "
+                               + "this rank fails after preparing the data.", visibility: .hidden))
     var failRank: Int?
 
     @Option(help: ArgumentHelp("Fault injection for testing the collective watchdog: this rank stops itself (SIGSTOP) "
@@ -139,7 +139,8 @@ struct TrainCommand: ParsableCommand {
                 try experiment.createOutputFolder()
                 lock = try RunLock(folder: experiment.outputDir)      // before config.json: one run per folder
                 try RunFolder.writeConfig(config, to: experiment.outputDir)
-                experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, OpenBLAS \(BLASRuntime.selection)")
+                experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, "
+                                    + "OpenBLAS \(BLASRuntime.selection)")
             }
             if let failRank, failRank == world.rank {
                 throw TrainingError.injected("failure injected on rank \(failRank) (--fail-rank)")

@@ -47,7 +47,8 @@ public final class BoxBaseline {
     /// `decoderHeads` defaults to the config's `encoder.decoder_heads`.
     public convenience init(config: ExperimentConfig, inputPath: BoxInputPath, decoderHeads: Int? = nil) throws {
         guard !config.encoder.checkpoint.isEmpty else {
-            throw ConfigError(source: "config", message: "the box baseline needs a full SAM checkpoint (encoder.checkpoint); "
+            throw ConfigError(source: "config",
+                              message: "the box baseline needs a full SAM checkpoint (encoder.checkpoint); "
                               + "random encoder weights are not SAM")
         }
         let url = URL(fileURLWithPath: config.encoder.checkpoint)
@@ -96,7 +97,8 @@ public final class BoxBaseline {
         let image = Tensor(shape: [1, height, width], data: Array(slice))
         switch inputPath {
         case .reference:
-            var x = Preprocessing.reference(Tensor(shape: [1, height, width], data: UnitRange.scaled(slice)), imageSize: s, sliceSize: s)
+            var x = Preprocessing.reference(Tensor(shape: [1, height, width], data: UnitRange.scaled(slice)),
+                                            imageSize: s, sliceSize: s)
             let plane = s * s
             for c in 0..<3 {
                 let mean = Preprocessing.pixelMean[c], inverseStd = 1 / Preprocessing.pixelStd[c]
@@ -104,7 +106,8 @@ public final class BoxBaseline {
             }
             return (x.reshaped([1, 3, s, s]), (s, s))
         case .corrected:
-            let (x, inputSize) = Preprocessing.sam(image: SAMSliceEncoder.rgbBytes(image), height: height, width: width, imageSize: s)
+            let (x, inputSize) = Preprocessing.sam(image: SAMSliceEncoder.rgbBytes(image), height: height, width: width,
+                                                   imageSize: s)
             return (x.reshaped([1, 3, s, s]), inputSize)
         }
     }
@@ -122,7 +125,8 @@ public final class BoxBaseline {
         for c in present {
             let box = try BoxPrompt.box(label: label, height: height, width: width, classValue: c).map(Float.init)
             let frame = promptFrame(box, height: height, width: width)
-            let (sparse, dense) = promptEncoder.embed(points: nil, boxes: Tensor(shape: [1, 4], data: frame), masks: nil)
+            let (sparse, dense) = promptEncoder.embed(points: nil, boxes: Tensor(shape: [1, 4], data: frame),
+                                                      masks: nil)
             let lowRes = maskDecoder.predict(imageEmbedding: embedding, imagePE: pe, sparsePrompts: sparse,
                                              densePrompts: dense, multimaskOutput: false).masks
             let logits = Postprocess.masks(lowRes, imageSize: s, inputSize: inputSize, originalSize: (height, width))
@@ -134,7 +138,8 @@ public final class BoxBaseline {
     /// The label map (D, H, W) of a labelled volume.
     public func predictVolume(_ volume: Volume, classes: Int) throws -> [UInt8] {
         guard let labels = volume.labels else {
-            throw RunFileError(path: volume.imageFile, message: "the box baseline needs ground-truth labels for its prompts")
+            throw RunFileError(path: volume.imageFile,
+                               message: "the box baseline needs ground-truth labels for its prompts")
         }
         let size = volume.sliceSize
         var out: [UInt8] = []

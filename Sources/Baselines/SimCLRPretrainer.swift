@@ -62,7 +62,8 @@ public final class SimCLRPretrainer {
     /// Continues from a pretraining checkpoint (same seed; the caller checked the config).
     public func restore(_ checkpoint: TrainingCheckpoint) throws {
         state = try checkpoint.trainableState(continuing: state)
-        (epochsDone, stepsDone, lastLoss) = (checkpoint.state.epoch, checkpoint.state.step, checkpoint.state.lastTrainingLoss)
+        (epochsDone, stepsDone) = (checkpoint.state.epoch, checkpoint.state.step)
+        lastLoss = checkpoint.state.lastTrainingLoss
         resumedPartial = checkpoint.state.partialEpoch
     }
 
@@ -71,7 +72,8 @@ public final class SimCLRPretrainer {
     /// boundary as in fine-tuning (the coordinator checkpoints the step, then `Preempted`).
     public func train(_ set: SliceSet, split: Split, stopAfter: Int? = nil) throws {
         guard set.count >= 2 else {
-            throw ConfigError(source: "pretrain", message: "SimCLR needs at least 2 unlabelled slices, the fold's training patients have \(set.count)")
+            throw ConfigError(source: "pretrain", message: "SimCLR needs at least 2 unlabelled slices, "
+                              + "the fold's training patients have \(set.count)")
         }
         let n = config.pretrain.batch_size
         var epochsThisCall = 0
@@ -80,7 +82,8 @@ public final class SimCLRPretrainer {
             var partial = resumedPartial ?? TrainingCheckpoint.PartialEpoch()
             resumedPartial = nil
             let started = Date().addingTimeInterval(-partial.seconds), epoch = epochsDone
-            let order = CounterRNG(seed: UInt64(seed), stream: Self.orderStream).substream(UInt64(epoch)).permutation(set.count)
+            let order = CounterRNG(seed: UInt64(seed), stream: Self.orderStream).substream(UInt64(epoch))
+                .permutation(set.count)
             let starts = Array(stride(from: 0, to: order.count, by: n).filter { order.count - $0 >= 2 })
             for start in starts.dropFirst(partial.steps) {
                 lastLoss = try step(Array(order[start..<min(order.count, start + n)]), set: set, epoch: epoch)
@@ -93,16 +96,19 @@ public final class SimCLRPretrainer {
                         var checkpoint = checkpoint(split: split)
                         checkpoint.state.partialEpoch = partial
                         try store.write(checkpoint)
-                        log.info("seed \(seed): stop requested: SimCLR checkpoint \(store.folder(checkpoint.name).path) written")
+                        log.info("seed \(seed): stop requested: "
+                                 + "SimCLR checkpoint \(store.folder(checkpoint.name).path) written")
                     }
                     try comm.barrier()
-                    throw Preempted("seed \(seed) SimCLR pretraining at epoch \(epoch + 1), step \(partial.steps) of \(starts.count)")
+                    throw Preempted("seed \(seed) SimCLR pretraining at epoch \(epoch + 1), "
+                                    + "step \(partial.steps) of \(starts.count)")
                 }
             }
             let steps = partial.steps
             epochsDone += 1
             epochsThisCall += 1
-            let record = PretrainEpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, loss: partial.loss / Double(max(steps, 1)),
+            let record = PretrainEpochRecord(seed: seed, epoch: epochsDone, step: stepsDone,
+                                             loss: partial.loss / Double(max(steps, 1)),
                                              seconds: Date().timeIntervalSince(started))
             records.append(record)
             if comm.isCoordinator {
@@ -137,8 +143,10 @@ public final class SimCLRPretrainer {
             if k != chunks.count - 1 {
                 _ = network.forward(Self.rows(range, of: images), parameters: state.params, workspace: &workspace)
             }
-            dZ.withUnsafeBufferPointer { network.backward($0.baseAddress! + range.lowerBound * d, parameters: state.params,
-                                                          gradients: &state.grads, workspace: &workspace) }
+            dZ.withUnsafeBufferPointer {
+                network.backward($0.baseAddress! + range.lowerBound * d, parameters: state.params,
+                                 gradients: &state.grads, workspace: &workspace)
+            }
         }
         try comm.allReduceSum(&state.grads)
         let position = "SimCLR epoch \(epoch + 1), step \(stepsDone + 1)"
@@ -170,11 +178,13 @@ public final class SimCLRPretrainer {
     static func rows(_ range: Range<Int>, of t: Tensor) -> Tensor {
         if range == 0..<t.shape[0] { return t }
         let per = t.count / t.shape[0]
-        return Tensor(shape: [range.count] + t.shape.dropFirst(), data: Array(t.data[range.lowerBound * per ..< range.upperBound * per]))
+        return Tensor(shape: [range.count] + t.shape.dropFirst(),
+                      data: Array(t.data[range.lowerBound * per ..< range.upperBound * per]))
     }
 
     func checkpoint(split: Split) -> TrainingCheckpoint {
-        TrainingCheckpoint(trainable: state, frozen: .empty, epoch: epochsDone, step: stepsDone, scheduler: ReduceLROnPlateau(),
+        TrainingCheckpoint(trainable: state, frozen: .empty, epoch: epochsDone, step: stepsDone,
+                           scheduler: ReduceLROnPlateau(),
                            bestValidationLoss: .nan, bestEpoch: epochsDone, lastTrainingLoss: lastLoss, seed: seed,
                            worldSize: worldSize, config: config, split: split)
     }

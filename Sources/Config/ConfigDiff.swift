@@ -9,7 +9,8 @@ public enum ConfigDiff {
                             "output.checkpoint_every_steps", "output.checkpoint_every_minutes", "output.dir", "cache.",
                             "data.distribute"]
 
-    public static func differences(_ a: ExperimentConfig, _ b: ExperimentConfig) -> [(key: String, old: String, new: String)] {
+    public static func differences(_ a: ExperimentConfig, _ b: ExperimentConfig)
+        -> [(key: String, old: String, new: String)] {
         let fa = flatten(a), fb = flatten(b)
         return Set(fa.keys).union(fb.keys).sorted().compactMap { key in
             let (x, y) = (fa[key] ?? "(absent)", fb[key] ?? "(absent)")
@@ -18,8 +19,11 @@ public enum ConfigDiff {
     }
 
     /// The differences that forbid resuming.
-    public static func blocking(_ a: ExperimentConfig, _ b: ExperimentConfig) -> [(key: String, old: String, new: String)] {
-        differences(a, b).filter { d in !resumable.contains { d.key == $0 || ($0.hasSuffix(".") && d.key.hasPrefix($0)) } }
+    public static func blocking(_ a: ExperimentConfig, _ b: ExperimentConfig)
+        -> [(key: String, old: String, new: String)] {
+        differences(a, b).filter { d in
+            !resumable.contains { d.key == $0 || ($0.hasSuffix(".") && d.key.hasPrefix($0)) }
+        }
     }
 
     static func flatten(_ c: ExperimentConfig) -> [String: String] {

@@ -35,8 +35,8 @@ extension ConfigLoader {
         let heads = c.encoder.decoder_heads
         guard dim[0] % heads != 0 || q[0] % heads != 0 else { return }
         let source = sources["encoder.decoder_heads"] ?? sources["encoder.checkpoint"] ?? fallback
-        throw ConfigError(source: source, message: "encoder.decoder_heads must divide the mask decoder widths \(dim[0]) and \(q[0]) of "
-                          + "\(c.encoder.checkpoint) (every SAM release: 8), got \(heads)")
+        throw ConfigError(source: source, message: "encoder.decoder_heads must divide the mask decoder widths "
+                          + "\(dim[0]) and \(q[0]) of \(c.encoder.checkpoint) (every SAM release: 8), got \(heads)")
     }
 }
 
@@ -54,7 +54,8 @@ private struct ValueChecks {
         if !ok { throw fail(keys, message()) }
     }
     func within(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws {
-        try require(range.contains(value), [key], "\(key) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        try require(range.contains(value), [key],
+                    "\(key) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
     }
     func atLeast(_ key: String, _ value: Int, _ minimum: Int) throws {
         try require(value >= minimum, [key], "\(key) must be >= \(minimum), got \(value)")
@@ -84,17 +85,20 @@ private struct ValueChecks {
     func model(_ c: ExperimentConfig) throws {
         let e = c.encoder, h = c.head, p = c.pretrain
         try require(e.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(e.preset)
-                        : ["vit_b", "vit_l", "vit_h", "auto"].contains(e.preset), ["encoder.preset", "encoder.checkpoint"],
-                    "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, vit_b, vit_l, vit_h "
-                    + "or auto with one, got '\(e.preset)'")
+                        : ["vit_b", "vit_l", "vit_h", "auto"].contains(e.preset),
+                    ["encoder.preset", "encoder.checkpoint"],
+                    "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, "
+                    + "vit_b, vit_l, vit_h or auto with one, got '\(e.preset)'")
         try atLeast("encoder.random_seed", e.random_seed, 0)
         try atLeast("encoder.decoder_heads", e.decoder_heads, 1)
         try require(h.kind != .samBox || !e.checkpoint.isEmpty, ["head.kind", "encoder.checkpoint"],
                     "head.kind sam_box needs encoder.checkpoint (a full SAM checkpoint: image encoder, prompt encoder, "
                     + "mask decoder)")
         try within("head.depth", h.depth, 2...5)
-        try require(h.kind != .unet || c.data.slice_size % (1 << h.depth) == 0, ["data.slice_size", "head.depth", "head.kind"],
-                    "data.slice_size must be a multiple of 2^head.depth for the unet (\(1 << h.depth)), got \(c.data.slice_size)")
+        try require(h.kind != .unet || c.data.slice_size % (1 << h.depth) == 0,
+                    ["data.slice_size", "head.depth", "head.kind"],
+                    "data.slice_size must be a multiple of 2^head.depth for the unet (\(1 << h.depth)), "
+                    + "got \(c.data.slice_size)")
         try within("head.channels", h.channels, 1...1024)
         try require(p.method == .none || h.kind == .unet, ["pretrain.method", "head.kind"],
                     "pretrain.method simclr pretrains the UNet baseline's encoder: it needs head.kind unet")
@@ -116,8 +120,8 @@ private struct ValueChecks {
         try atLeast("optim.validate_every", o.validate_every, 1)
         try require(o.test_model != .best || o.validate_every <= o.epochs,
                     ["optim.test_model", "optim.validate_every", "optim.epochs"],
-                    "optim.test_model best needs a validated epoch: optim.validate_every (\(o.validate_every)) is above "
-                    + "optim.epochs (\(o.epochs))")
+                    "optim.test_model best needs a validated epoch: optim.validate_every (\(o.validate_every)) "
+                    + "is above optim.epochs (\(o.epochs))")
         try require(!c.seeds.isEmpty && Set(c.seeds).count == c.seeds.count, ["seeds"],
                     "seeds must be a non-empty list of distinct integers, got \(c.seeds)")
         if let i = c.seeds.firstIndex(where: { $0 < 0 }) {
@@ -136,6 +140,7 @@ private struct ValueChecks {
         try within("run.threads", c.run.threads, 0...1024)
         try atLeast("run.progress_every", c.run.progress_every, 1)
         try require(c.run.collective_timeout >= 0 && c.run.collective_timeout.isFinite, ["run.collective_timeout"],
-                    "run.collective_timeout must be >= 0 seconds (0 disables the watchdog), got \(c.run.collective_timeout)")
+                    "run.collective_timeout must be >= 0 seconds (0 disables the watchdog), "
+                    + "got \(c.run.collective_timeout)")
     }
 }

@@ -45,7 +45,8 @@ public enum ConfigLoader {
         if let json {
             let value = try parseJSON(json, source: source)
             guard case .object(let members) = value else {
-                throw ConfigError(source: source, message: "not a JSON object (a config is {\"key\": value, ...}), found \(value.shortDescription)")
+                throw ConfigError(source: source, message: "not a JSON object (a config is {\"key\": value, ...}), "
+                                  + "found \(value.shortDescription)")
             }
             try resolver.assign(.object(members), at: [], source: source)
         }
@@ -86,7 +87,8 @@ public enum ConfigLoader {
         default: throw fail("not a regular file: a config is a JSON text file")
         }
         guard Int(info.st_size) <= maxFileBytes else {
-            throw fail("the file is \(info.st_size) bytes; a config file is JSON text of at most \(maxFileBytes >> 20) MB")
+            throw fail("the file is \(info.st_size) bytes; "
+                       + "a config file is JSON text of at most \(maxFileBytes >> 20) MB")
         }
         guard access(path, R_OK) == 0 else { throw fail("cannot read the config file: \(describePOSIX(errno))") }
         do { return [UInt8](try Data(contentsOf: url)) } catch {
@@ -102,7 +104,8 @@ public enum ConfigLoader {
 
     static func parseJSON(_ bytes: [UInt8], source: String, path: [String] = []) throws -> JSONValue {
         do { return try StrictJSON.parse(bytes, path: path) } catch let error as StrictJSON.TextError {
-            throw ConfigError(source: source, message: error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)")
+            throw ConfigError(source: source,
+                              message: error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)")
         }
     }
 
@@ -124,7 +127,8 @@ public enum ConfigLoader {
             let keyText = item[..<eq]
             let path = keyText.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard !path.contains(where: \.isEmpty) else {
-                throw ConfigError(source: source, message: "'\(keyText)' is not a key path (keys joined by '.', e.g. optim.epochs)")
+                throw ConfigError(source: source,
+                                  message: "'\(keyText)' is not a key path (keys joined by '.', e.g. optim.epochs)")
             }
             let text = String(item[item.index(after: eq)...])
             let value: JSONValue
@@ -132,7 +136,8 @@ public enum ConfigLoader {
                 // Text that is not JSON is a string, unless it was meant as an object or a list.
                 let first = text.first { !$0.isWhitespace }
                 if error.isDuplicateKey || first == "{" || first == "[" {
-                    throw ConfigError(source: source, message: error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)")
+                    let message = error.isDuplicateKey ? error.message : "not valid JSON: \(error.message)"
+                    throw ConfigError(source: source, message: message)
                 }
                 value = .string(text)
             }
@@ -147,10 +152,12 @@ public enum ConfigLoader {
                 let dotted = path[...depth].joined(separator: ".")
                 guard case .section(let fields) = schema else {
                     let parent = path[..<depth].joined(separator: ".")
-                    throw ConfigError(source: source, message: "key '\(parent)' is not a section, cannot set '\(path.joined(separator: "."))'")
+                    throw ConfigError(source: source, message: "key '\(parent)' is not a section, "
+                                      + "cannot set '\(path.joined(separator: "."))'")
                 }
                 guard let field = fields.first(where: { $0.key == key }) else {
-                    throw ConfigError(source: source, message: "unknown key '\(dotted)'" + Self.hint(for: key, among: fields))
+                    throw ConfigError(source: source,
+                                      message: "unknown key '\(dotted)'" + Self.hint(for: key, among: fields))
                 }
                 schema = field.schema
             }
@@ -158,7 +165,8 @@ public enum ConfigLoader {
             if case .section = schema {
                 guard case .object(let members) = value else {
                     let name = path.isEmpty ? "the config" : "key '\(dotted)'"
-                    throw ConfigError(source: source, message: "\(name) is a section; give an object, not \(value.shortDescription)")
+                    throw ConfigError(source: source,
+                                      message: "\(name) is a section; give an object, not \(value.shortDescription)")
                 }
                 for member in members { try assign(member.value, at: path + [member.key], source: source) }
                 return
@@ -188,7 +196,9 @@ public enum ConfigLoader {
                 if let leaf = leaves[prefix] { return leaf.value }
                 guard case .object(let members) = value else { return value }
                 return .object(members.map { m in
-                    JSONValue.Member(key: m.key, value: replaced(m.value, prefix.isEmpty ? m.key : "\(prefix).\(m.key)"), offset: m.offset)
+                    JSONValue.Member(key: m.key,
+                                     value: replaced(m.value, prefix.isEmpty ? m.key : "\(prefix).\(m.key)"),
+                                     offset: m.offset)
                 })
             }
             let text = replaced(ConfigSchema.defaults, "").text
@@ -198,7 +208,8 @@ public enum ConfigLoader {
                 // Not expected (every value was checked against its type): name the key anyway.
                 let (path, detail): ([CodingKey], String) = {
                     switch error {
-                    case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+                    case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c),
+                         .dataCorrupted(let c):
                         return (c.codingPath, c.debugDescription)
                     @unknown default: return ([], "\(error)")
                     }
@@ -206,7 +217,8 @@ public enum ConfigLoader {
                 let key = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
                     .replacingOccurrences(of: ".[", with: "[")
                 let root = key.split(whereSeparator: { $0 == "[" }).first.map(String.init) ?? key
-                throw ConfigError(source: leaves[root]?.source ?? fallback, message: "\(key.isEmpty ? "the config" : key): \(detail)")
+                throw ConfigError(source: leaves[root]?.source ?? fallback,
+                                  message: "\(key.isEmpty ? "the config" : key): \(detail)")
             }
         }
     }

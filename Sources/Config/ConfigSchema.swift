@@ -60,17 +60,25 @@ indirect enum ConfigSchema: Sendable {
             }
         case .float:
             guard case .number(let text) = value else { throw wrong("a number") }
-            guard let f = Float(text), f.isFinite else { throw wrong("a number", " (outside the 32-bit float range, about ±3.4e38)") }
-            if f == 0 && !NumberLiteral(text).isZero { throw wrong("a number", " (too small for a 32-bit float: it would be 0)") }
+            guard let f = Float(text), f.isFinite else {
+                throw wrong("a number", " (outside the 32-bit float range, about ±3.4e38)")
+            }
+            if f == 0 && !NumberLiteral(text).isZero {
+                throw wrong("a number", " (too small for a 32-bit float: it would be 0)")
+            }
             return value
         case .double:
             guard case .number(let text) = value else { throw wrong("a number") }
             guard let x = Double(text), x.isFinite else { throw wrong("a number", " (outside the 64-bit float range)") }
-            if x == 0 && !NumberLiteral(text).isZero { throw wrong("a number", " (too small for a 64-bit float: it would be 0)") }
+            if x == 0 && !NumberLiteral(text).isZero {
+                throw wrong("a number", " (too small for a 64-bit float: it would be 0)")
+            }
             return value
         case .string:
             guard case .string(let s) = value else { throw wrong("a string") }
-            guard !s.unicodeScalars.contains("\u{0}") else { throw ValueError(message: "\(key) must not contain a NUL character (\\u0000)") }
+            guard !s.unicodeScalars.contains("\u{0}") else {
+                throw ValueError(message: "\(key) must not contain a NUL character (\\u0000)")
+            }
             return value
         case .bool:
             guard case .bool = value else { throw wrong("true or false") }
@@ -82,7 +90,9 @@ indirect enum ConfigSchema: Sendable {
             return value
         case .intList:
             guard case .array(let items) = value else { throw wrong("a list of integers") }
-            return .array(try items.enumerated().map { try ConfigSchema.int.check($0.element, key: "\(key)[\($0.offset)]") })
+            return .array(try items.enumerated().map {
+                try ConfigSchema.int.check($0.element, key: "\(key)[\($0.offset)]")
+            })
         case .section:
             guard case .object = value else { throw wrong("an object") }
             return value

@@ -98,7 +98,8 @@ indirect enum JSONValue: Sendable {
     /// Compact JSON text.
     var text: String {
         switch self {
-        case .object(let members): return "{" + members.map { JSONValue.quoted($0.key) + ":" + $0.value.text }.joined(separator: ",") + "}"
+        case .object(let members):
+            return "{" + members.map { JSONValue.quoted($0.key) + ":" + $0.value.text }.joined(separator: ",") + "}"
         case .array(let items): return "[" + items.map(\.text).joined(separator: ",") + "]"
         case .string(let s): return JSONValue.quoted(s)
         case .number(let text): return text

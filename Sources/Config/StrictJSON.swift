@@ -51,7 +51,9 @@ enum StrictJSON {
         }
 
         mutating func object(depth: Int, path: [String]) throws -> JSONValue {
-            guard depth <= StrictJSON.maxDepth else { throw fail("objects and lists nested deeper than \(StrictJSON.maxDepth) levels") }
+            guard depth <= StrictJSON.maxDepth else {
+                throw fail("objects and lists nested deeper than \(StrictJSON.maxDepth) levels")
+            }
             i += 1
             var members: [JSONValue.Member] = []
             var seen: [String: Int] = [:]
@@ -67,12 +69,16 @@ enum StrictJSON {
                 let key = try string()
                 let keyPath = path + [key]
                 if let first = seen[key] {
-                    throw TextError(message: "duplicate key '\(keyPath.joined(separator: "."))' at \(location(offset)), first at \(location(first)): "
-                                    + "a key may appear once per object", isDuplicateKey: true)
+                    throw TextError(message: "duplicate key '\(keyPath.joined(separator: "."))' "
+                                    + "at \(location(offset)), first at \(location(first)): "
+                                    + "a key may appear once per object",
+                                    isDuplicateKey: true)
                 }
                 seen[key] = offset
                 skipSpace()
-                guard peek == UInt8(ascii: ":") else { throw fail("expected ':' after the key \(JSONValue.quoted(key)), found \(shown)") }
+                guard peek == UInt8(ascii: ":") else {
+                    throw fail("expected ':' after the key \(JSONValue.quoted(key)), found \(shown)")
+                }
                 i += 1
                 skipSpace()
                 members.append(.init(key: key, value: try value(depth: depth, path: keyPath), offset: offset))
@@ -84,7 +90,9 @@ enum StrictJSON {
         }
 
         mutating func array(depth: Int, path: [String]) throws -> JSONValue {
-            guard depth <= StrictJSON.maxDepth else { throw fail("objects and lists nested deeper than \(StrictJSON.maxDepth) levels") }
+            guard depth <= StrictJSON.maxDepth else {
+                throw fail("objects and lists nested deeper than \(StrictJSON.maxDepth) levels")
+            }
             i += 1
             var items: [JSONValue] = []
             skipSpace()
@@ -112,7 +120,9 @@ enum StrictJSON {
                 switch b {
                 case UInt8(ascii: "\""):
                     i += 1
-                    guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in the string", at: start) }
+                    guard let s = String(validating: out, as: UTF8.self) else {
+                        throw fail("invalid UTF-8 in the string", at: start)
+                    }
                     return s
                 case UInt8(ascii: "\\"):
                     let escape = i
@@ -129,12 +139,15 @@ enum StrictJSON {
                     case UInt8(ascii: "u"):
                         var scalar = try hex4(escape)
                         if (0xD800...0xDBFF).contains(scalar) {
-                            guard peek == UInt8(ascii: "\\"), i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u") else {
+                            guard peek == UInt8(ascii: "\\"), i + 1 < bytes.count,
+                                  bytes[i + 1] == UInt8(ascii: "u") else {
                                 throw fail("unpaired UTF-16 surrogate in a \\u escape", at: escape)
                             }
                             i += 2
                             let low = try hex4(escape)
-                            guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired UTF-16 surrogate in a \\u escape", at: escape) }
+                            guard (0xDC00...0xDFFF).contains(low) else {
+                                throw fail("unpaired UTF-16 surrogate in a \\u escape", at: escape)
+                            }
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                         } else if (0xDC00...0xDFFF).contains(scalar) {
                             throw fail("unpaired UTF-16 surrogate in a \\u escape", at: escape)

@@ -28,7 +28,8 @@ public final class EmbeddingCache {
     public init(root: URL, folderKey: String) throws {
         directory = root.appendingPathComponent(folderKey, isDirectory: true)
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw CheckpointError(file: directory.path, "cannot create the embedding cache folder (\(error.localizedDescription))")
+            throw CheckpointError(file: directory.path,
+                                  "cannot create the embedding cache folder (\(error.localizedDescription))")
         }
     }
 
@@ -62,7 +63,9 @@ public final class EmbeddingCache {
     /// The stored bytes of a valid entry, nil when absent or invalid (what a rank sends to ranks
     /// whose node-local cache lacks it).
     public func entryBytes(_ key: String, _ precision: Precision) -> Data? {
-        guard let data = try? Data(contentsOf: url(for: key, precision)), Self.decode(data, precision) != nil else { return nil }
+        guard let data = try? Data(contentsOf: url(for: key, precision)), Self.decode(data, precision) != nil else {
+            return nil
+        }
         return data
     }
 
@@ -120,18 +123,24 @@ public final class EmbeddingCache {
     /// so nothing larger than the file is ever allocated.
     static func decodeEntry(_ data: Data, _ precision: Precision, file: String) throws -> Tensor {
         guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else {
-            throw CheckpointError(file: file, "not an embedding cache entry (magic bytes \(data.prefix(magic.count).map { String($0) }.joined(separator: " ")))")
+            throw CheckpointError(file: file, "not an embedding cache entry (magic bytes "
+                                  + "\(data.prefix(magic.count).map { String($0) }.joined(separator: " ")))")
         }
         var reader = EntryReader(data: data, file: file, offset: magic.count)
         let code = try reader.take(UInt32.self, "dtype")
         guard code == precision.code else {
-            throw CheckpointError(file: file, "entry dtype is \(code), expected \(precision.code) (\(precision.rawValue))")
+            throw CheckpointError(file: file,
+                                  "entry dtype is \(code), expected \(precision.code) (\(precision.rawValue))")
         }
         let rank = try reader.take(UInt32.self, "rank")
-        guard rank <= maxRank else { throw CheckpointError(file: file, "entry rank is \(rank), expected at most \(maxRank)") }
+        guard rank <= maxRank else {
+            throw CheckpointError(file: file, "entry rank is \(rank), expected at most \(maxRank)")
+        }
         let shape = try (0..<Int(rank)).map { d in
             let n = try reader.take(UInt64.self, "shape[\(d)]")
-            guard n <= maxDimension else { throw CheckpointError(file: file, "entry shape[\(d)] is \(n), expected at most \(maxDimension)") }
+            guard n <= maxDimension else {
+                throw CheckpointError(file: file, "entry shape[\(d)] is \(n), expected at most \(maxDimension)")
+            }
             return Int(n)
         }
         let count = try elementCount(shape, file: file)
@@ -140,11 +149,14 @@ public final class EmbeddingCache {
         let held = data.count - reader.offset
         let (needed, overflow) = count.multipliedReportingOverflow(by: precision.byteWidth)
         guard !overflow, needed == held, bytes == UInt64(held) else {
-            throw CheckpointError(file: file, "entry shape \(shape) of \(precision.rawValue) and payload bytes \(bytes) "
+            throw CheckpointError(file: file, "entry shape \(shape) of \(precision.rawValue) "
+                                  + "and payload bytes \(bytes) "
                                   + "do not match the \(held) payload bytes the file holds")
         }
         let payload = data[data.startIndex + reader.offset ..< data.endIndex]
-        guard fnv1a(payload) == checksum else { throw CheckpointError(file: file, "entry payload checksum does not match") }
+        guard fnv1a(payload) == checksum else {
+            throw CheckpointError(file: file, "entry payload checksum does not match")
+        }
         let values = DTypeConversion.floats(from: payload, dtype: precision == .fp32 ? .f32 : .f16, count: count)
         return Tensor(shape: shape, data: values)
     }
@@ -153,7 +165,9 @@ public final class EmbeddingCache {
     private static func elementCount(_ shape: [Int], file: String) throws -> Int {
         try shape.reduce(1) { count, n in
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw CheckpointError(file: file, "entry shape \(shape) has more than 2^63 elements") }
+            guard !overflow else {
+                throw CheckpointError(file: file, "entry shape \(shape) has more than 2^63 elements")
+            }
             return product
         }
     }
@@ -166,7 +180,8 @@ public final class EmbeddingCache {
 
         mutating func take<T: FixedWidthInteger>(_: T.Type, _ field: String) throws -> T {
             guard data.count - offset >= MemoryLayout<T>.size else {
-                throw CheckpointError(file: file, "entry ends inside its header (field \(field) at byte \(offset) of \(data.count))")
+                throw CheckpointError(file: file, "entry ends inside its header "
+                                      + "(field \(field) at byte \(offset) of \(data.count))")
             }
             let value = data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
             offset += MemoryLayout<T>.size
@@ -178,7 +193,9 @@ public final class EmbeddingCache {
         data.withUnsafeBytes { raw in
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             let words = raw.count / 8
-            for i in 0..<words { h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+            for i in 0..<words {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3
+            }
             for i in (words * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
             return h
         }

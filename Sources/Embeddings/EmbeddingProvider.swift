@@ -71,24 +71,29 @@ public final class EmbeddingProvider {
     public init(encoder: SliceEncoder, cacheRoot: URL?, precision: EmbeddingCache.Precision,
                 augmentation: AugmentationConfig, bankSeed: UInt64, mode: Mode, views: Int) throws {
         self.encoder = encoder
-        self.cache = try cacheRoot.map { try EmbeddingCache(root: $0, folderKey: Self.folderKey(encoder: encoder, augmentation: augmentation)) }
+        self.cache = try cacheRoot.map {
+            try EmbeddingCache(root: $0, folderKey: Self.folderKey(encoder: encoder, augmentation: augmentation))
+        }
         self.precision = precision
         self.augmentation = augmentation
         self.bankSeed = bankSeed
         self.mode = mode
         self.views = views
-        self.bankName = "bank-" + (try EmbeddingCache.digest(of: BankIdentity(seed: bankSeed, augmentation: augmentation)))
+        self.bankName = "bank-"
+            + (try EmbeddingCache.digest(of: BankIdentity(seed: bankSeed, augmentation: augmentation)))
     }
 
     /// The provider a config asks for: `encoder`, the cache under `cache.dir` (default
     /// `<output.dir>/cache`) when `cache.enabled`, training entries at `cache.dtype`, the reference
     /// augmentation at `data.slice_size`, the bank seeded by `data.split_seed`.
     public static func make(_ config: ExperimentConfig, encoder: SliceEncoder) throws -> EmbeddingProvider {
-        let cacheDir = config.cache.dir.isEmpty ? URL(fileURLWithPath: config.output.dir).appendingPathComponent("cache")
+        let cacheDir = config.cache.dir.isEmpty
+            ? URL(fileURLWithPath: config.output.dir).appendingPathComponent("cache")
             : URL(fileURLWithPath: config.cache.dir)
         var augmentation = AugmentationConfig.reference
         augmentation.outputSize = config.data.slice_size
-        return try EmbeddingProvider(encoder: encoder, cacheRoot: config.cache.enabled ? cacheDir : nil, precision: config.cache.dtype,
+        return try EmbeddingProvider(encoder: encoder, cacheRoot: config.cache.enabled ? cacheDir : nil,
+                                     precision: config.cache.dtype,
                                      augmentation: augmentation, bankSeed: UInt64(config.data.split_seed),
                                      mode: config.data.augmentation, views: config.data.bank_views)
     }
@@ -121,7 +126,8 @@ public final class EmbeddingProvider {
         case .bank:
             let v = bankView(set, id, epoch: epoch, seed: seed)
             let view = bankAugmentation(set, id, view: v)
-            return Sample(embedding: try cached(set, id, view: 1 + v, precision) { view.image }, labels: Self.labels(view))
+            return Sample(embedding: try cached(set, id, view: 1 + v, precision) { view.image },
+                          labels: Self.labels(view))
         }
     }
 
@@ -132,7 +138,8 @@ public final class EmbeddingProvider {
     public func prebuild(train: SliceSet, evaluation: [SliceSet], comm: Communicator,
                          progress: (Int, Int) -> Void) throws {
         guard cache != nil else { return }
-        var work: [(SliceSet, Int, Int, EmbeddingCache.Precision)] = []     // (set, slice, view, precision); view 0 = clean
+        // (set, slice, view, precision); view 0 = clean
+        var work: [(SliceSet, Int, Int, EmbeddingCache.Precision)] = []
         for set in evaluation {
             work += (0..<set.count).map { (set, $0, 0, .fp32) }
         }
@@ -183,7 +190,8 @@ public final class EmbeddingProvider {
     }
 
     private func bankView(_ set: SliceSet, _ id: Int, epoch: Int, seed: UInt64) -> Int {
-        Int(CounterRNG(seed: seed, stream: 0xBA9C).substream(UInt64(epoch), UInt64(set.slices[id].id)).uniformInt(0, below: UInt64(views)))
+        Int(CounterRNG(seed: seed, stream: 0xBA9C).substream(UInt64(epoch), UInt64(set.slices[id].id))
+            .uniformInt(0, below: UInt64(views)))
     }
 
     /// Bank view v is the augmentation of "epoch" v under `bankSeed`, independent of the head's

@@ -33,19 +33,23 @@ public final class SAMSliceEncoder: SliceEncoder {
         let preset = config.encoder.preset == "demo_small" ? demoSmall
             : config.encoder.preset == "auto" ? nil : EncoderConfig.preset(named: config.encoder.preset)
         if config.encoder.checkpoint.isEmpty {
-            guard let preset else { throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'") }
+            guard let preset else {
+                throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'")
+            }
             let weights = try ImageEncoderWeights.random(config: preset, seed: UInt64(config.encoder.random_seed))
             let name = "random-\(config.encoder.preset)-seed\(config.encoder.random_seed)"
             return SAMSliceEncoder(encoder: ImageEncoder(weights: weights), mode: mode,
                                    cacheKey: try cacheKey(weights: name, config: preset, mode: mode),
-                                   provenance: "RANDOM weights (\(config.encoder.preset), seed \(config.encoder.random_seed)): a demo, not SAM")
+                                   provenance: "RANDOM weights (\(config.encoder.preset), "
+                                   + "seed \(config.encoder.random_seed)): a demo, not SAM")
         }
         let url = URL(fileURLWithPath: config.encoder.checkpoint)
         let archive = try TensorArchives.open(url)
         let encoder = try ImageEncoder(archive: archive, preset: preset)
         let digest = try SHA256.hexDigest(ofFile: url)
         return SAMSliceEncoder(encoder: encoder, mode: mode,
-                               cacheKey: try cacheKey(weights: "sam-\(digest.prefix(16))", config: encoder.config, mode: mode),
+                               cacheKey: try cacheKey(weights: "sam-\(digest.prefix(16))", config: encoder.config,
+                                                      mode: mode),
                                provenance: "\(url.path) (sha256 \(digest.prefix(16))...)")
     }
 
@@ -66,7 +70,8 @@ public final class SAMSliceEncoder: SliceEncoder {
         case .reference:
             input = Preprocessing.reference(image, imageSize: size, sliceSize: image.shape[1])
         case .sam:
-            input = Preprocessing.sam(image: Self.rgbBytes(image), height: image.shape[1], width: image.shape[2], imageSize: size).image
+            input = Preprocessing.sam(image: Self.rgbBytes(image), height: image.shape[1], width: image.shape[2],
+                                      imageSize: size).image
         }
         let out = encoder.forward(input.reshaped([1] + input.shape), workspace: workspace)
         return out.reshaped(Array(out.shape.dropFirst()))

@@ -41,7 +41,8 @@ public struct FolderEvaluation {
         let pairs = try predicted.keys.sorted().map { name -> Pair in
             guard let label = reference[name] else {
                 throw DatasetError(file: predicted[name]!.path, .missingFile,
-                                   "no label for '\(name)' in \(labels.path) (looked for \(name)_gt.nii[.gz] and \(name).nii[.gz])")
+                                   "no label for '\(name)' in \(labels.path) "
+                                   + "(looked for \(name)_gt.nii[.gz] and \(name).nii[.gz])")
             }
             return Pair(name: name, prediction: predicted[name]!, label: label)
         }
@@ -56,7 +57,8 @@ public struct FolderEvaluation {
             if name.hasSuffix(suffix) && name.count > suffix.count { name.removeLast(suffix.count) }
             if let other = out[name] {
                 throw DatasetError(file: url.path, .inconsistent,
-                                   "volume name '\(name)' is also given by \(other.lastPathComponent) in \(folder.path); keep one")
+                                   "volume name '\(name)' is also given by \(other.lastPathComponent) "
+                                   + "in \(folder.path); keep one")
             }
             out[name] = url
         }
@@ -65,14 +67,16 @@ public struct FolderEvaluation {
 
     /// Scores every pair (`classes` K including background). Predictions and labels must hold
     /// integers in 0..<K.
-    public func evaluate(classes: Int, mode: EvaluationMode, progress: (Pair) -> Void = { _ in }) throws -> [VolumeScores] {
+    public func evaluate(classes: Int, mode: EvaluationMode,
+                         progress: (Pair) -> Void = { _ in }) throws -> [VolumeScores] {
         try pairs.map { pair in
             progress(pair)
             let prediction = try NIfTIStack(contentsOf: pair.prediction), label = try NIfTIStack(contentsOf: pair.label)
             guard prediction.shape == label.shape else {
                 throw DatasetError(file: pair.prediction.path, .shapeMismatch,
-                                   "prediction is \(prediction.shape.map(String.init).joined(separator: "x")) (D x H x W), "
-                                   + "label \(pair.label.path) is \(label.shape.map(String.init).joined(separator: "x"))")
+                                   "prediction is \(prediction.shape.map(String.init).joined(separator: "x")) "
+                                   + "(D x H x W), label \(pair.label.path) "
+                                   + "is \(label.shape.map(String.init).joined(separator: "x"))")
             }
             let s = label.spacing
             return VolumeEvaluator.evaluate(
@@ -108,7 +112,8 @@ public struct FolderEvaluationReport: Codable {
     /// atomically, after everything has been computed.
     public static func write(_ report: FolderEvaluationReport, scores: [VolumeScores], to folder: URL) throws {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw DatasetError(file: folder.path, .io, "cannot create the output folder (\(error.localizedDescription))")
+            throw DatasetError(file: folder.path, .io,
+                               "cannot create the output folder (\(error.localizedDescription))")
         }
         let csv = ScoreCSV.perVolume(scores, classNames: ClassNames.forClasses(report.classes))
         let encoder = JSONEncoder()

@@ -8,7 +8,8 @@ import Training
 public enum LabelMapGather {
     /// Every rank passes its (volume index, label map) pairs; the coordinator gets all `count`
     /// maps indexed by volume (a volume nobody predicted is an error), the other ranks nil.
-    public static func gather(_ mine: [(volume: Int, labels: [UInt8])], count: Int, comm: Communicator) throws -> [[UInt8]]? {
+    public static func gather(_ mine: [(volume: Int, labels: [UInt8])], count: Int,
+                              comm: Communicator) throws -> [[UInt8]]? {
         var payload: [UInt8] = []
         for (v, labels) in mine {
             withUnsafeBytes(of: Int64(v).littleEndian) { payload += $0 }
@@ -29,6 +30,7 @@ public enum LabelMapGather {
             }
         }
         guard let missing = result.firstIndex(where: { $0 == nil }) else { return result.map { $0! } }
-        throw CollectiveError(rank: comm.rank, operation: "gather label maps", detail: "no rank predicted volume \(missing)")
+        throw CollectiveError(rank: comm.rank, operation: "gather label maps",
+                              detail: "no rank predicted volume \(missing)")
     }
 }

@@ -30,7 +30,8 @@ public struct NIfTIStack {
         let p = image.header.pixdim
         let slice = depth == 1 && !(p[3] > 0) ? 1 : Double(abs(p[3]))
         let spacing = Spacing(row: Double(abs(p[2])), column: Double(abs(p[1])), slice: slice)
-        for (axis, v) in [("x", spacing.column), ("y", spacing.row), ("z", spacing.slice)] where !(v > 0 && v.isFinite) {
+        for (axis, v) in [("x", spacing.column), ("y", spacing.row), ("z", spacing.slice)]
+        where !(v > 0 && v.isFinite) {
             throw DatasetError(file: url.path, .corrupt, "voxel spacing along \(axis) is \(v); pixdim must be positive")
         }
         (self.url, self.image, self.spacing) = (url, image, spacing)
@@ -81,7 +82,8 @@ public struct NIfTIStack {
     /// sorted by path.
     public static func files(in folder: URL, recursive: Bool = false) throws -> [URL] {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
             throw DatasetError(file: folder.path, .missingFile, "folder does not exist")
         }
         let names: [String]

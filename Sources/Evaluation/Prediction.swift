@@ -32,7 +32,8 @@ public struct RunPrediction {
     public init(run: URL, seed: Int? = nil, checkpoint: URL? = nil) throws {
         let configFile = run.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configFile.path) else {
-            throw RunFileError(path: configFile.path, message: "no resolved config: is \(run.path) a run folder written by `autosam train`?")
+            throw RunFileError(path: configFile.path,
+                               message: "no resolved config: is \(run.path) a run folder written by `autosam train`?")
         }
         config = try ConfigLoader.load(file: configFile)
         var skipped: [String] = []
@@ -43,27 +44,32 @@ public struct RunPrediction {
         } else {
             let s = seed ?? config.seeds[0]
             guard config.seeds.contains(s) else {
-                throw RunFileError(path: configFile.path, message: "seed \(s) is not one of the run's seeds \(config.seeds)")
+                throw RunFileError(path: configFile.path,
+                                   message: "seed \(s) is not one of the run's seeds \(config.seeds)")
             }
             let store = CheckpointStore(root: run.appendingPathComponent("seed_\(s)/checkpoints"), keep: .max)
-            (self.checkpoint, checkpointFolder) = try Self.chosen(store, testModel: config.optim.test_model, skipped: &skipped)
+            (self.checkpoint, checkpointFolder) = try Self.chosen(store, testModel: config.optim.test_model,
+                                                                  skipped: &skipped)
         }
         self.skipped = skipped
         self.seed = self.checkpoint.state.seed
         if let seed, seed != self.seed {
-            throw RunFileError(path: checkpointFolder.path, message: "the checkpoint is of seed \(self.seed), not \(seed)")
+            throw RunFileError(path: checkpointFolder.path,
+                               message: "the checkpoint is of seed \(self.seed), not \(seed)")
         }
         let blocking = ConfigDiff.blocking(self.checkpoint.state.config, config)
         guard blocking.isEmpty else {
-            throw RunFileError(path: checkpointFolder.path, message: "the checkpoint was trained with another config than \(configFile.path): "
-                                  + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
+            throw RunFileError(path: checkpointFolder.path,
+                               message: "the checkpoint was trained with another config than \(configFile.path): "
+                               + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
         }
     }
 
     /// The store and position of an explicit `…/epoch_NNNN[_step_NNNNN]` folder.
     private static func store(of folder: URL) throws -> (CheckpointStore, CheckpointName) {
         guard let name = CheckpointName(folderName: folder.standardizedFileURL.lastPathComponent) else {
-            throw RunFileError(path: folder.path, message: "expected a checkpoint folder named epoch_NNNN (…/seed_<s>/checkpoints/epoch_NNNN)")
+            throw RunFileError(path: folder.path, message: "expected a checkpoint folder named epoch_NNNN "
+                               + "(…/seed_<s>/checkpoints/epoch_NNNN)")
         }
         return (CheckpointStore(root: folder.standardizedFileURL.deletingLastPathComponent(), keep: .max), name)
     }
@@ -97,36 +103,43 @@ public struct RunPrediction {
             return [path]
         }
         let files = try NIfTIStack.files(in: path)
-        guard !files.isEmpty else { throw RunFileError(path: path.path, message: "no .nii or .nii.gz files in this folder") }
+        guard !files.isEmpty else {
+            throw RunFileError(path: path.path, message: "no .nii or .nii.gz files in this folder")
+        }
         return files
     }
 
     /// Segments `inputs` and writes `<out>/<name>.nii.gz` for each (uint8 labels 0..<K with the
     /// input's header and affine). Every input is read and checked before anything is written;
     /// each output is written atomically. Returns the written files.
-    public func predict(_ inputs: [URL], to out: URL, encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder,
+    public func predict(_ inputs: [URL], to out: URL,
+                        encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder,
                         progress: @escaping (String) -> Void = { _ in }) throws -> [URL] {
         let stacks = try inputs.map { try NIfTIStack(contentsOf: $0) }
         var names: [String: URL] = [:]
         for s in stacks {
             if let other = names[s.stem] {
-                throw RunFileError(path: s.url.path, message: "same volume name '\(s.stem)' as \(other.path); outputs would collide")
+                throw RunFileError(path: s.url.path,
+                                   message: "same volume name '\(s.stem)' as \(other.path); outputs would collide")
             }
             names[s.stem] = s.url
             let target = out.appendingPathComponent(s.stem + ".nii.gz")
             if target.standardizedFileURL.path == s.url.standardizedFileURL.path {
-                throw RunFileError(path: target.path, message: "the output would overwrite its input; choose another --out folder")
+                throw RunFileError(path: target.path,
+                                   message: "the output would overwrite its input; choose another --out folder")
             }
         }
         let volumes = try stacks.map { try $0.volume(name: $0.stem) }
         do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw RunFileError(path: out.path, message: "cannot create the output folder (\(error.localizedDescription))")
+            throw RunFileError(path: out.path,
+                               message: "cannot create the output folder (\(error.localizedDescription))")
         }
         var inference = config
         inference.cache.enabled = false                 // new volumes: nothing to reuse
         let provider = try EmbeddingProvider.make(inference, encoder: encoderFactory(inference))
         let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
-        return try head.visit(PredictionVisitor(prediction: self, provider: provider, volumes: volumes, out: out, progress: progress))
+        return try head.visit(PredictionVisitor(prediction: self, provider: provider, volumes: volumes, out: out,
+                                                progress: progress))
     }
 }
 
@@ -142,10 +155,13 @@ private struct PredictionVisitor: HeadVisitor {
         let config = prediction.config, checkpoint = prediction.checkpoint
         let expected = Set(head.layout.names), found = Set(checkpoint.params.map(\.0))
         guard expected == found else {
-            throw RunFileError(path: prediction.checkpointFolder.path, message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
-                                  + "missing \(expected.subtracting(found).sorted()), unexpected \(found.subtracting(expected).sorted())")
+            throw RunFileError(path: prediction.checkpointFolder.path,
+                               message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
+                               + "missing \(expected.subtracting(found).sorted()), "
+                               + "unexpected \(found.subtracting(expected).sorted())")
         }
-        let trainer = try SeedTrainer(head: head, config: config, seed: prediction.seed, comm: SingleProcessCommunicator(), worldSize: 1,
+        let trainer = try SeedTrainer(head: head, config: config, seed: prediction.seed,
+                                      comm: SingleProcessCommunicator(), worldSize: 1,
                                       provider: provider, store: nil, log: RunLog(rank: 0, metricsFile: nil))
         try trainer.restore(checkpoint)
         var predictor = VolumePredictor(head: head, provider: provider, sliceSize: config.data.slice_size,
@@ -153,7 +169,8 @@ private struct PredictionVisitor: HeadVisitor {
         var written: [URL] = []
         for (v, volume) in volumes.enumerated() {
             let started = Date()
-            let labels = try predictor.predict(volume: 0, of: SliceSet(volumes: [volume]), params: trainer.testParameters,
+            let labels = try predictor.predict(volume: 0, of: SliceSet(volumes: [volume]),
+                                               params: trainer.testParameters,
                                                template: trainer.state, frozen: trainer.frozen)
             let url = out.appendingPathComponent(volume.name + ".nii.gz")
             try volume.prediction(labels).write(to: url)

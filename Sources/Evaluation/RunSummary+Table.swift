@@ -12,7 +12,8 @@ extension RunSummary {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             let hint = FileManager.default.fileExists(atPath: run.path)
-                ? "the run has not finished testing yet (train writes it after the last seed)" : "the run folder does not exist"
+                ? "the run has not finished testing yet (train writes it after the last seed)"
+                : "the run folder does not exist"
             throw ConfigError(source: url.path, message: "cannot read the run summary: \(hint)")
         }
         do { return try JSONDecoder().decode(RunSummary.self, from: data) } catch {
@@ -32,7 +33,8 @@ extension RunSummary {
     /// One row per run (its mean ± std over seeds), the layout of the paper's Table 1 when the
     /// runs are the heads and baselines at 1 and 5 training patients.
     public static func comparison(_ runs: [RunSummary], metrics: [Metric] = [.dice, .assd]) -> ResultsTable {
-        ResultsTable(rows: runs.map { ResultsTable.Row(label: "\($0.name) (\($0.seeds.count) seeds)", summary: $0.overSeeds) },
+        ResultsTable(rows: runs.map { ResultsTable.Row(label: "\($0.name) (\($0.seeds.count) seeds)",
+                                                       summary: $0.overSeeds) },
                      metrics: metrics)
     }
 }

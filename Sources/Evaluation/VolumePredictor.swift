@@ -42,7 +42,8 @@ public struct VolumePredictor<Head: SegmentationHead> {
         for chunk in stride(from: 0, to: ids.count, by: batchSize) {
             let batchIds = Array(ids[chunk..<min(ids.count, chunk + batchSize)])
             let samples = try batchIds.map { try provider.clean(set, $0) }
-            let embeddings = Tensor(shape: [samples.count] + samples[0].embedding.shape, data: samples.flatMap(\.embedding.data))
+            let embeddings = Tensor(shape: [samples.count] + samples[0].embedding.shape,
+                                    data: samples.flatMap(\.embedding.data))
             let logits = step.predict(embeddings, labelSize: sliceSize, state: state, frozen: frozen)
             var native = Tensor(zeros: [samples.count, k, h, w])
             logits.withPointer { x in

@@ -36,10 +36,13 @@ public struct CostPlan {
         public var latency: Double
         public var bandwidth: Double
 
-        public init(encoderPass: Double, headStepOne: Double, headStepBatch: Double, batchSize: Int, forwardPerSlice: Double,
-                    checkpointWrite: Double, parameters: Int, latency: Double, bandwidth: Double) {
-            (self.encoderPass, self.headStepOne, self.headStepBatch, self.batchSize) = (encoderPass, headStepOne, headStepBatch, batchSize)
-            (self.forwardPerSlice, self.checkpointWrite, self.parameters) = (forwardPerSlice, checkpointWrite, parameters)
+        public init(encoderPass: Double, headStepOne: Double, headStepBatch: Double, batchSize: Int,
+                    forwardPerSlice: Double, checkpointWrite: Double, parameters: Int, latency: Double,
+                    bandwidth: Double) {
+            (self.encoderPass, self.headStepOne) = (encoderPass, headStepOne)
+            (self.headStepBatch, self.batchSize) = (headStepBatch, batchSize)
+            (self.forwardPerSlice, self.checkpointWrite) = (forwardPerSlice, checkpointWrite)
+            self.parameters = parameters
             (self.latency, self.bandwidth) = (latency, bandwidth)
         }
 
@@ -104,7 +107,8 @@ public struct CostPlan {
         let g = p.ranksPerGroup, b = c.optim.batch_size
         let local = (b + g - 1) / g
         let encoderPerStep = c.data.augmentation == .reference ? Double(local) * u.encoderPass : 0
-        let step = encoderPerStep + u.headStep(local) + u.allReduce(ranks: g, floats: u.parameters) + (g > 1 ? u.latency : 0)
+        let step = encoderPerStep + u.headStep(local) + u.allReduce(ranks: g, floats: u.parameters)
+            + (g > 1 ? u.latency : 0)
         let stepsPerEpoch = (w.train + b - 1) / b
         p.training = Double(c.optim.epochs) * (Double(stepsPerEpoch) * step + u.checkpointWrite)
         let evalSlice = u.forwardPerSlice + (c.cache.enabled ? 0 : u.encoderPass)
@@ -113,7 +117,8 @@ public struct CostPlan {
         if c.pretrain.method == .simclr {
             let n = c.pretrain.batch_size, views = 2 * ((n + g - 1) / g)
             let steps = w.unlabelled / n + (w.unlabelled % n >= 2 ? 1 : 0)
-            p.pretraining = Double(c.pretrain.epochs * steps) * (u.headStep(views) + u.allReduce(ranks: g, floats: u.parameters))
+            p.pretraining = Double(c.pretrain.epochs * steps)
+                * (u.headStep(views) + u.allReduce(ranks: g, floats: u.parameters))
         }
         p.seedsWall = p.seedGroups > 1 ? p.perSeed : Double(seeds) * p.perSeed
         return p

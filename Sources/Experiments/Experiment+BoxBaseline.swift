@@ -29,8 +29,8 @@ extension Experiment {
         let baseline = try BoxBaseline(config: config, inputPath: inputPath)
         let seed = config.seeds[0]
         if world.isCoordinator {
-            log.info("SAM box baseline, \(inputPath.rawValue) input, checkpoint \(config.encoder.checkpoint): no training; "
-                     + "deterministic, so one seed entry (seed \(seed), the first of config.seeds)")
+            log.info("SAM box baseline, \(inputPath.rawValue) input, checkpoint \(config.encoder.checkpoint): "
+                     + "no training; deterministic, so one seed entry (seed \(seed), the first of config.seeds)")
         }
         let count = min(maxVolumes ?? data.test.volumes.count, data.test.volumes.count)
         var mine: [(volume: Int, labels: [UInt8])] = []

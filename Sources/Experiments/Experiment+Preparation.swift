@@ -26,13 +26,15 @@ public struct DataReport: Equatable {
         fold = data.split.fold
         foldTrainPatients = data.split.train
         func counts(_ name: String, _ set: SliceSet) -> SetCounts {
-            SetCounts(name: name, patients: Array(Set(set.volumes.map(\.patient))).sorted(), volumes: set.volumes.count, slices: set.count)
+            SetCounts(name: name, patients: Array(Set(set.volumes.map(\.patient))).sorted(),
+                      volumes: set.volumes.count, slices: set.count)
         }
         sets = [counts("train", data.train), counts("val", data.validation), counts("test", data.test)]
     }
 
     public func render() -> String {
-        var lines = ["fold \(fold): \(foldTrainPatients.count) training patients in the fold, \(sets[0].patients.count) used (data.train_size)"]
+        var lines = ["fold \(fold): \(foldTrainPatients.count) training patients in the fold, "
+                     + "\(sets[0].patients.count) used (data.train_size)"]
         lines.append("set    patients  volumes  slices  patient ids")
         for s in sets {
             let shown = s.patients.prefix(12).joined(separator: " ") + (s.patients.count > 12 ? " ..." : "")
@@ -63,10 +65,12 @@ public struct CacheBuildReport {
     let rankSeconds: Double
 
     public func render() -> String {
-        let perSlice = secondsPerSlice.map { String(format: "%.3f s per encoded slice (per rank)", $0) } ?? "nothing to encode"
+        let perSlice = secondsPerSlice.map { String(format: "%.3f s per encoded slice (per rank)", $0) }
+            ?? "nothing to encode"
         return """
         slices: train \(slices.train), val \(slices.validation), test \(slices.test)
-        cache entries: \(entries) needed, \(encoded) encoded now, \(reused) already cached\(replaced > 0 ? ", \(replaced) damaged ones replaced" : "")
+        cache entries: \(entries) needed, \(encoded) encoded now, \(reused) already cached\
+        \(replaced > 0 ? ", \(replaced) damaged ones replaced" : "")
         \(String(format: "%.1f", seconds)) s, \(perSlice)
         cache folder: \(directory.path)
 
@@ -79,19 +83,22 @@ extension Experiment {
     /// then encodes the missing clean views (and bank views) sharded over the ranks of `world`.
     public func buildCache(progress: @escaping (Int, Int) -> Void = { _, _ in }) throws -> CacheBuildReport {
         guard config.cache.enabled else {
-            throw ConfigError(source: "cache.enabled", message: "the embedding cache is disabled in this config; nothing to build")
+            throw ConfigError(source: "cache.enabled",
+                              message: "the embedding cache is disabled in this config; nothing to build")
         }
         let data = try prepareData()
         let provider = try makeProvider()
         guard let cache = provider.cache else { preconditionFailure("makeProvider ignored cache.enabled") }
         let started = Date()
-        try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world, progress: progress)
+        try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world,
+                              progress: progress)
         let mine = Date().timeIntervalSince(started)
         var sums = [Double(cache.hits), Double(cache.misses), Double(cache.rejected), mine]
         try world.allReduceSum(&sums)
         var slowest = [mine]
         try world.allReduceMax(&slowest)
-        return CacheBuildReport(directory: cache.directory, slices: (data.train.count, data.validation.count, data.test.count),
+        return CacheBuildReport(directory: cache.directory,
+                                slices: (data.train.count, data.validation.count, data.test.count),
                                 entries: Int(sums[0] + sums[1]), encoded: Int(sums[1]), reused: Int(sums[0]),
                                 replaced: Int(sums[2]), seconds: slowest[0], rankSeconds: sums[3])
     }

@@ -19,7 +19,8 @@ extension Experiment {
     /// holds the run folder's `RunLock` throughout (`lock`, when the caller took it already to
     /// write `config.json`), so a second run on the same folder fails instead of mixing files.
     @discardableResult
-    public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil, holding lock: RunLock? = nil) throws -> RunSummary? {
+    public func run(resume: ResumeMode = .none, stopAfterEpochs: Int? = nil,
+                    holding lock: RunLock? = nil) throws -> RunSummary? {
         CollectiveWatchdog.shared.timeout = config.run.collective_timeout
         let held = try lock ?? (world.isCoordinator ? RunLock(folder: outputDir) : nil)
         defer { held?.release() }
@@ -29,7 +30,8 @@ extension Experiment {
         let started = Date()
         try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world) { done, total in
             if world.isCoordinator && (done % 20 == 0 || done == total) {
-                log.info("embedding cache: \(done)/\(total) slices on this rank, \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+                let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+                log.info("embedding cache: \(done)/\(total) slices on this rank, \(seconds)s")
             }
         }
         let (seeds, comm) = try seedGroups()
@@ -39,8 +41,9 @@ extension Experiment {
         for seed in seeds {
             let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
             do {
-                if let r = try head.visit(SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
-                                                     resume: resume, stopAfterEpochs: stopAfterEpochs, dataIdentity: identity)) {
+                let runner = SeedRunner(experiment: self, seed: seed, comm: comm, data: data, provider: provider,
+                                        resume: resume, stopAfterEpochs: stopAfterEpochs, dataIdentity: identity)
+                if let r = try head.visit(runner) {
                     results.append(r)
                 }
             } catch let stop as Preempted {
@@ -93,7 +96,8 @@ extension Experiment {
         let all = results.sorted { $0.seed < $1.seed }
         let names = ClassNames.forClasses(config.data.classes)
         let perSeed = all.map { ScoreSummary(volumes: $0.volumes, classNames: names, mode: .standard) }
-        let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed, overSeeds: ScoreSummary(seeds: perSeed))
+        let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed,
+                                 overSeeds: ScoreSummary(seeds: perSeed))
         let pretty = JSONEncoder()
         pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try pretty.encode(summary), to: outputDir.appendingPathComponent("summary.json"))

@@ -31,7 +31,8 @@ public final class Experiment {
     /// (fault injection for tests of preemption: `autosam train --signal-rank`).
     public var afterStep: ((Int) -> Void)?
 
-    public init(config: ExperimentConfig, world: Communicator, encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder) {
+    public init(config: ExperimentConfig, world: Communicator,
+                encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder) {
         self.config = config
         self.world = world
         self.outputDir = URL(fileURLWithPath: config.output.dir)
@@ -59,7 +60,8 @@ public final class Experiment {
             try createOutputFolder()
             if config.data.synthesize_patients > 0 && (try? DatasetIndex.scan(root)) == nil {
                 log.info("synthesising \(config.data.synthesize_patients) phantom patients in \(root.path)")
-                try Phantom.writeDataset(to: root, patients: config.data.synthesize_patients, seed: UInt64(config.data.split_seed))
+                try Phantom.writeDataset(to: root, patients: config.data.synthesize_patients,
+                                         seed: UInt64(config.data.split_seed))
             }
         }
         try world.barrier()
@@ -68,15 +70,16 @@ public final class Experiment {
         let layout = config.data.layout == .auto ? nil : DatasetLayout(rawValue: config.data.layout.rawValue)
         let index: DatasetIndex
         do { index = try DatasetIndex.scan(root, layout: layout) } catch where !world.isCoordinator {
-            throw DataPlacementError(description: "rank \(world.rank) on host \(Self.hostName): \(error) (data.distribute is shared, so "
-                                     + "every node reads data.root; when the data is only on the coordinator's node, set "
-                                     + "data.distribute to broadcast)")
+            throw DataPlacementError(description: "rank \(world.rank) on host \(Self.hostName): \(error) "
+                                     + "(data.distribute is shared, so every node reads data.root; when the data "
+                                     + "is only on the coordinator's node, set data.distribute to broadcast)")
         }
         // The coordinator reads (or makes) split.json and sends the plan: other ranks never read
         // the run folder, which need not be shared.
         var planBytes: [UInt8] = []
         if world.isCoordinator {
-            let plan = try SplitPlan.loadOrCreate(at: outputDir.appendingPathComponent("split.json"), patients: index.patients,
+            let plan = try SplitPlan.loadOrCreate(at: outputDir.appendingPathComponent("split.json"),
+                                                  patients: index.patients,
                                                   seed: UInt64(config.data.split_seed), folds: config.data.folds)
             planBytes = Array(try JSONEncoder().encode(plan))
         }
@@ -84,11 +87,13 @@ public final class Experiment {
         let split = try JSONDecoder().decode(SplitPlan.self, from: Foundation.Data(planBytes)).fold(config.data.fold)
         let sets = try index.sliceSets(split, trainSize: config.data.train_size == 0 ? nil : config.data.train_size,
                                        classes: config.data.classes)
-        log.info("data: \(index.layout.rawValue) at \(root.path); train \(sets.train.count) slices of \(sets.train.volumes.count) volumes, val \(sets.val.count), test \(sets.test.count)")
+        log.info("data: \(index.layout.rawValue) at \(root.path); train \(sets.train.count) slices of "
+                 + "\(sets.train.volumes.count) volumes, val \(sets.val.count), test \(sets.test.count)")
         var unlabelled: SliceSet? = nil
         if config.pretrain.method != .none {
             unlabelled = try SliceSet(index: index, patients: split.train, classes: config.data.classes)
-            log.info("pretraining (\(config.pretrain.method)): \(unlabelled!.count) unlabelled slices of \(split.train.count) training patients")
+            log.info("pretraining (\(config.pretrain.method)): \(unlabelled!.count) unlabelled slices "
+                     + "of \(split.train.count) training patients")
         }
         let data = Data(split: split, train: sets.train, validation: sets.val, test: sets.test, unlabelled: unlabelled)
         if broadcast { try sendData(data, planBytes: planBytes) }
@@ -103,7 +108,8 @@ public final class Experiment {
         out.put(data.unlabelled == nil ? 0 : 1)
         data.unlabelled?.write(to: &out)
         var bytes = out.bytes
-        log.info("data: sending \(String(format: "%.1f", Double(bytes.count) / 1e6)) MB of volumes to \(world.size - 1) rank(s) (data.distribute broadcast)")
+        log.info("data: sending \(String(format: "%.1f", Double(bytes.count) / 1e6)) MB of volumes "
+                 + "to \(world.size - 1) rank(s) (data.distribute broadcast)")
         try world.broadcast(&bytes, root: 0)
     }
 
@@ -113,9 +119,11 @@ public final class Experiment {
         try world.broadcast(&bytes, root: 0)
         var input = MessageReader(bytes, what: "data broadcast")
         let plan = try JSONDecoder().decode(SplitPlan.self, from: Foundation.Data(try input.raw()))
-        let train = try SliceSet(reading: &input), validation = try SliceSet(reading: &input), test = try SliceSet(reading: &input)
+        let train = try SliceSet(reading: &input), validation = try SliceSet(reading: &input)
+        let test = try SliceSet(reading: &input)
         let unlabelled = try input.int() == 0 ? nil : try SliceSet(reading: &input)
-        return Data(split: try plan.fold(config.data.fold), train: train, validation: validation, test: test, unlabelled: unlabelled)
+        return Data(split: try plan.fold(config.data.fold), train: train, validation: validation, test: test,
+                    unlabelled: unlabelled)
     }
 
     /// Creates the run folder `output.dir` (and its parents) when missing and checks that it is
@@ -140,8 +148,9 @@ public final class Experiment {
         let seeds = config.seeds
         guard seeds.count > 1, world.size >= seeds.count else { return (seeds, world) }
         guard try sharesOutputFolder() else {
-            log.info("output.dir is not the same folder on every rank (node-local): the \(seeds.count) seeds train one after "
-                     + "another on all \(world.size) ranks, not in parallel groups, so that only the coordinator writes")
+            log.info("output.dir is not the same folder on every rank (node-local): the \(seeds.count) seeds train "
+                     + "one after another on all \(world.size) ranks, not in parallel groups, "
+                     + "so that only the coordinator writes")
             return (seeds, world)
         }
         let color = world.rank % seeds.count

@@ -29,7 +29,8 @@ extension SeedRunner {
         return try shared {
             if case .path(let url) = resume {     // verified by every rank after the broadcast
                 guard let name = CheckpointName(folderName: url.lastPathComponent) else {
-                    throw RunFileError(path: url.path, message: "not a checkpoint folder name (epoch_NNNN or epoch_NNNN_step_NNNNN)")
+                    throw RunFileError(path: url.path, message: "not a checkpoint folder name "
+                                       + "(epoch_NNNN or epoch_NNNN_step_NNNNN)")
                 }
                 return try source.readFiles(name)
             }
@@ -44,7 +45,8 @@ extension SeedRunner {
         try comm.broadcast(&message, root: 0)
         guard !message.isEmpty else { return nil }
         guard let files = CheckpointFiles(serialized: message) else {
-            throw CollectiveError(rank: comm.rank, operation: "checkpoint broadcast", detail: "malformed message of \(message.count) bytes")
+            throw CollectiveError(rank: comm.rank, operation: "checkpoint broadcast",
+                                  detail: "malformed message of \(message.count) bytes")
         }
         return try files.verified()
     }
@@ -52,7 +54,8 @@ extension SeedRunner {
     /// The checkpoint of the best validated epoch recorded in `checkpoint` (the store keeps it),
     /// when that is an earlier epoch, read by the coordinator and broadcast; with
     /// `optim.test_model = best` it must be readable, since testing uses its weights.
-    func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore, log: RunLog) throws -> TrainingCheckpoint? {
+    func bestCheckpoint(of checkpoint: TrainingCheckpoint, in store: CheckpointStore,
+                        log: RunLog) throws -> TrainingCheckpoint? {
         let best = checkpoint.state.bestEpoch
         guard best >= 1, best != checkpoint.state.epoch || checkpoint.state.partialEpoch != nil else { return nil }
         let source = resumeStore(store), required = experiment.config.optim.test_model == .best
@@ -64,7 +67,8 @@ extension SeedRunner {
             } catch where !required {
                 return nil
             } catch {
-                throw TrainingError.resume("optim.test_model is best, but the best epoch's checkpoint \(source.folder(epoch: best).path) cannot be read: \(error)")
+                throw TrainingError.resume("optim.test_model is best, but the best epoch's checkpoint "
+                                           + "\(source.folder(epoch: best).path) cannot be read: \(error)")
             }
         }
     }
@@ -98,16 +102,19 @@ extension SeedRunner {
         let split = ["train": data.split.train, "val": data.split.val, "test": data.split.test]
         for part in ["train", "val", "test"] where checkpoint.state.splitPatients[part] != split[part] {
             let was = Set(checkpoint.state.splitPatients[part] ?? []), now = Set(split[part] ?? [])
-            throw TrainingError.resume("the \(part) split differs from the checkpoint's (added \(now.subtracting(was).sorted()), "
-                                       + "removed \(was.subtracting(now).sorted())): was split.json edited or the data changed?")
+            throw TrainingError.resume("the \(part) split differs from the checkpoint's "
+                                       + "(added \(now.subtracting(was).sorted()), "
+                                       + "removed \(was.subtracting(now).sorted())): "
+                                       + "was split.json edited or the data changed?")
         }
         if let recorded = checkpoint.state.dataIdentity, recorded != dataIdentity {
-            throw TrainingError.resume("the training or validation volumes differ from the ones the checkpoint was trained on "
-                                       + "(content checksum): the data changed since")
+            throw TrainingError.resume("the training or validation volumes differ from the ones "
+                                       + "the checkpoint was trained on (content checksum): the data changed since")
         }
         let blocking = ConfigDiff.blocking(checkpoint.state.config, experiment.config)
         guard blocking.isEmpty else {
-            throw TrainingError.resume("the checkpoint's config differs: " + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
+            throw TrainingError.resume("the checkpoint's config differs: "
+                                       + blocking.map { "\($0.key): \($0.old) -> \($0.new)" }.joined(separator: "; "))
         }
         guard checkpoint.state.seed == seed else {
             throw TrainingError.resume("the checkpoint is of seed \(checkpoint.state.seed), not \(seed)")
@@ -116,7 +123,8 @@ extension SeedRunner {
             log.info("resume: \(d.key) changed \(d.old) -> \(d.new)")
         }
         if checkpoint.state.worldSize != experiment.world.size {
-            log.info("resume: world size \(checkpoint.state.worldSize) -> \(experiment.world.size) (identical within float tolerance, not bit-identical)")
+            log.info("resume: world size \(checkpoint.state.worldSize) -> \(experiment.world.size) "
+                     + "(identical within float tolerance, not bit-identical)")
         }
         return checkpoint
     }

@@ -27,15 +27,22 @@ struct SeedRunner: HeadVisitor {
     func visit<H: SegmentationHead>(_ head: H) throws -> SeedResult? {
         let config = experiment.config
         let seedDir = experiment.outputDir.appendingPathComponent("seed_\(seed)")
-        if comm.isCoordinator { try FileManager.default.createDirectory(at: seedDir, withIntermediateDirectories: true) }
+        if comm.isCoordinator {
+            try FileManager.default.createDirectory(at: seedDir, withIntermediateDirectories: true)
+        }
         try comm.barrier()
-        let store = CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
-        let log = RunLog(rank: experiment.world.rank, metricsFile: comm.isCoordinator ? seedDir.appendingPathComponent("metrics.jsonl") : nil,
+        let store = CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"),
+                                    keep: config.output.keep_checkpoints)
+        let log = RunLog(rank: experiment.world.rank,
+                         metricsFile: comm.isCoordinator ? seedDir.appendingPathComponent("metrics.jsonl") : nil,
                          verbose: config.run.debug_checks)
         var budget = stopAfterEpochs
-        guard let pretrained = try pretrainedEncoder(head, seedDir: seedDir, log: log, budget: &budget) else { return nil }
-        let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
-                                      provider: provider, store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
+        guard let pretrained = try pretrainedEncoder(head, seedDir: seedDir, log: log, budget: &budget) else {
+            return nil
+        }
+        let trainer = try SeedTrainer(head: head, config: config, seed: seed, comm: comm,
+                                      worldSize: experiment.world.size, provider: provider,
+                                      store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
         trainer.dataIdentity = dataIdentity
         trainer.afterStep = experiment.afterStep
         if let checkpoint = try resumeCheckpoint(store, log: log) {
@@ -67,12 +74,16 @@ struct SeedRunner: HeadVisitor {
         let dir = seedDir.appendingPathComponent("pretrain")
         if comm.isCoordinator { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         try comm.barrier()
-        let store = CheckpointStore(root: dir.appendingPathComponent("checkpoints"), keep: config.output.keep_checkpoints)
-        let pretrainLog = RunLog(rank: log.rank, metricsFile: comm.isCoordinator ? dir.appendingPathComponent("metrics.jsonl") : nil,
+        let store = CheckpointStore(root: dir.appendingPathComponent("checkpoints"),
+                                    keep: config.output.keep_checkpoints)
+        let pretrainLog = RunLog(rank: log.rank,
+                                 metricsFile: comm.isCoordinator ? dir.appendingPathComponent("metrics.jsonl") : nil,
                                  verbose: log.verbose)
-        let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm, worldSize: experiment.world.size,
-                                           augmentation: provider.augmentation, store: comm.isCoordinator ? store : nil, log: pretrainLog)
-        if resume != .none, let checkpoint = try shared({ newestValidFiles(store, log: log) }).map({ try validated($0, log: log) }) {
+        let trainer = try SimCLRPretrainer(network: network, config: config, seed: seed, comm: comm,
+                                           worldSize: experiment.world.size, augmentation: provider.augmentation,
+                                           store: comm.isCoordinator ? store : nil, log: pretrainLog)
+        if resume != .none,
+           let checkpoint = try shared({ newestValidFiles(store, log: log) }).map({ try validated($0, log: log) }) {
             try trainer.restore(checkpoint)
             try verifyAgreement(trainer)
             if comm.isCoordinator { try pretrainLog.keepRecords(throughEpoch: checkpoint.state.epoch) }
@@ -80,13 +91,15 @@ struct SeedRunner: HeadVisitor {
         }
         let before = trainer.epochsDone
         if !trainer.isComplete {
-            log.info("seed \(seed): SimCLR pretraining of the UNet encoder (\(network.layout.totalCount) parameters) on \(set.count) slices")
+            log.info("seed \(seed): SimCLR pretraining of the UNet encoder "
+                     + "(\(network.layout.totalCount) parameters) on \(set.count) slices")
         }
         try trainer.train(set, split: data.split, stopAfter: budget)
         budget = budget.map { $0 - (trainer.epochsDone - before) }
         guard trainer.isComplete else { return nil }
         if comm.isCoordinator && trainer.epochsDone > before {
-            try SafeTensorsFile.write(trainer.encoderTensors, metadata: ["method": "simclr", "epochs": "\(trainer.epochsDone)"],
+            try SafeTensorsFile.write(trainer.encoderTensors,
+                                      metadata: ["method": "simclr", "epochs": "\(trainer.epochsDone)"],
                                       to: dir.appendingPathComponent("encoder.safetensors"))
         }
         return trainer.encoderTensors

@@ -31,7 +31,9 @@ extension SliceSet {
     /// The inverse of `write(to:)`.
     init(reading input: inout MessageReader) throws {
         let count = try input.int()
-        guard (0...1_000_000).contains(count) else { throw MessageReader.Malformed(description: "data message: \(count) volumes") }
+        guard (0...1_000_000).contains(count) else {
+            throw MessageReader.Malformed(description: "data message: \(count) volumes")
+        }
         var volumes: [Volume] = []
         for _ in 0..<count {
             let patient = try input.string(), name = try input.string(), phase = try input.optionalString()
@@ -39,11 +41,13 @@ extension SliceSet {
             let spacing = Spacing(row: try input.double(), column: try input.double(), slice: try input.double())
             let image = try input.floats()
             let labels = try input.int() == 0 ? nil : Array(try input.raw())
-            guard d >= 0, h >= 0, w >= 0, image.count == d * h * w, labels.map({ $0.count == image.count }) ?? true else {
-                throw MessageReader.Malformed(description: "data message: volume \(name) of \(d)x\(h)x\(w) holds \(image.count) voxels")
+            guard d >= 0, h >= 0, w >= 0, image.count == d * h * w,
+                  labels.map({ $0.count == image.count }) ?? true else {
+                throw MessageReader.Malformed(description: "data message: volume \(name) of \(d)x\(h)x\(w) "
+                                              + "holds \(image.count) voxels")
             }
-            volumes.append(Volume(patient: patient, name: name, phase: phase, depth: d, height: h, width: w, spacing: spacing,
-                                  image: image, labels: labels, geometry: nil,
+            volumes.append(Volume(patient: patient, name: name, phase: phase, depth: d, height: h, width: w,
+                                  spacing: spacing, image: image, labels: labels, geometry: nil,
                                   imageFile: try input.string(), labelFile: try input.optionalString()))
         }
         self.init(volumes: volumes)

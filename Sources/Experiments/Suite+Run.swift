@@ -88,11 +88,13 @@ public final class SuiteRunner {
             }
         }
         guard missing.isEmpty else {
-            throw ConfigError(source: suite.file.path, message: "no summary.json yet for: " + missing.joined(separator: ", "))
+            throw ConfigError(source: suite.file.path,
+                              message: "no summary.json yet for: " + missing.joined(separator: ", "))
         }
         let columns = summaries[0].overSeeds.columns.map(\.name)
         if let other = summaries.firstIndex(where: { $0.overSeeds.columns.map(\.name) != columns }) {
-            throw ConfigError(source: suite.file.path, message: "\(suite.runs[other]) has other classes than \(suite.runs[0]); "
+            throw ConfigError(source: suite.file.path,
+                              message: "\(suite.runs[other]) has other classes than \(suite.runs[0]); "
                               + "one table needs the same classes in every run")
         }
         return RunSummary.comparison(summaries, metrics: suite.metrics)

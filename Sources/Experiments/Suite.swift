@@ -48,11 +48,15 @@ public struct Suite: Equatable {
         if let unknown = object.keys.sorted().first(where: { !keys.contains($0) }) {
             throw fail("unknown key '\(unknown)' (a suite has \(keys.joined(separator: ", ")))")
         }
-        guard let name = object["name"] as? String, !name.isEmpty else { throw fail("'name' must be a non-empty string") }
+        guard let name = object["name"] as? String, !name.isEmpty else {
+            throw fail("'name' must be a non-empty string")
+        }
         guard let runs = object["runs"] as? [String], !runs.isEmpty else {
             throw fail("'runs' must be a non-empty list of config file paths")
         }
-        guard object["metrics"] == nil || object["metrics"] is String else { throw fail("'metrics' must be a string like \"dice,assd\"") }
+        guard object["metrics"] == nil || object["metrics"] is String else {
+            throw fail("'metrics' must be a string like \"dice,assd\"")
+        }
         guard object["output"] == nil || object["output"] is String else { throw fail("'output' must be a file path") }
         let metrics = try parseMetrics(object["metrics"] as? String ?? "dice,assd", source: file.path)
         return Suite(name: name, runs: runs, metrics: metrics, output: object["output"] as? String, file: file)
@@ -78,13 +82,15 @@ public struct Suite: Equatable {
         for path in runs {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ConfigError(source: file.path, message: "config file \(path) does not exist "
-                                  + "(paths are relative to the working directory, \(FileManager.default.currentDirectoryPath))")
+                                  + "(paths are relative to the working directory, "
+                                  + "\(FileManager.default.currentDirectoryPath))")
             }
             configs.append(try ConfigLoader.load(file: URL(fileURLWithPath: path)))
         }
         for (i, config) in configs.enumerated() {
             if let j = configs[..<i].firstIndex(where: { $0.output.dir == config.output.dir }) {
-                throw ConfigError(source: file.path, message: "\(runs[j]) and \(runs[i]) both write to output.dir \(config.output.dir)")
+                throw ConfigError(source: file.path,
+                                  message: "\(runs[j]) and \(runs[i]) both write to output.dir \(config.output.dir)")
             }
         }
         return configs

@@ -27,7 +27,8 @@ public struct CheckpointFiles: Equatable {
         let state: TrainingCheckpoint.State
         do {
             let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
+                                                                            negativeInfinity: "-inf", nan: "nan")
             state = try decoder.decode(TrainingCheckpoint.State.self, from: stateData)
         } catch {
             throw RunFileError(path: statePath, message: "unreadable training state (\(error))")
@@ -38,13 +39,17 @@ public struct CheckpointFiles: Equatable {
         for (file, expected) in state.checksums.sorted(by: { $0.key < $1.key }) {
             let actual = files[file].map(CheckpointStore.digest) ?? "missing"
             guard actual == expected else {
-                throw RunFileError(path: folder + "/" + file, message: "checksum mismatch (expected \(expected), found \(actual)): the file is damaged")
+                throw RunFileError(path: folder + "/" + file, message: "checksum mismatch (expected \(expected), "
+                                   + "found \(actual)): the file is damaged")
             }
         }
         let head = try SafeTensorsFile(bytes: files["head.safetensors"] ?? Data(), path: folder + "/head.safetensors")
-        let optimizer = try SafeTensorsFile(bytes: files["optimizer.safetensors"] ?? Data(), path: folder + "/optimizer.safetensors")
-        let params = try head.names.filter { $0.hasPrefix("params/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
-        let frozen = try head.names.filter { $0.hasPrefix("frozen/") }.map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        let optimizer = try SafeTensorsFile(bytes: files["optimizer.safetensors"] ?? Data(),
+                                            path: folder + "/optimizer.safetensors")
+        let params = try head.names.filter { $0.hasPrefix("params/") }
+            .map { (String($0.dropFirst(7)), try head.tensor($0)) }
+        let frozen = try head.names.filter { $0.hasPrefix("frozen/") }
+            .map { (String($0.dropFirst(7)), try head.tensor($0)) }
         var checkpoint = TrainingCheckpoint(state: state, params: params, frozen: frozen,
                                             adamM: try optimizer.tensor("exp_avg").data,
                                             adamV: try optimizer.tensor("exp_avg_sq").data)

@@ -19,22 +19,25 @@ extension CheckpointInspection {
             }
         }
         if let p = promptEncoder {
-            lines.append(row("prompt encoder", "dim \(p.embedDim), embedding grid \(p.embeddingHeight)x\(p.embeddingWidth), "
+            lines.append(row("prompt encoder", "dim \(p.embedDim), "
+                             + "embedding grid \(p.embeddingHeight)x\(p.embeddingWidth), "
                              + "input \(p.inputHeight)x\(p.inputWidth), mask_in_chans \(p.maskInChans)"))
         }
         if let d = maskDecoder {
             let t = d.transformer
             lines.append(row("mask decoder", "transformer depth \(t.depth), dim \(t.embeddingDim), mlp \(t.mlpDim), "
-                             + "\(d.numMultimaskOutputs) multimask outputs, IoU head depth \(d.iouHeadDepth) hidden \(d.iouHeadHiddenDim) "
+                             + "\(d.numMultimaskOutputs) multimask outputs, "
+                             + "IoU head depth \(d.iouHeadDepth) hidden \(d.iouHeadHiddenDim) "
                              + "(attention heads are not stored in checkpoints)"))
         }
         if let s = training {
-            lines.append(row("training", "seed \(s.seed), epoch \(s.epoch) (step \(s.step)), best epoch \(s.bestEpoch), "
-                             + "world size \(s.worldSize), run '\(s.config.name)'"))
-            lines.append(row("head", "kind \(s.config.head.kind), depth \(s.config.head.depth), channels \(s.config.head.channels), "
-                             + "classes \(s.config.data.classes); encoder "
+            lines.append(row("training", "seed \(s.seed), epoch \(s.epoch) (step \(s.step)), "
+                             + "best epoch \(s.bestEpoch), world size \(s.worldSize), run '\(s.config.name)'"))
+            lines.append(row("head", "kind \(s.config.head.kind), depth \(s.config.head.depth), "
+                             + "channels \(s.config.head.channels), classes \(s.config.data.classes); encoder "
                              + (s.config.head.kind == .unet ? "none (raw slices)"
-                                : s.config.encoder.checkpoint.isEmpty ? "random \(s.config.encoder.preset)" : s.config.encoder.checkpoint)))
+                                : s.config.encoder.checkpoint.isEmpty ? "random \(s.config.encoder.preset)"
+                                : s.config.encoder.checkpoint)))
         }
         lines.append(row("parameters", "\(grouped(parameterCount)) in \(parts.reduce(0) { $0 + $1.tensors }) tensors"))
         for part in parts {
@@ -58,5 +61,7 @@ extension CheckpointInspection {
 }
 
 private extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

@@ -49,7 +49,9 @@ public struct CheckpointInspection {
         switch kind {
         case .sam(let preset?): return "SAM \(preset)"
         case .sam(nil): return "custom SAM-shaped model (not a vit_b/vit_l/vit_h preset)"
-        case .trainedHead: return "head checkpoint written by autosam train (\(training.map { "\($0.config.head.kind)" } ?? "head kind unknown: no state.json"))"
+        case .trainedHead:
+            let head = training.map { "\($0.config.head.kind)" } ?? "head kind unknown: no state.json"
+            return "head checkpoint written by autosam train (\(head))"
         }
     }
 
@@ -77,11 +79,13 @@ extension CheckpointInspection {
         var problems = nonFinite > 0 ? ["\(nonFinite) non-finite (NaN or Inf) values"] : []
         var notes: [String] = []
         let format: TensorArchiveFormat = archive is PthCheckpoint ? .pth : .safetensors
-        if format == .safetensors, !infos.isEmpty, infos.allSatisfy({ $0.name.hasPrefix("params/") || $0.name.hasPrefix("frozen/") }) {
+        if format == .safetensors, !infos.isEmpty,
+           infos.allSatisfy({ $0.name.hasPrefix("params/") || $0.name.hasPrefix("frozen/") }) {
             let training = try trainingState(next: url, sha256: sha, problems: &problems, notes: &notes)
             if infos.contains(where: { $0.name == "params/projection.0.weight" }) {
                 notes.append("SimCLR pretraining checkpoint: the UNet's encoder path and the projection MLP"
-                             + (training.map { " (\($0.epoch) of \($0.config.pretrain.epochs) pretraining epochs)" } ?? ""))
+                             + (training.map { " (\($0.epoch) of \($0.config.pretrain.epochs) pretraining epochs)" }
+                                ?? ""))
             }
             return CheckpointInspection(
                 path: url.path, format: format, fileSize: size, sha256: sha, kind: .trainedHead,
@@ -90,15 +94,20 @@ extension CheckpointInspection {
         }
         guard infos.contains(where: { $0.name.hasPrefix(EncoderConfig.checkpointPrefix) }) else {
             let examples = infos.prefix(3).map(\.name).joined(separator: ", ")
-            throw RunFileError(path: url.path, message: "not a SAM checkpoint: no image_encoder.* tensors (\(infos.count) tensors: \(examples)\(infos.count > 3 ? ", ..." : "")), "
+            throw RunFileError(path: url.path, message: "not a SAM checkpoint: no image_encoder.* tensors "
+                                  + "(\(infos.count) tensors: \(examples)\(infos.count > 3 ? ", ..." : "")), "
                                   + "and not a head checkpoint written by autosam train (params/..., frozen/...)")
         }
         let encoder: EncoderConfig
         do { encoder = try EncoderConfig.infer(from: archive) } catch {
             throw RunFileError(path: url.path, message: "not a SAM checkpoint: \(error)")
         }
-        let prompt = decoderPart(PromptEncoder.prefix, infos, problems: &problems, notes: &notes) { try PromptEncoderConfig.inferred(from: archive) }
-        let decoder = decoderPart(MaskDecoder.prefix, infos, problems: &problems, notes: &notes) { try MaskDecoderConfig.inferred(from: archive) }
+        let prompt = decoderPart(PromptEncoder.prefix, infos, problems: &problems, notes: &notes) {
+            try PromptEncoderConfig.inferred(from: archive)
+        }
+        let decoder = decoderPart(MaskDecoder.prefix, infos, problems: &problems, notes: &notes) {
+            try MaskDecoderConfig.inferred(from: archive)
+        }
         problems += keyProblems(infos, encoder: encoder, prompt: prompt, decoder: decoder)
         return CheckpointInspection(
             path: url.path, format: format, fileSize: size, sha256: sha, kind: .sam(preset: encoder.presetName),
@@ -119,7 +128,8 @@ extension CheckpointInspection {
                     _ = try archive.integers(info.name)
                 }
             } catch {
-                throw RunFileError(path: archive.path, message: "damaged: tensor '\(info.name)' \(info.shape) cannot be read (\(error))")
+                throw RunFileError(path: archive.path,
+                                   message: "damaged: tensor '\(info.name)' \(info.shape) cannot be read (\(error))")
             }
         }
         return nonFinite
@@ -140,8 +150,8 @@ extension CheckpointInspection {
 
     /// The configuration of a prompt encoder or mask decoder, nil when the part is absent (noted)
     /// or unreadable (a problem).
-    private static func decoderPart<C>(_ prefix: String, _ infos: [TensorInfo], problems: inout [String], notes: inout [String],
-                                       infer: () throws -> C) -> C? {
+    private static func decoderPart<C>(_ prefix: String, _ infos: [TensorInfo], problems: inout [String],
+                                       notes: inout [String], infer: () throws -> C) -> C? {
         guard infos.contains(where: { $0.name.hasPrefix(prefix) }) else {
             notes.append("no \(prefix)* tensors (an encoder-only checkpoint)")
             return nil
@@ -162,10 +172,14 @@ extension CheckpointInspection {
         let found = Dictionary(infos.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
         let wanted = Set(expected.map(\.name))
         let missing = expected.filter { found[$0.name] == nil }.map(\.name)
-        let unused = infos.filter { i in prefixes.contains { i.name.hasPrefix($0) } && !wanted.contains(i.name) }.map(\.name)
-        let misShaped = expected.compactMap { e in found[e.name].flatMap { $0 == e.shape ? nil : "\(e.name): expected \(e.shape), found \($0)" } }
+        let unused = infos.filter { i in prefixes.contains { i.name.hasPrefix($0) } && !wanted.contains(i.name) }
+            .map(\.name)
+        let misShaped = expected.compactMap { e in
+            found[e.name].flatMap { $0 == e.shape ? nil : "\(e.name): expected \(e.shape), found \($0)" }
+        }
         func listed(_ what: String, _ items: [String]) -> [String] {
-            items.isEmpty ? [] : ["\(items.count) \(what): " + items.prefix(8).joined(separator: ", ") + (items.count > 8 ? ", ..." : "")]
+            items.isEmpty ? [] : ["\(items.count) \(what): " + items.prefix(8).joined(separator: ", ")
+                                  + (items.count > 8 ? ", ..." : "")]
         }
         return listed("missing keys", missing) + listed("unused keys", unused) + listed("mis-shaped keys", misShaped)
     }
@@ -179,7 +193,8 @@ extension CheckpointInspection {
             return nil
         }
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
+                                                                        negativeInfinity: "-inf", nan: "nan")
         guard let state = try? decoder.decode(TrainingCheckpoint.State.self, from: data) else {
             throw RunFileError(path: stateURL.path, message: "damaged: not a training state")
         }

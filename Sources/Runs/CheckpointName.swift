@@ -19,10 +19,13 @@ public struct CheckpointName: Comparable, Hashable, CustomStringConvertible {
     /// Parses a folder name; nil for anything else (also for stray characters or signs).
     public init?(folderName: String) {
         let parts = folderName.split(separator: "_", omittingEmptySubsequences: false)
-        func number(_ s: Substring) -> Int? { s.isEmpty || !s.allSatisfy(\.isASCII) || !s.allSatisfy(\.isNumber) ? nil : Int(s) }
+        func number(_ s: Substring) -> Int? {
+            s.isEmpty || !s.allSatisfy(\.isASCII) || !s.allSatisfy(\.isNumber) ? nil : Int(s)
+        }
         if parts.count == 2, parts[0] == "epoch", let e = number(parts[1]) {
             self.init(epoch: e)
-        } else if parts.count == 4, parts[0] == "epoch", parts[2] == "step", let e = number(parts[1]), let s = number(parts[3]), s > 0 {
+        } else if parts.count == 4, parts[0] == "epoch", parts[2] == "step", let e = number(parts[1]),
+                  let s = number(parts[3]), s > 0 {
             self.init(epoch: e, steps: s)
         } else {
             return nil

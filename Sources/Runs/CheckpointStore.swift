@@ -38,17 +38,21 @@ public struct CheckpointStore {
             try fm.removeItem(at: root.appendingPathComponent(leftover))
         }
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        let head = tmp.appendingPathComponent("head.safetensors"), optimizer = tmp.appendingPathComponent("optimizer.safetensors")
-        try SafeTensorsFile.write(checkpoint.params.map { ("params/" + $0.0, $0.1) } + checkpoint.frozen.map { ("frozen/" + $0.0, $0.1) },
+        let head = tmp.appendingPathComponent("head.safetensors")
+        let optimizer = tmp.appendingPathComponent("optimizer.safetensors")
+        try SafeTensorsFile.write(checkpoint.params.map { ("params/" + $0.0, $0.1) }
+                                  + checkpoint.frozen.map { ("frozen/" + $0.0, $0.1) },
                                   to: head)
         try SafeTensorsFile.write([("exp_avg", Tensor(shape: [checkpoint.adamM.count], data: checkpoint.adamM)),
-                                   ("exp_avg_sq", Tensor(shape: [checkpoint.adamV.count], data: checkpoint.adamV))], to: optimizer)
+                                   ("exp_avg_sq", Tensor(shape: [checkpoint.adamV.count], data: checkpoint.adamV))],
+                                  to: optimizer)
         var state = checkpoint.state
         state.checksums = ["head.safetensors": try SHA256.hexDigest(ofFile: head),
                            "optimizer.safetensors": try SHA256.hexDigest(ofFile: optimizer)]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
+                                                                      negativeInfinity: "-inf", nan: "nan")
         let stateData = try encoder.encode(state)
         try AtomicFile.write(stateData, to: tmp.appendingPathComponent("state.json"))
         try? fm.removeItem(at: final)
@@ -69,7 +73,9 @@ public struct CheckpointStore {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         return names.compactMap { name -> CheckpointName? in
             guard let c = CheckpointName(folderName: name),
-                  FileManager.default.fileExists(atPath: folder(c).appendingPathComponent(Self.marker).path) else { return nil }
+                  FileManager.default.fileExists(atPath: folder(c).appendingPathComponent(Self.marker).path) else {
+                return nil
+            }
             return c
         }.sorted()
     }

@@ -29,14 +29,17 @@ public enum RunFolder {
         let path = url.path
         var isFolder: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw OutputFolderError(description: "\(key) \(path) is a file, not a folder") }
+            guard isFolder.boolValue else {
+                throw OutputFolderError(description: "\(key) \(path) is a file, not a folder")
+            }
         } else {
             var ancestor = url.deletingLastPathComponent()
             while !fm.fileExists(atPath: ancestor.path, isDirectory: &isFolder), ancestor.pathComponents.count > 1 {
                 ancestor = ancestor.deletingLastPathComponent()
             }
             if fm.fileExists(atPath: ancestor.path, isDirectory: &isFolder), !isFolder.boolValue {
-                throw OutputFolderError(description: "cannot create \(key) \(path): \(ancestor.path) is a file, not a folder")
+                throw OutputFolderError(description: "cannot create \(key) \(path): "
+                                        + "\(ancestor.path) is a file, not a folder")
             }
             do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
                 throw OutputFolderError(description: "cannot create \(key) \(path): \(reason(error))")

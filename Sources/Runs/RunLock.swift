@@ -23,15 +23,19 @@ public final class RunLock {
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let reason = errno
-            let holder = (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let holder = (try? String(contentsOf: url, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
             if reason == EWOULDBLOCK {
-                throw RunFileError(path: folder.path, message: "the run folder is in use by another run (\(holder.isEmpty ? "holder unknown" : holder)); "
+                throw RunFileError(path: folder.path, message: "the run folder is in use by another run "
+                                   + "(\(holder.isEmpty ? "holder unknown" : holder)); "
                                    + "wait for it to finish or choose another output.dir")
             }
-            throw RunFileError(path: url.path, message: "cannot lock the run folder: \(String(cString: strerror(reason)))")
+            throw RunFileError(path: url.path,
+                               message: "cannot lock the run folder: \(String(cString: strerror(reason)))")
         }
-        let me = "host \(ProcessInfo.processInfo.hostName) pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n"
+        let me = "host \(ProcessInfo.processInfo.hostName) pid \(getpid()) "
+            + "since \(ISO8601DateFormatter().string(from: Date()))\n"
         _ = ftruncate(descriptor, 0)
         _ = me.withCString { pwrite(descriptor, $0, strlen($0), 0) }
     }

@@ -35,7 +35,8 @@ public final class RunLog {
     public func epoch(_ r: EpochRecord, of epochs: Int) throws {
         let validation = r.validationDice.map { String(format: "%.4f", $0) } ?? "-"
         info(String(format: "seed %d epoch %d/%d  train %.4f (ce %.4f dice %.4f)  val dice ", r.seed, r.epoch, epochs,
-                    r.trainLoss, r.trainCE, r.trainDice) + validation + String(format: "  lr %.2e  %.1fs", Double(r.lr), r.seconds))
+                    r.trainLoss, r.trainCE, r.trainDice)
+             + validation + String(format: "  lr %.2e  %.1fs", Double(r.lr), r.seconds))
         try append(r)
     }
 
@@ -46,7 +47,8 @@ public final class RunLog {
         guard let metricsFile else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
+                                                                      negativeInfinity: "-inf", nan: "nan")
         var line = try encoder.encode(record)
         line.append(0x0A)
         do {
@@ -63,7 +65,8 @@ public final class RunLog {
         } catch let error as RunFileError {
             throw error
         } catch {
-            throw RunFileError(path: metricsFile.path, message: "cannot append to the metrics log: \(error.localizedDescription)")
+            throw RunFileError(path: metricsFile.path,
+                               message: "cannot append to the metrics log: \(error.localizedDescription)")
         }
     }
 

@@ -17,7 +17,8 @@ public struct EpochRecord: Codable, Equatable {
     public init(seed: Int, epoch: Int, step: Int, trainLoss: Double, trainCE: Double, trainDice: Double,
                 validationDice: Double?, lr: Float, seconds: Double) {
         (self.seed, self.epoch, self.step) = (seed, epoch, step)
-        (self.trainLoss, self.trainCE, self.trainDice, self.validationDice) = (trainLoss, trainCE, trainDice, validationDice)
+        (self.trainLoss, self.trainCE, self.trainDice) = (trainLoss, trainCE, trainDice)
+        self.validationDice = validationDice
         (self.lr, self.seconds) = (lr, seconds)
     }
 }

@@ -72,7 +72,8 @@ public struct TrainingCheckpoint {
          bestValidationLoss: Double, bestEpoch: Int, lastTrainingLoss: Double, seed: Int, worldSize: Int,
          config: ExperimentConfig, split: Split) {
         let a = trainable.adam
-        let state = State(epoch: epoch, step: step, lr: a.lr, scheduler: scheduler, bestValidationLoss: bestValidationLoss,
+        let state = State(epoch: epoch, step: step, lr: a.lr, scheduler: scheduler,
+                          bestValidationLoss: bestValidationLoss,
                           bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss, seed: seed, worldSize: worldSize,
                           config: config, splitPatients: ["train": split.train, "val": split.val, "test": split.test],
                           adamStep: a.step, adam: .init(lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps))
@@ -85,7 +86,8 @@ public struct TrainingCheckpoint {
     /// Adam moments, step and settings.
     public func trainableState(continuing current: TrainableState) throws -> TrainableState {
         let s = state
-        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, m: adamM, v: adamV, step: s.adamStep)
+        let adam = Adam(lr: s.lr, beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, m: adamM, v: adamV,
+                        step: s.adamStep)
         let (values, report) = current.layout.filled(current.params, with: params)
         try report.check(source: origin)
         return TrainableState(layout: current.layout, params: values, adam: adam)

@@ -39,13 +39,7 @@ public struct GradientCheck {
         backward: ([Tensor], [Tensor]) -> [Tensor],
         file: StaticString = #filePath, line: UInt = #line
     ) {
-        let outputs = forward(inputs)
-        let rng = CounterRNG(seed: seed, stream: 99)
-        var start: UInt64 = 0
-        let weights = outputs.map { out -> Tensor in
-            defer { start += UInt64(out.count) }
-            return Tensor(shape: out.shape, data: rng.normals(out.count, start: start))
-        }
+        let weights = outputWeights(forward(inputs))
         func loss(_ xs: [Tensor]) -> Double {
             var total = 0.0
             for (y, w) in zip(forward(xs), weights) {
@@ -64,25 +58,10 @@ public struct GradientCheck {
         var failures = 0, checked = 0, skipped = 0
         for (i, x) in inputs.enumerated() {
             XCTAssertEqual(analytic[i].shape, x.shape, "\(name): gradient \(i) shape", file: file, line: line)
-            let picks = x.count <= maxChecksPerInput ? Array(0..<x.count)
-                : Array(CounterRNG(seed: seed, stream: UInt64(i)).permutation(x.count).prefix(maxChecksPerInput))
-            for e in picks {
-                var xs = inputs
-                let x0 = x.data[e]
-                let hi = x0 + eps, lo = x0 - eps
-                xs[i].data[e] = hi
-                let lHi = loss(xs)
-                xs[i].data[e] = lo
-                let lLo = loss(xs)
-                let numeric = (lHi - lLo) / (Double(hi) - Double(lo))
-                if skipKinks {
-                    xs[i].data[e] = x0
-                    let l0 = loss(xs)
-                    let up = (lHi - l0) / (Double(hi) - Double(x0)), down = (l0 - lLo) / (Double(x0) - Double(lo))
-                    if abs(up - down) > 4 * (atol + rtol * abs(numeric)) + 0.05 * abs(numeric) {
-                        skipped += 1
-                        continue
-                    }
+            for e in checkedElements(of: x, input: i) {
+                guard let numeric = numericDerivative(loss, inputs, input: i, element: e) else {
+                    skipped += 1
+                    continue
                 }
                 let a = Double(analytic[i].data[e])
                 let excess = abs(a - numeric) - (atol + rtol * abs(numeric))
@@ -98,6 +77,44 @@ public struct GradientCheck {
                                     + "(skipped \(skipped) at kinks); "
                                     + "worst \(worst.map(String.init(describing:)) ?? "-")", file: file, line: line)
         XCTAssertGreaterThan(checked, 0, "\(name): nothing was checked", file: file, line: line)
+    }
+
+    /// The fixed random weighting `w` of every output element (normal, from `seed`).
+    private func outputWeights(_ outputs: [Tensor]) -> [Tensor] {
+        let rng = CounterRNG(seed: seed, stream: 99)
+        var start: UInt64 = 0
+        return outputs.map { out -> Tensor in
+            defer { start += UInt64(out.count) }
+            return Tensor(shape: out.shape, data: rng.normals(out.count, start: start))
+        }
+    }
+
+    /// The elements of input `i` that are checked: all of them, or a seeded sample of
+    /// `maxChecksPerInput` for large inputs.
+    private func checkedElements(of x: Tensor, input i: Int) -> [Int] {
+        x.count <= maxChecksPerInput ? Array(0..<x.count)
+            : Array(CounterRNG(seed: seed, stream: UInt64(i)).permutation(x.count).prefix(maxChecksPerInput))
+    }
+
+    /// The central difference of `loss` at element `e` of input `i`; nil at a kink (one-sided
+    /// differences that disagree) when `skipKinks` is set.
+    private func numericDerivative(_ loss: ([Tensor]) -> Double, _ inputs: [Tensor],
+                                   input i: Int, element e: Int) -> Double? {
+        var xs = inputs
+        let x0 = xs[i].data[e]
+        let hi = x0 + eps, lo = x0 - eps
+        xs[i].data[e] = hi
+        let lHi = loss(xs)
+        xs[i].data[e] = lo
+        let lLo = loss(xs)
+        let numeric = (lHi - lLo) / (Double(hi) - Double(lo))
+        if skipKinks {
+            xs[i].data[e] = x0
+            let l0 = loss(xs)
+            let up = (lHi - l0) / (Double(hi) - Double(x0)), down = (l0 - lLo) / (Double(x0) - Double(lo))
+            if abs(up - down) > 4 * (atol + rtol * abs(numeric)) + 0.05 * abs(numeric) { return nil }
+        }
+        return numeric
     }
 }
 

@@ -37,20 +37,23 @@ public enum HeadFactory {
         let k = config.data.classes
         switch config.head.kind {
         case .cnn:
-            let head = CNNHead(inputChannels: inputChannels, classes: k, depth: config.head.depth, topChannel: config.head.channels)
+            let head = CNNHead(inputChannels: inputChannels, classes: k, depth: config.head.depth,
+                               topChannel: config.head.channels)
             return ConfiguredHead { try $0.call(head) }
         case .unet:
-            let head = UNet(inputChannels: inputChannels, classes: k, width: config.head.channels, levels: config.head.depth)
+            let head = UNet(inputChannels: inputChannels, classes: k, width: config.head.channels,
+                            levels: config.head.depth)
             return ConfiguredHead { try $0.call(head) }
         case .autosam:
             // The decoder's shape is read off the SAM checkpoint when one is given, else SAM's
             // defaults for these channels; `AutoSAMHead.initialiseFromSAM` copies SAM's weights.
             let checkpoint = config.encoder.checkpoint
             let decoder = checkpoint.isEmpty ? AutoSAMHeadConfig.sam(embeddingDim: inputChannels, classes: k)
-                : try AutoSAMHeadConfig.inferred(from: TensorArchives.open(URL(fileURLWithPath: checkpoint)), classes: k,
-                                                 heads: config.encoder.decoder_heads)
+                : try AutoSAMHeadConfig.inferred(from: TensorArchives.open(URL(fileURLWithPath: checkpoint)),
+                                                 classes: k, heads: config.encoder.decoder_heads)
             guard decoder.embeddingDim == inputChannels else {
-                throw ConfigError(source: checkpoint, message: "the SAM mask decoder is \(decoder.embeddingDim) wide but the encoder gives \(inputChannels) channels")
+                throw ConfigError(source: checkpoint, message: "the SAM mask decoder is \(decoder.embeddingDim) wide "
+                                  + "but the encoder gives \(inputChannels) channels")
             }
             let head = AutoSAMHead(config: decoder)
             return ConfiguredHead { try $0.call(head) }
@@ -58,7 +61,8 @@ public enum HeadFactory {
             let head = LinearHead(inputChannels: inputChannels, classes: k)
             return ConfiguredHead { try $0.call(head) }
         case .samBox:
-            throw ConfigError(source: "config", message: "head.kind sam_box is a zero-shot baseline with no trainable head")
+            throw ConfigError(source: "config",
+                              message: "head.kind sam_box is a zero-shot baseline with no trainable head")
         }
     }
 }

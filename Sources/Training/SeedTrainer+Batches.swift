@@ -23,9 +23,12 @@ extension SeedTrainer {
         let mine = BatchSharding.share(Array(0..<set.count), rank: comm.rank, size: comm.size)
         let width = SoftDiceLoss.Statistics(classes: step.head.classes).values.count
         var totals = [Double](repeating: 0, count: groups * width)       // (groups, statistics)
-        for (group, ids) in Dictionary(grouping: mine, by: { groups == 1 ? 0 : $0 / b }).sorted(by: { $0.key < $1.key }) {
+        let byGroup = Dictionary(grouping: mine, by: { groups == 1 ? 0 : $0 / b }).sorted(by: { $0.key < $1.key })
+        for (group, ids) in byGroup {
             for chunk in stride(from: 0, to: ids.count, by: b) {
-                let batch = try makeBatch(Array(ids[chunk..<min(ids.count, chunk + b)]), of: set) { try provider.clean(set, $0) }
+                let batch = try makeBatch(Array(ids[chunk..<min(ids.count, chunk + b)]), of: set) {
+                    try provider.clean(set, $0)
+                }
                 let statistics = step.statistics(batch, state: state, frozen: frozen)
                 for i in 0..<width { totals[group * width + i] += statistics.values[i] }
             }
@@ -41,12 +44,14 @@ extension SeedTrainer {
 
     /// The batch of slices `ids` of `set`, each embedding from `sample`; an embedding with a NaN
     /// or Inf (a damaged cache entry, an overflow in the encoder) is an error naming the slice.
-    func makeBatch(_ ids: [Int], of set: SliceSet, _ sample: (Int) throws -> EmbeddingProvider.Sample) throws -> LocalBatch {
+    func makeBatch(_ ids: [Int], of set: SliceSet,
+                   _ sample: (Int) throws -> EmbeddingProvider.Sample) throws -> LocalBatch {
         let samples = try ids.map { id -> EmbeddingProvider.Sample in
             let s = try sample(id)
             if let i = s.embedding.data.firstIndex(where: { !$0.isFinite }) {
                 let r = set.slices[id]
-                throw TrainingError.nonFinite("embedding of \(r.volume) slice \(r.index) (element \(i) is \(s.embedding.data[i]))")
+                throw TrainingError.nonFinite("embedding of \(r.volume) slice \(r.index) "
+                                              + "(element \(i) is \(s.embedding.data[i]))")
             }
             return s
         }
@@ -61,6 +66,7 @@ extension SeedTrainer {
             data += sample.embedding.data
             labels += sample.labels
         }
-        return LocalBatch(embeddings: Tensor(shape: [samples.count] + first.embedding.shape, data: data), labels: labels, labelSize: s)
+        return LocalBatch(embeddings: Tensor(shape: [samples.count] + first.embedding.shape, data: data),
+                          labels: labels, labelSize: s)
     }
 }

@@ -50,7 +50,8 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// `pretrained` tensors (by state-dict name, e.g. a SimCLR-pretrained UNet encoder) replace
     /// their initial values.
     public init(head: Head, config: ExperimentConfig, seed: Int, comm: Communicator, worldSize: Int,
-                provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog, pretrained: [(String, Tensor)] = []) throws {
+                provider: EmbeddingProvider, store: CheckpointStore?, log: RunLog,
+                pretrained: [(String, Tensor)] = []) throws {
         self.config = config
         self.seed = seed
         self.comm = comm
@@ -69,7 +70,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
         let (values, report) = trainable.layout.filled(trainable.params, with: pretrained)
         try report.check(source: "the pretrained encoder", requireAll: false)      // it covers the encoder part only
         trainable.params = values
-        if !pretrained.isEmpty { log.info("seed \(seed): \(pretrained.count) tensors start from the pretrained encoder") }
+        if !pretrained.isEmpty {
+            log.info("seed \(seed): \(pretrained.count) tensors start from the pretrained encoder")
+        }
         // The coordinator's initial parameters and random buffers are the ones every rank uses.
         try comm.broadcast(&trainable.params, root: 0)
         var frozenValues = frozen.values
@@ -127,36 +130,45 @@ public final class SeedTrainer<Head: SegmentationHead> {
                 afterStep?(stepsDone)
                 try stepBoundary(partial, of: perEpoch, split: split)
             }
-            let validates = (epoch + 1) % config.optim.validate_every == 0
-            let validationLoss = validates ? try timed("validation") { try self.validationLoss(validation) } : nil
-            if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == .plateau {
-                state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
-            }
-            let improved = validationLoss.map { $0 < bestValidation } ?? false
-            if improved, let validationLoss {
-                bestValidation = validationLoss
-                bestEpoch = epoch + 1
-                bestParams = state.params
-            }
-            epochsDone += 1
+            try finishEpoch(epoch, partial, of: perEpoch, started: started, validation: validation, split: split)
             epochsThisCall += 1
-            let n = Double(perEpoch)
-            let record = EpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, trainLoss: partial.loss / n,
-                                     trainCE: partial.crossEntropy / n, trainDice: partial.dice / n,
-                                     validationDice: validationLoss, lr: state.adam.lr, seconds: Date().timeIntervalSince(started))
-            records.append(record)
-            log.debug("seed \(seed) epoch \(epochsDone) phases: " + phaseSeconds.sorted { $0.key < $1.key }
-                .map { String(format: "%@ %.3fs", $0.key, $0.value) }.joined(separator: ", "))
-            phaseSeconds = [:]
-            if comm.isCoordinator {
-                try log.epoch(record, of: config.optim.epochs)
-                if let store, improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
-                    try store.write(checkpoint(split: split))
-                    lastCheckpointTime = Date()
-                }
-            }
-            try comm.barrier()
         }
+    }
+
+    /// After the last step of `epoch`: validation (when due), the scheduler, the best epoch, the
+    /// epoch record and log line, and the coordinator's epoch checkpoint (when due).
+    private func finishEpoch(_ epoch: Int, _ partial: TrainingCheckpoint.PartialEpoch, of perEpoch: Int,
+                             started: Date, validation: SliceSet, split: Split) throws {
+        let validates = (epoch + 1) % config.optim.validate_every == 0
+        let validationLoss = validates ? try timed("validation") { try self.validationLoss(validation) } : nil
+        if epoch >= config.optim.scheduler_start_epoch && config.optim.scheduler == .plateau {
+            state.adam.lr = scheduler.step(metric: Float(lastTrainingLoss), lr: state.adam.lr)
+        }
+        let improved = validationLoss.map { $0 < bestValidation } ?? false
+        if improved, let validationLoss {
+            bestValidation = validationLoss
+            bestEpoch = epoch + 1
+            bestParams = state.params
+        }
+        epochsDone += 1
+        let n = Double(perEpoch)
+        let record = EpochRecord(seed: seed, epoch: epochsDone, step: stepsDone, trainLoss: partial.loss / n,
+                                 trainCE: partial.crossEntropy / n, trainDice: partial.dice / n,
+                                 validationDice: validationLoss, lr: state.adam.lr,
+                                 seconds: Date().timeIntervalSince(started))
+        records.append(record)
+        log.debug("seed \(seed) epoch \(epochsDone) phases: " + phaseSeconds.sorted { $0.key < $1.key }
+            .map { String(format: "%@ %.3fs", $0.key, $0.value) }.joined(separator: ", "))
+        phaseSeconds = [:]
+        if comm.isCoordinator {
+            try log.epoch(record, of: config.optim.epochs)
+            if let store,
+               improved || epochsDone % config.output.checkpoint_every == 0 || epochsDone == config.optim.epochs {
+                try store.write(checkpoint(split: split))
+                lastCheckpointTime = Date()
+            }
+        }
+        try comm.barrier()
     }
 
     /// After step `partial.steps` of the current epoch: agree on a stop request (all ranks, one
@@ -169,17 +181,21 @@ public final class SeedTrainer<Head: SegmentationHead> {
         let output = config.output
         let due = partial.steps < perEpoch
             && ((output.checkpoint_every_steps > 0 && stepsDone % output.checkpoint_every_steps == 0)
-                || (output.checkpoint_every_minutes > 0 && Date().timeIntervalSince(lastCheckpointTime) >= 60 * output.checkpoint_every_minutes))
+                || (output.checkpoint_every_minutes > 0
+                    && Date().timeIntervalSince(lastCheckpointTime) >= 60 * output.checkpoint_every_minutes))
         if comm.isCoordinator, let store, stop || due {
             var checkpoint = checkpoint(split: split)
             checkpoint.state.partialEpoch = partial
             try timed("step checkpoint") { try store.write(checkpoint) }
             lastCheckpointTime = Date()
-            if stop { log.info("seed \(seed): stop requested: checkpoint \(store.folder(checkpoint.name).path) written") }
+            if stop {
+                log.info("seed \(seed): stop requested: checkpoint \(store.folder(checkpoint.name).path) written")
+            }
         }
         guard stop else { return }
         try comm.barrier()          // the checkpoint is complete before any rank exits
-        throw Preempted("seed \(seed) at epoch \(epochsDone + 1), step \(partial.steps) of \(perEpoch) (\(stepsDone) steps in all)")
+        throw Preempted("seed \(seed) at epoch \(epochsDone + 1), step \(partial.steps) of \(perEpoch) "
+                        + "(\(stepsDone) steps in all)")
     }
 
     /// Parameters used for testing: last epoch (reference) or best validation loss.
@@ -216,8 +232,9 @@ public final class SeedTrainer<Head: SegmentationHead> {
     }
 
     func checkpoint(split: Split) -> TrainingCheckpoint {
-        var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: epochsDone, step: stepsDone, scheduler: scheduler,
-                                            bestValidationLoss: bestValidation, bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss,
+        var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: epochsDone, step: stepsDone,
+                                            scheduler: scheduler, bestValidationLoss: bestValidation,
+                                            bestEpoch: bestEpoch, lastTrainingLoss: lastTrainingLoss,
                                             seed: seed, worldSize: worldSize, config: config, split: split)
         checkpoint.state.dataIdentity = dataIdentity
         return checkpoint

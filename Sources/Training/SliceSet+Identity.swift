@@ -12,7 +12,9 @@ extension SliceSet {
     public var identity: String {
         var hash = SHA256()
         for v in volumes {
-            hash.update(Data("\(v.name) \(v.depth)x\(v.height)x\(v.width) \(v.spacing.slice) \(v.spacing.row) \(v.spacing.column)\n".utf8))
+            let line = "\(v.name) \(v.depth)x\(v.height)x\(v.width) "
+                + "\(v.spacing.slice) \(v.spacing.row) \(v.spacing.column)\n"
+            hash.update(Data(line.utf8))
             v.image.withUnsafeBytes { hash.update($0) }
             v.labels?.withUnsafeBytes { hash.update($0) }
         }

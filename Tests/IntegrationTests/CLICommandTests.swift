@@ -20,8 +20,8 @@ final class CLICommandTests: XCTestCase {
     }
 
     func testEveryNewCommandExplainsItselfInHelp() throws {
-        for (command, phrase) in [("prepare", "split"), ("embed", "cache"), ("evaluate", "Table 1"), ("predict", "affine"),
-                                  ("inspect", "SHA-256")] {
+        for (command, phrase) in [("prepare", "split"), ("embed", "cache"), ("evaluate", "Table 1"),
+                                  ("predict", "affine"), ("inspect", "SHA-256")] {
             let run = try autosam([command, "--help"])
             XCTAssertEqual(run.status, 0, run.output)
             XCTAssertTrue(run.stdout.contains("OVERVIEW:"), run.output)
@@ -38,8 +38,11 @@ final class CLICommandTests: XCTestCase {
         let ok = try autosam(["inspect", fixture.path])
         XCTAssertEqual(ok.status, 0, ok.output)
         XCTAssertTrue(ok.stdout.contains("custom SAM-shaped"), ok.output)
-        XCTAssertTrue(ok.stdout.contains("embed \(Fixtures.config["enc_embed_dim"] as! Int), depth \(Fixtures.config["enc_depth"] as! Int)"), ok.output)
-        for part in ["image_encoder", "prompt_encoder", "mask_decoder"] { XCTAssertTrue(ok.stdout.contains(part), ok.output) }
+        XCTAssertTrue(ok.stdout.contains("embed \(Fixtures.config["enc_embed_dim"] as! Int), "
+                                         + "depth \(Fixtures.config["enc_depth"] as! Int)"), ok.output)
+        for part in ["image_encoder", "prompt_encoder", "mask_decoder"] {
+            XCTAssertTrue(ok.stdout.contains(part), ok.output)
+        }
         let bytes = try Data(contentsOf: fixture)
         let damaged = try temporaryFolder().appendingPathComponent("damaged.pth")
         try bytes.prefix(bytes.count - 1000).write(to: damaged)
@@ -81,9 +84,11 @@ final class CLICommandTests: XCTestCase {
         let input = dir.appendingPathComponent("data/patient002/patient002_frame01.nii.gz")
         let predict = try autosam(["predict", "--run", "run", "--input", input.path, "--out", "masks"], in: dir)
         XCTAssertEqual(predict.status, 0, predict.output)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("masks/patient002_frame01.nii.gz").path))
+        let mask = dir.appendingPathComponent("masks/patient002_frame01.nii.gz")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: mask.path))
 
-        let evaluate = try autosam(["evaluate", "--predictions", "masks", "--labels", "data", "--out", "scores"], in: dir)
+        let evaluate = try autosam(["evaluate", "--predictions", "masks", "--labels", "data", "--out", "scores"],
+                                   in: dir)
         XCTAssertEqual(evaluate.status, 0, evaluate.output)
         XCTAssertTrue(evaluate.stdout.contains("RV") && evaluate.stdout.contains("masks"), evaluate.output)
         let csv = try String(contentsOf: dir.appendingPathComponent("scores/volumes.csv"), encoding: .utf8)
@@ -107,16 +112,20 @@ final class CLICommandTests: XCTestCase {
         var bytes = try Data(contentsOf: Fixtures.url("tiny_sam.safetensors"))
         let key = "image_encoder.patch_embed.proj.weight"
         let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
-        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8 ..< 8 + headerLength)) as? [String: Any])
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8 ..< 8 + headerLength))
+                                       as? [String: Any])
         let offsets = try XCTUnwrap((header[key] as? [String: Any])?["data_offsets"] as? [Int])
         let nan = Float.nan.bitPattern.littleEndian
-        withUnsafeBytes(of: nan) { bytes.replaceSubrange(8 + headerLength + offsets[0] ..< 8 + headerLength + offsets[0] + 4, with: $0) }
+        withUnsafeBytes(of: nan) {
+            bytes.replaceSubrange(8 + headerLength + offsets[0] ..< 8 + headerLength + offsets[0] + 4, with: $0)
+        }
         try bytes.write(to: dir.appendingPathComponent("nan_sam.safetensors"))
         let config = """
         {"name": "nan", "data": {"layout": "acdc", "root": "data", "synthesize_patients": 3, "train_size": 1,
                                  "slice_size": 32, "augmentation": "none"},
          "encoder": {"checkpoint": "nan_sam.safetensors", "preset": "auto"},
-         "head": {"kind": "cnn", "depth": 2, "channels": 4}, "optim": {"epochs": 1}, "seeds": [0], "output": {"dir": "run"}}
+         "head": {"kind": "cnn", "depth": 2, "channels": 4}, "optim": {"epochs": 1}, \
+        "seeds": [0], "output": {"dir": "run"}}
         """
         try config.write(to: dir.appendingPathComponent("nan.json"), atomically: true, encoding: .utf8)
         let train = try autosam(["train", "-c", "nan.json"], in: dir)
@@ -127,10 +136,12 @@ final class CLICommandTests: XCTestCase {
 
     func testBadArgumentsFailWithTheFileNamed() throws {
         let dir = try temporaryFolder()
-        let evaluate = try autosam(["evaluate", "--predictions", dir.appendingPathComponent("none").path, "--labels", dir.path])
+        let evaluate = try autosam(["evaluate", "--predictions", dir.appendingPathComponent("none").path,
+                                    "--labels", dir.path])
         XCTAssertNotEqual(evaluate.status, 0)
         XCTAssertTrue(evaluate.stderr.contains(dir.appendingPathComponent("none").path), evaluate.output)
-        let predict = try autosam(["predict", "--run", dir.path, "--input", dir.path, "--out", dir.appendingPathComponent("o").path])
+        let predict = try autosam(["predict", "--run", dir.path, "--input", dir.path,
+                                   "--out", dir.appendingPathComponent("o").path])
         XCTAssertNotEqual(predict.status, 0)
         XCTAssertTrue(predict.stderr.contains(dir.appendingPathComponent("config.json").path), predict.output)
         let neither = try autosam(["evaluate"])
@@ -149,27 +160,37 @@ extension CLICommandTests {
         let previous = FileManager.default.currentDirectoryPath
         XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir.path))
         defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
-        func fails(_ arguments: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        func fails(_ arguments: [String], _ expected: String, file: StaticString = #filePath,
+                   line: UInt = #line) throws {
             let run = try ProcessRunner.run(ProcessRunner.autosam.path, arguments)
             XCTAssertNotEqual(run.status, 0, run.output, file: file, line: line)
-            XCTAssertTrue(run.stderr.contains(expected), "\(arguments): expected '\(expected)' in: \(run.output)", file: file, line: line)
+            XCTAssertTrue(run.stderr.contains(expected), "\(arguments): expected '\(expected)' in: \(run.output)",
+                          file: file, line: line)
             for raw in ["NSCocoaErrorDomain", "Fatal error", "dataCorrupted", "Error Domain"] {
                 XCTAssertFalse(run.output.contains(raw), "\(arguments): \(run.output)", file: file, line: line)
             }
         }
-        try fails(["train", "--set", "optim.epochs=2.5"], "--set optim.epochs=2.5: optim.epochs must be an integer, got 2.5")
-        try fails(["train", "--set", "optim.epochs=1e300"], "--set optim.epochs=1e300: optim.epochs must be an integer, got 1e300")
-        try fails(["train", "--set", "data.classes=1000"], "--set data.classes=1000: data.classes must be in 2...256, got 1000")
+        try fails(["train", "--set", "optim.epochs=2.5"],
+                  "--set optim.epochs=2.5: optim.epochs must be an integer, got 2.5")
+        try fails(["train", "--set", "optim.epochs=1e300"],
+                  "--set optim.epochs=1e300: optim.epochs must be an integer, got 1e300")
+        try fails(["train", "--set", "data.classes=1000"],
+                  "--set data.classes=1000: data.classes must be in 2...256, got 1000")
         try fails(["prepare", "-c", dir.path], "\(dir.path) is a folder, not a config file")
         try fails(["train", "-c", "missing.json"], "\(dir.path)/missing.json: no such config file")
-        try #"{"optim": {"epochs": 3, "epochs": 4}}"#.write(to: dir.appendingPathComponent("dup.json"), atomically: true, encoding: .utf8)
-        try fails(["embed", "-c", "dup.json"], "\(dir.path)/dup.json: duplicate key 'optim.epochs' at line 1, column 25")
+        try #"{"optim": {"epochs": 3, "epochs": 4}}"#
+            .write(to: dir.appendingPathComponent("dup.json"), atomically: true, encoding: .utf8)
+        try fails(["embed", "-c", "dup.json"],
+                  "\(dir.path)/dup.json: duplicate key 'optim.epochs' at line 1, column 25")
         try "x".write(to: dir.appendingPathComponent("afile"), atomically: true, encoding: .utf8)
         try fails(["train", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
-        try fails(["train", "--set", "output.dir=afile/run"], "cannot create output.dir \(dir.path)/afile/run: \(dir.path)/afile is a file, not a folder")
+        try fails(["train", "--set", "output.dir=afile/run"],
+                  "cannot create output.dir \(dir.path)/afile/run: \(dir.path)/afile is a file, not a folder")
         try fails(["prepare", "--set", "output.dir=afile"], "output.dir \(dir.path)/afile is a file, not a folder")
-        try fails(["train", "--resume", "nonsense"], "--resume 'nonsense' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN or ")
+        try fails(["train", "--resume", "nonsense"],
+                  "--resume 'nonsense' is neither 'auto' nor a checkpoint folder (.../checkpoints/epoch_NNNN or ")
         try fails(["train", "--resume", "run/seed_0/checkpoints/epoch_0003"],
-                  "--resume 'run/seed_0/checkpoints/epoch_0003': no such checkpoint folder \(dir.path)/run/seed_0/checkpoints/epoch_0003")
+                  "--resume 'run/seed_0/checkpoints/epoch_0003': "
+                  + "no such checkpoint folder \(dir.path)/run/seed_0/checkpoints/epoch_0003")
     }
 }

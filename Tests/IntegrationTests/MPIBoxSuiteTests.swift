@@ -19,11 +19,13 @@ final class MPIBoxSuiteTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("box.json")
-        let decoderHeads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)   // not visible in the checkpoint's shapes
+        // not visible in the checkpoint's shapes
+        let decoderHeads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
         try """
         {"name": "box-mpi",
          "data": {"layout": "acdc", "root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1},
-         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto", "decoder_heads": \(decoderHeads)},
+         "encoder": {"checkpoint": "\(Fixtures.url("tiny_sam.pth").path)", "preset": "auto", \
+        "decoder_heads": \(decoderHeads)},
          "head": {"kind": "sam_box", "box_input": "corrected"},
          "seeds": [0], "output": {"dir": "\(dir.path)/one"}}
         """.write(to: config, atomically: true, encoding: .utf8)
@@ -37,10 +39,12 @@ final class MPIBoxSuiteTests: XCTestCase {
         XCTAssertTrue(two.stdout.contains("[rank 1] box baseline: "), "rank 1 predicted nothing: \(two.output)")
 
         let (a, b) = (dir.appendingPathComponent("one"), dir.appendingPathComponent("two"))
-        XCTAssertEqual(try contents(b.appendingPathComponent("summary.json")), try contents(a.appendingPathComponent("summary.json")))
+        XCTAssertEqual(try contents(b.appendingPathComponent("summary.json")),
+                       try contents(a.appendingPathComponent("summary.json")))
         XCTAssertEqual(try contents(b.appendingPathComponent("seed_0/test_volumes.csv")),
                        try contents(a.appendingPathComponent("seed_0/test_volumes.csv")))
-        let predictions = try FileManager.default.contentsOfDirectory(atPath: a.appendingPathComponent("seed_0/predictions").path).sorted()
+        let predictions = try FileManager.default
+            .contentsOfDirectory(atPath: a.appendingPathComponent("seed_0/predictions").path).sorted()
         XCTAssertGreaterThanOrEqual(predictions.count, 2)
         for name in predictions {
             XCTAssertEqual(try contents(b.appendingPathComponent("seed_0/predictions/\(name)")),
@@ -58,9 +62,11 @@ final class MPIBoxSuiteTests: XCTestCase {
         XCTAssertTrue(try String(contentsOf: table, encoding: .utf8).contains("box-mpi (1 seeds)"))
 
         let pending = dir.appendingPathComponent("pending.json")
-        try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: "\(dir.path)/one", with: "\(dir.path)/three")
+        try String(contentsOf: config, encoding: .utf8)
+            .replacingOccurrences(of: "\(dir.path)/one", with: "\(dir.path)/three")
             .write(to: pending, atomically: true, encoding: .utf8)
-        try #"{"name": "mpi suite", "runs": ["\#(config.path)", "\#(pending.path)"]}"#.write(to: suite, atomically: true, encoding: .utf8)
+        try #"{"name": "mpi suite", "runs": ["\#(config.path)", "\#(pending.path)"]}"#
+            .write(to: suite, atomically: true, encoding: .utf8)
         let missing = try ProcessRunner.run(ProcessRunner.autosam.path, ["suite", suite.path, "--only-table"])
         XCTAssertNotEqual(missing.status, 0, missing.output)
         XCTAssertTrue(missing.stderr.contains("no summary.json yet for: \(pending.path)"), missing.output)

@@ -4,7 +4,8 @@ import TestSupport
 /// The real `autosam` binary under real `mpirun` (DESIGN §4.9).
 final class MPIJobTests: XCTestCase {
     func testCollectivesWorkAcrossTwoRanks() throws {
-        let run = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2) + [ProcessRunner.autosam.path, "mpi-check"])
+        let run = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2)
+                                        + [ProcessRunner.autosam.path, "mpi-check"])
         XCTAssertEqual(run.status, 0, run.output)
         XCTAssertTrue(run.stdout.contains("rank 0/2: allreduce ok"), run.output)
         XCTAssertTrue(run.stdout.contains("rank 1/2: allreduce ok"), run.output)
@@ -13,7 +14,8 @@ final class MPIJobTests: XCTestCase {
 
     func testErrorOnRankOneAbortsTheJobPromptlyNamingTheRank() throws {
         let start = Date()
-        let run = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2) + [ProcessRunner.autosam.path, "mpi-check", "--fail-rank", "1"], timeout: 60)
+        let run = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2)
+                                        + [ProcessRunner.autosam.path, "mpi-check", "--fail-rank", "1"], timeout: 60)
         XCTAssertFalse(run.timedOut, "the job hung instead of aborting")
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.stderr.contains("rank 1 failed"), run.output)

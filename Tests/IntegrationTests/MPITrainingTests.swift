@@ -11,7 +11,8 @@ final class MPITrainingTests: XCTestCase {
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = """
         {"name": "mpi-test",
-         "data": {"root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1, "slice_size": 64, "augmentation": "none"},
+         "data": {"root": "\(dir.path)/data", "synthesize_patients": 4, "train_size": 1, "slice_size": 64, \
+        "augmentation": "none"},
          "encoder": {"preset": "demo_small"},
          "head": {"kind": "cnn", "depth": 2, "channels": 8},
          "optim": {"epochs": 3, "batch_size": 4, "lr": 0.002},
@@ -25,12 +26,14 @@ final class MPITrainingTests: XCTestCase {
         let args = ["train", "-c", Self.workDir.appendingPathComponent("config.json").path,
                     "--set", "output.dir=\(Self.workDir.path)/\(output)"] + extra
         if ranks == 1 { return try ProcessRunner.run(ProcessRunner.autosam.path, args, timeout: 300) }
-        return try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: ranks) + ["-x", "OPENBLAS_NUM_THREADS=1",
-                                     ProcessRunner.autosam.path] + args, timeout: 300)
+        return try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: ranks)
+                                     + ["-x", "OPENBLAS_NUM_THREADS=1", ProcessRunner.autosam.path] + args,
+                                     timeout: 300)
     }
 
     func finalParameters(_ output: String, epoch: Int = 3) throws -> [Float] {
-        let file = try SafeTensorsFile(contentsOf: Self.workDir.appendingPathComponent("\(output)/seed_0/checkpoints/epoch_000\(epoch)/head.safetensors"))
+        let head = "\(output)/seed_0/checkpoints/epoch_000\(epoch)/head.safetensors"
+        let file = try SafeTensorsFile(contentsOf: Self.workDir.appendingPathComponent(head))
         return try file.names.filter { $0.hasPrefix("params/") }.flatMap { try file.tensor($0).data }
     }
 
@@ -53,7 +56,8 @@ final class MPITrainingTests: XCTestCase {
         let second = try train(ranks: 2, output: "resumed", lr + ["--resume", "auto"])
         XCTAssertEqual(second.status, 0, second.output)
         XCTAssertTrue(second.stdout.contains("seed 0: resumed at epoch 1 (step"), second.output)
-        XCTAssertEqual(try finalParameters("resumed"), try finalParameters("two"), "resume under mpirun is not bit-identical")
+        XCTAssertEqual(try finalParameters("resumed"), try finalParameters("two"),
+                       "resume under mpirun is not bit-identical")
     }
 
     /// `test_model = best` under mpirun, stopped after the last epoch and resumed: the test CSV
@@ -73,14 +77,16 @@ final class MPITrainingTests: XCTestCase {
         func results(_ output: String) throws -> [String: Data] {
             let seed = Self.workDir.appendingPathComponent("\(output)/seed_0")
             var files = ["test_volumes.csv": try Data(contentsOf: seed.appendingPathComponent("test_volumes.csv"))]
-            for p in try FileManager.default.contentsOfDirectory(atPath: seed.appendingPathComponent("predictions").path) {
+            let predictions = seed.appendingPathComponent("predictions").path
+            for p in try FileManager.default.contentsOfDirectory(atPath: predictions) {
                 files[p] = try Data(contentsOf: seed.appendingPathComponent("predictions/" + p))
             }
             return files
         }
         let expected = try results("best-whole")
         XCTAssertGreaterThan(expected.count, 1, "predictions were written")
-        XCTAssertNotEqual(try results("best-last"), expected, "epoch 25's results must differ from epoch 20's for this test to mean anything")
+        XCTAssertNotEqual(try results("best-last"), expected,
+                          "epoch 25's results must differ from epoch 20's for this test to mean anything")
         XCTAssertEqual(try results("best-parted"), expected)
     }
 
@@ -124,11 +130,13 @@ final class MPITrainingTests: XCTestCase {
         let checkpoints = Self.workDir.appendingPathComponent("sig-parted/seed_0/checkpoints")
         let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).sorted()
         XCTAssertEqual(names.last, "epoch_0001_step_00002", "\(names)")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.workDir.appendingPathComponent("sig-parted/summary.json").path))
+        let summary = Self.workDir.appendingPathComponent("sig-parted/summary.json")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: summary.path))
         let resumed = try train(ranks: 2, output: "sig-parted", ["--resume", "auto"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
         XCTAssertTrue(resumed.stdout.contains("resumed at epoch 1 + 2 steps"), resumed.output)
-        XCTAssertTrue(try finalParameters("sig-parted") == finalParameters("sig-whole"), "mid-epoch resume under mpirun is not bit-identical")
+        XCTAssertTrue(try finalParameters("sig-parted") == finalParameters("sig-whole"),
+                      "mid-epoch resume under mpirun is not bit-identical")
     }
 
     func testFailureOnRankOneAbortsTheTrainingJob() throws {
@@ -143,7 +151,8 @@ final class MPITrainingTests: XCTestCase {
     /// The SimCLR baseline under mpirun: pretraining and fine-tuning on 2 ranks with the per-step
     /// bit-identity check, stopped inside pretraining and resumed.
     func testSimCLRPretrainingAndFineTuningUnderMPI() throws {
-        let simclr = ["--set", "head.kind=unet", "--set", "head.depth=2", "--set", "head.channels=4", "--set", "data.slice_size=32",
+        let simclr = ["--set", "head.kind=unet", "--set", "head.depth=2", "--set", "head.channels=4",
+                      "--set", "data.slice_size=32",
                       "--set", "pretrain.method=simclr", "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=6",
                       "--set", "pretrain.projection_dim=8", "--set", "optim.epochs=1", "--set", "cache.enabled=false"]
         let first = try train(ranks: 2, output: "simclr", simclr + ["--debug", "--stop-after-epochs", "1"])

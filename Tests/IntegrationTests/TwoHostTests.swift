@@ -37,17 +37,20 @@ final class TwoHostTests: XCTestCase {
         // The config too is only on node-a (the coordinator reads it and sends it).
         let scratch = work.appendingPathComponent("hosts/scratch").path
         try fm.createDirectory(at: work.appendingPathComponent("hosts/node-a"), withIntermediateDirectories: true)
-        try config(root: scratch).write(to: work.appendingPathComponent("hosts/node-a/two-hosts.json"), atomically: true, encoding: .utf8)
+        try config(root: scratch).write(to: work.appendingPathComponent("hosts/node-a/two-hosts.json"),
+                                        atomically: true, encoding: .utf8)
         let reference = work.appendingPathComponent("reference").path
-        try config(root: reference).write(to: work.appendingPathComponent("reference.json"), atomically: true, encoding: .utf8)
+        try config(root: reference).write(to: work.appendingPathComponent("reference.json"), atomically: true,
+                                          encoding: .utf8)
 
         // Reference: each seed as its own uninterrupted 2-rank job on this host (on one host the
         // seeds would train in parallel 1-rank groups; across the two hosts, whose run folder is
         // node-local, they train one after another on both ranks).
         for seed in [0, 1] {
-            let one = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2) + ["-x", "OPENBLAS_NUM_THREADS=1",
-                                            autosam, "train", "-c", work.appendingPathComponent("reference.json").path,
-                                            "--set", "seeds=[\(seed)]"], timeout: 600)
+            let one = try ProcessRunner.run("mpirun", ProcessRunner.mpirunArguments(ranks: 2)
+                                            + ["-x", "OPENBLAS_NUM_THREADS=1", autosam, "train",
+                                               "-c", work.appendingPathComponent("reference.json").path,
+                                               "--set", "seeds=[\(seed)]"], timeout: 600)
             XCTAssertEqual(one.status, 0, one.output)
         }
 
@@ -79,10 +82,14 @@ final class TwoHostTests: XCTestCase {
 
         // node-b: a cache, no data and no run folder; node-a: the results.
         let nodeA = work.appendingPathComponent("hosts/node-a"), nodeB = work.appendingPathComponent("hosts/node-b")
-        XCTAssertEqual(try fm.contentsOfDirectory(atPath: nodeB.path).sorted(), ["cache"], "node-b's scratch holds only its cache")
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: nodeB.path).sorted(), ["cache"],
+                       "node-b's scratch holds only its cache")
         XCTAssertTrue(fm.fileExists(atPath: nodeA.appendingPathComponent("run/summary.json").path))
-        let entries = { (url: URL) in try fm.subpathsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".emb") }.sorted() }
-        XCTAssertEqual(try entries(nodeB.appendingPathComponent("cache")), try entries(nodeA.appendingPathComponent("cache")),
+        let entries = { (url: URL) in
+            try fm.subpathsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".emb") }.sorted()
+        }
+        XCTAssertEqual(try entries(nodeB.appendingPathComponent("cache")),
+                       try entries(nodeA.appendingPathComponent("cache")),
                        "node-b's cache has every entry")
 
         // Results: the 2-rank sums are exact (a + b = b + a), so the parameters and scores equal the

@@ -15,7 +15,8 @@ import XCTest
 /// the head's initial mask-decoder weights both come from the checkpoint.
 final class AutoSAMTrainingTests: XCTestCase {
     func testAutoSAMHeadStartsFromTheCheckpointAndTrains() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-head-run-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("autosam-head-run-\(UUID().uuidString)")
         var c = ExperimentConfig()
         c.name = "autosam-tiny"
         c.data.root = root.appendingPathComponent("data").path

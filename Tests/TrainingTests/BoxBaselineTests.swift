@@ -47,7 +47,8 @@ final class BoxBaselineTests: XCTestCase {
             literal[i] = UInt8(stack.firstIndex(of: stack.max()!)!)
         }
         XCTAssertEqual(BoxBaseline.merge(masks, pixels: pixels), literal)
-        XCTAssertTrue(literal.contains(1) && literal.contains(3) && literal.contains(0), "the case should exercise every outcome")
+        XCTAssertTrue(literal.contains(1) && literal.contains(3) && literal.contains(0),
+                      "the case should exercise every outcome")
     }
 
     func config() -> ExperimentConfig {
@@ -55,7 +56,8 @@ final class BoxBaselineTests: XCTestCase {
         c.name = "box-baseline-test"
         c.data.root = Self.dataRoot.path
         c.encoder.checkpoint = Fixtures.url("tiny_sam.pth").path
-        c.output.dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-box-\(UUID().uuidString)").path
+        c.output.dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("autosam-box-\(UUID().uuidString)").path
         return c
     }
 
@@ -65,8 +67,8 @@ final class BoxBaselineTests: XCTestCase {
         let c = config()
         defer { try? FileManager.default.removeItem(atPath: c.output.dir) }
         let heads = try XCTUnwrap(Fixtures.config["dec_num_heads"] as? Int)
-        let data = try Experiment(config: c, world: SingleProcessCommunicator(), encoderFactory: { try SliceEncoders.make($0) })
-            .prepareData()
+        let data = try Experiment(config: c, world: SingleProcessCommunicator(),
+                                  encoderFactory: { try SliceEncoders.make($0) }).prepareData()
         XCTAssertFalse(data.test.volumes.isEmpty)
         var outputs: [[UInt8]] = []
         for path in BoxInputPath.allCases {
@@ -126,12 +128,13 @@ final class BoxBaselineTests: XCTestCase {
         let s = Float(reference.imageEncoder.config.imageSize)
         let box: [Float] = [9, 6, 36, 24]
         let stretched = reference.promptFrame(box, height: h, width: w)
-        assertClose(stretched, [9 * s / 45, 6 * s / 30, 36 * s / 45, 24 * s / 30], atol: 1e-4, rtol: 0, "reference path")
+        assertClose(stretched, [9 * s / 45, 6 * s / 30, 36 * s / 45, 24 * s / 30], atol: 1e-4, rtol: 0,
+                    "reference path")
         let corrected = try BoxBaseline(checkpoint: url, inputPath: .corrected, decoderHeads: heads)
         let resized = Postprocess.resizedSize(height: h, width: w, longestSide: Int(s))    // longest side -> S
         let (cx, cy) = (Float(resized.width) / Float(w), Float(resized.height) / Float(h))
-        assertClose(corrected.promptFrame(box, height: h, width: w), [9 * cx, 6 * cy, 36 * cx, 24 * cy], atol: 1e-4, rtol: 0,
-                    "corrected path keeps the aspect ratio")
+        assertClose(corrected.promptFrame(box, height: h, width: w), [9 * cx, 6 * cy, 36 * cx, 24 * cy],
+                    atol: 1e-4, rtol: 0, "corrected path keeps the aspect ratio")
         XCTAssertNotEqual(cy / cx, (s / 30) / (s / 45), "the two frames differ on a non-square slice")
     }
 
@@ -158,7 +161,8 @@ extension BoxBaselineTests {
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.box_input=fixed"])) { error in
             XCTAssertTrue("\(error)".contains("head.box_input must be reference or corrected, got 'fixed'"), "\(error)")
         }
-        let c = try ConfigLoader.load(file: nil, overrides: ["head.kind=sam_box", "head.box_input=corrected", "encoder.checkpoint=sam.pth"])
+        let c = try ConfigLoader.load(file: nil, overrides: ["head.kind=sam_box", "head.box_input=corrected",
+                                                             "encoder.checkpoint=sam.pth"])
         XCTAssertEqual(c.head.kind, .samBox)
         XCTAssertEqual(c.head.box_input, .corrected)
         XCTAssertEqual(ExperimentConfig().head.box_input, .reference)
@@ -179,15 +183,16 @@ extension BoxBaselineTests {
         var two = one
         two.output.dir = base.appendingPathComponent("two").path
 
-        let single = try XCTUnwrap(Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder)
-            .runBoxBaseline())
+        let single = try XCTUnwrap(Experiment(config: one, world: SingleProcessCommunicator(),
+                                              encoderFactory: Self.noEncoder).runBoxBaseline())
         let ranks = try LocalGroup.run(size: 2) { comm in
             try Experiment(config: two, world: comm, encoderFactory: Self.noEncoder).runBoxBaseline()
         }
         XCTAssertNil(ranks[1], "only the coordinator returns the summary")
         let double = try XCTUnwrap(ranks[0])
 
-        let data = try Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder).prepareData()
+        let data = try Experiment(config: one, world: SingleProcessCommunicator(), encoderFactory: Self.noEncoder)
+            .prepareData()
         XCTAssertGreaterThanOrEqual(data.test.volumes.count, 2, "both ranks should get a volume")
         let expected = try BoxBaseline(config: one, inputPath: .corrected).run(data.test, classes: 4)
         XCTAssertEqual(single.seeds, [3])

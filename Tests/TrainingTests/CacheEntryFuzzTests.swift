@@ -34,7 +34,8 @@ final class CacheEntryFuzzTests: XCTestCase {
         return shapes.flatMap { shape in
             [EmbeddingCache.Precision.fp32, .fp16].map { precision in
                 let values = (0..<shape.reduce(1, *)).map { Float($0) * 0.25 - 1 }
-                return ([UInt8](EmbeddingCache.encode(Tensor(shape: shape, data: values), precision)), precision, shape.count)
+                return ([UInt8](EmbeddingCache.encode(Tensor(shape: shape, data: values), precision)), precision,
+                        shape.count)
             }
         }
     }
@@ -43,7 +44,8 @@ final class CacheEntryFuzzTests: XCTestCase {
     static func fields(rank: Int) -> [FuzzField] {
         [FuzzField(name: "dtype", offset: 8, width: 4), FuzzField(name: "rank", offset: 12, width: 4)]
             + (0..<rank).map { FuzzField(name: "shape[\($0)]", offset: 16 + 8 * $0, width: 8) }
-            + [FuzzField(name: "payload bytes", offset: 16 + 8 * rank, width: 8), FuzzField(name: "checksum", offset: 24 + 8 * rank, width: 8)]
+            + [FuzzField(name: "payload bytes", offset: 16 + 8 * rank, width: 8),
+               FuzzField(name: "checksum", offset: 24 + 8 * rank, width: 8)]
     }
 
     /// `bytes` with the checksum field recomputed over what follows it (the header layout of `rank`).
@@ -60,7 +62,8 @@ final class CacheEntryFuzzTests: XCTestCase {
         try fuzz("cache entry", seed: 0x454D_4231, cases: Self.cases, maxGrowthMiB: Self.maxGrowthMiB, makeInput: { m in
             let seed = m.pick(seeds)
             let mutant = m.mutate(seed.bytes, fields: Self.fields(rank: seed.rank))
-            return m.below(2) == 0 ? mutant : (Self.withValidChecksum(mutant.bytes, rank: seed.rank), mutant.description + ", checksum fixed")
+            return m.below(2) == 0 ? mutant
+                : (Self.withValidChecksum(mutant.bytes, rank: seed.rank), mutant.description + ", checksum fixed")
         }, isExpected: { ($0 as? CheckpointError)?.file == "fuzz.emb" }) { bytes, label in
             // An entry is valid for at most one precision; both are tried.
             var failure: Error?
@@ -81,7 +84,9 @@ final class CacheEntryCrashCorpusTests: XCTestCase {
     /// An fp32 entry header of `shape` with an empty payload.
     private func entry(shape: [UInt64]) -> Data {
         var bytes = Array("ASEMB1".utf8) + [0, 0]
-        let put = { (value: UInt64, width: Int) in bytes += (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let put = { (value: UInt64, width: Int) in
+            bytes += (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
         put(0, 4)
         put(UInt64(shape.count), 4)
         shape.forEach { put($0, 8) }
@@ -95,13 +100,18 @@ final class CacheEntryCrashCorpusTests: XCTestCase {
         let crafted = entry(shape: [UInt64](repeating: 1 << 31, count: 8))
         XCTAssertThrowsError(try EmbeddingCache.decodeEntry(crafted, .fp32, file: "crafted.emb")) { error in
             XCTAssertEqual(error as? CheckpointError,
-                           CheckpointError(file: "crafted.emb", "entry shape \([Int](repeating: 1 << 31, count: 8)) has more than 2^63 elements"))
+                           CheckpointError(file: "crafted.emb", "entry shape \([Int](repeating: 1 << 31, count: 8)) "
+                                           + "has more than 2^63 elements"))
         }
-        XCTAssertThrowsError(try EmbeddingCache.decodeEntry(entry(shape: [1 << 40]), .fp32, file: "wide.emb")) { error in
-            XCTAssertEqual(error as? CheckpointError, CheckpointError(file: "wide.emb", "entry shape[0] is \(1 << 40), expected at most 4294967295"))
+        let wide = entry(shape: [1 << 40])
+        XCTAssertThrowsError(try EmbeddingCache.decodeEntry(wide, .fp32, file: "wide.emb")) { error in
+            XCTAssertEqual(error as? CheckpointError,
+                           CheckpointError(file: "wide.emb",
+                                           "entry shape[0] is \(1 << 40), expected at most 4294967295"))
         }
         // Read through the cache, the crafted entry is a rejected miss.
-        let cache = try EmbeddingCache(root: FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)"),
+        let cache = try EmbeddingCache(root: FileManager.default.temporaryDirectory
+                                           .appendingPathComponent("cache-\(UUID().uuidString)"),
                                        folderKey: "enc")
         defer { try? FileManager.default.removeItem(at: cache.directory.deletingLastPathComponent()) }
         try crafted.write(to: cache.url(for: "k", .fp32))

@@ -41,12 +41,14 @@ final class CacheIdentityTests: XCTestCase {
 
     /// The provider `config` makes, as training does.
     private func provider(_ config: ExperimentConfig) throws -> EmbeddingProvider {
-        try Experiment(config: config, world: SingleProcessCommunicator(), encoderFactory: SliceEncoders.make).makeProvider()
+        try Experiment(config: config, world: SingleProcessCommunicator(), encoderFactory: SliceEncoders.make)
+            .makeProvider()
     }
 
     /// Encoder calls of building every entry `provider` needs for the shared sets.
     private func encoderCalls(_ provider: EmbeddingProvider) throws -> Int {
-        try provider.prebuild(train: Self.sets.train, evaluation: [Self.sets.evaluation], comm: SingleProcessCommunicator()) { _, _ in }
+        try provider.prebuild(train: Self.sets.train, evaluation: [Self.sets.evaluation],
+                              comm: SingleProcessCommunicator()) { _, _ in }
         return provider.encoderCalls
     }
 
@@ -55,7 +57,8 @@ final class CacheIdentityTests: XCTestCase {
         let folder = temporaryFolder("base")
         let provider = try! Experiment(config: config(cache: folder), world: SingleProcessCommunicator(),
                                        encoderFactory: SliceEncoders.make).makeProvider()
-        try! provider.prebuild(train: sets.train, evaluation: [sets.evaluation], comm: SingleProcessCommunicator()) { _, _ in }
+        try! provider.prebuild(train: sets.train, evaluation: [sets.evaluation],
+                               comm: SingleProcessCommunicator()) { _, _ in }
         return folder
     }()
 
@@ -110,8 +113,9 @@ final class CacheIdentityTests: XCTestCase {
         func calls(_ change: (inout AugmentationConfig) -> Void) throws -> Int {
             var augmentation = base.augmentation
             change(&augmentation)
-            return try encoderCalls(try EmbeddingProvider(encoder: base.encoder, cacheRoot: try copyOfBuiltCache(), precision: .fp16,
-                                                          augmentation: augmentation, bankSeed: base.bankSeed, mode: .bank, views: 2))
+            return try encoderCalls(try EmbeddingProvider(encoder: base.encoder, cacheRoot: try copyOfBuiltCache(),
+                                                          precision: .fp16, augmentation: augmentation,
+                                                          bankSeed: base.bankSeed, mode: .bank, views: 2))
         }
         XCTAssertEqual(try calls { _ in }, 0)
         XCTAssertEqual(try calls { $0.brightnessStd = 0.5 }, 2 * train)
@@ -132,7 +136,8 @@ final class CacheIdentityTests: XCTestCase {
         let variants = [
             try key(weights: "sam-4567"), try key(mode: .sam),
             try key { $0.imageSize = 512 }, try key { $0.patchSize = 8 }, try key { $0.embedDim = 48 },
-            try key { $0.depth = 2 }, try key { $0.heads = 6 }, try key { $0.mlpRatio = 2 }, try key { $0.windowSize = 4 },
+            try key { $0.depth = 2 }, try key { $0.heads = 6 }, try key { $0.mlpRatio = 2 },
+            try key { $0.windowSize = 4 },
             try key { $0.globalBlocks = [3] }, try key { $0.outChannels = 32 }, try key { $0.eps = 1e-5 },
         ]
         XCTAssertEqual(try key(), try key())
@@ -146,7 +151,8 @@ final class CacheIdentityTests: XCTestCase {
     /// network input's, which the folder key covers.
     func testIdentityEncoderFoldersDifferBySliceSizeAndChannels() {
         let encoder = IdentitySliceEncoder(size: 32, inputMode: .reference)
-        let keys = [AugmentationConfig.reference(outputSize: 32), .reference(outputSize: 64), .reference(outputSize: 32, channels: 1)]
+        let keys = [AugmentationConfig.reference(outputSize: 32), .reference(outputSize: 64),
+                    .reference(outputSize: 32, channels: 1)]
             .map { EmbeddingProvider.folderKey(encoder: encoder, augmentation: $0) }
         XCTAssertEqual(Set(keys).count, 3, "\(keys)")
         XCTAssertTrue(keys.allSatisfy { $0.hasPrefix("identity-reference-") }, "\(keys)")

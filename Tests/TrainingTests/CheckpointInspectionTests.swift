@@ -22,7 +22,8 @@ final class CheckpointInspectionTests: XCTestCase {
 
     /// The fixture's key list (`tiny_sam_keys.json`): (key, shape, numel) in state-dict order.
     private func fixtureKeys() throws -> (keys: [(key: String, numel: Int)], total: Int) {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("tiny_sam_keys.json"))) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("tiny_sam_keys.json")))
+            as! [String: Any]
         let keys = (json["keys"] as! [[String: Any]]).map { ($0["key"] as! String, $0["numel"] as! Int) }
         return (keys, json["num_params"] as! Int)
     }
@@ -37,7 +38,8 @@ final class CheckpointInspectionTests: XCTestCase {
             XCTAssertEqual(inspection.format, name.hasSuffix(".pth") ? .pth : .safetensors)
             let e = try XCTUnwrap(inspection.encoder)
             XCTAssertEqual([e.imageSize, e.patchSize, e.embedDim, e.depth, e.heads, e.windowSize, e.outChannels],
-                           ["img_size", "patch_size", "enc_embed_dim", "enc_depth", "enc_num_heads", "window_size", "out_chans"].map { c[$0] as! Int })
+                           ["img_size", "patch_size", "enc_embed_dim", "enc_depth", "enc_num_heads", "window_size",
+                            "out_chans"].map { c[$0] as! Int })
             XCTAssertEqual(e.globalBlocks, c["global_attn_indexes"] as! [Int])
             XCTAssertEqual(inspection.promptEncoder?.maskInChans, c["mask_in_chans"] as? Int)
             XCTAssertEqual(inspection.maskDecoder?.transformer.depth, c["dec_depth"] as? Int)
@@ -100,7 +102,8 @@ final class CheckpointInspectionTests: XCTestCase {
         let inspection = try CheckpointInspection.inspect(url)
         XCTAssertEqual(inspection.problems.count, 2, "\(inspection.problems)")
         XCTAssertTrue(inspection.problems.contains("1 non-finite (NaN or Inf) values"), "\(inspection.problems)")
-        XCTAssertTrue(inspection.problems.contains { $0.contains("1 missing keys: \(dropped)") }, "\(inspection.problems)")
+        XCTAssertTrue(inspection.problems.contains { $0.contains("1 missing keys: \(dropped)") },
+                      "\(inspection.problems)")
     }
 
     func testHeadCheckpointOfATrainingRunIsRecognisedAndVerified() throws {

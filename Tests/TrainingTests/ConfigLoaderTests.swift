@@ -55,7 +55,8 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["optim.validate_every=0"])) { e in
             XCTAssertTrue("\(e)".contains("optim.validate_every must be >= 1"), "\(e)")
         }
-        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["optim.test_model=best", "optim.epochs=3", "optim.validate_every=4"])) { e in
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["optim.test_model=best", "optim.epochs=3",
+                                                                          "optim.validate_every=4"])) { e in
             XCTAssertTrue("\(e)".contains("needs a validated epoch"), "\(e)")
         }
         XCTAssertThrowsError(try ConfigLoader.load(file: try write("[1, 2]"))) { e in

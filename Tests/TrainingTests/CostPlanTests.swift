@@ -5,8 +5,9 @@ import XCTest
 /// `CostPlan`'s model, phase by phase, on round unit costs (the projection arithmetic; the unit
 /// costs themselves are measured by `autosam bench plan`).
 final class CostPlanTests: XCTestCase {
-    let units = CostPlan.UnitCosts(encoderPass: 1, headStepOne: 0.1, headStepBatch: 0.4, batchSize: 4, forwardPerSlice: 0.01,
-                                   checkpointWrite: 0.5, parameters: 1_000_000, latency: 1e-4, bandwidth: 1e9)
+    let units = CostPlan.UnitCosts(encoderPass: 1, headStepOne: 0.1, headStepBatch: 0.4, batchSize: 4,
+                                   forwardPerSlice: 0.01, checkpointWrite: 0.5, parameters: 1_000_000, latency: 1e-4,
+                                   bandwidth: 1e9)
 
     func workload(_ edit: (inout ExperimentConfig) -> Void = { _ in }) -> CostPlan.Workload {
         var c = ExperimentConfig()
@@ -55,7 +56,8 @@ final class CostPlanTests: XCTestCase {
         let reference = CostPlan.project(workload { $0.data.augmentation = .reference }, units, ranks: 1)
         XCTAssertEqual(reference.cache, 50, "only evaluation entries are cached")
         let referenceStep: Double = 4 * 1 + 0.4
-        XCTAssertEqual(reference.training, 10 * (10 * referenceStep + 0.5), accuracy: 1e-9, "an encoder pass per slice per step")
+        XCTAssertEqual(reference.training, 10 * (10 * referenceStep + 0.5), accuracy: 1e-9,
+                       "an encoder pass per slice per step")
         let bank = CostPlan.project(workload { $0.data.augmentation = .bank; $0.data.bank_views = 3 }, units, ranks: 1)
         XCTAssertEqual(bank.cache, Double(50 + 40 * 3))
         let box = CostPlan.project(workload { $0.head.kind = .samBox }, units, ranks: 2)

@@ -89,7 +89,9 @@ final class DistributedNTXentTests: XCTestCase {
     }
 
     func testMalformedShareIsReported() {
-        XCTAssertThrowsError(try DistributedNTXent.sampleCounts([[UInt8](repeating: 0, count: 40), [0, 0, 0]], dim: 5, rank: 0))
-        XCTAssertEqual(try DistributedNTXent.sampleCounts([[UInt8](repeating: 0, count: 80), []], dim: 5, rank: 1), [2, 0])
+        XCTAssertThrowsError(try DistributedNTXent.sampleCounts([[UInt8](repeating: 0, count: 40), [0, 0, 0]],
+                                                                dim: 5, rank: 0))
+        XCTAssertEqual(try DistributedNTXent.sampleCounts([[UInt8](repeating: 0, count: 80), []], dim: 5, rank: 1),
+                       [2, 0])
     }
 }

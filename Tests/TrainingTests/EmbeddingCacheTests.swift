@@ -27,7 +27,8 @@ final class EmbeddingCacheTests: XCTestCase {
         assertClose(back.data, t.data, atol: 1e-3, rtol: 1e-3, "fp16")
         XCTAssertNotEqual(back, t)
         XCTAssertEqual(cache.load("a", .fp32), t, "storing the fp16 value leaves the fp32 one alone")
-        XCTAssertEqual(try cache.value("b", .fp16) { t }, back, "a computed value is returned as a later read returns it")
+        XCTAssertEqual(try cache.value("b", .fp16) { t }, back,
+                       "a computed value is returned as a later read returns it")
     }
 
     /// An entry whose header says another precision than its file name is rejected.
@@ -56,7 +57,8 @@ final class EmbeddingCacheTests: XCTestCase {
         try cache.store("x", t, .fp32)
         let url = cache.url(for: "x", .fp32)
         let good = try Data(contentsOf: url)
-        for damaged in [good.prefix(good.count - 1), good.prefix(20), { var d = good; d[d.count - 3] ^= 0x10; return d }(),
+        for damaged in [good.prefix(good.count - 1), good.prefix(20),
+                        { var d = good; d[d.count - 3] ^= 0x10; return d }(),
                         { var d = good; d[0] = 0; return d }(), Data()] {
             try damaged.write(to: url)
             XCTAssertNil(cache.load("x", .fp32))

@@ -45,8 +45,9 @@ final class FolderEvaluationTests: XCTestCase {
     }
 
     private func expectedScores(_ name: String, prediction: [Float], reference: [Float]) -> VolumeScores {
-        VolumeEvaluator.evaluate(name: name, prediction: prediction.map { UInt8($0) }, reference: reference.map { UInt8($0) },
-                                 shape: VolumeShape(z: nz, y: ny, x: nx), spacing: VoxelSpacing(z: spacing[2], y: spacing[1], x: spacing[0]),
+        VolumeEvaluator.evaluate(name: name, prediction: prediction.map { UInt8($0) },
+                                 reference: reference.map { UInt8($0) }, shape: VolumeShape(z: nz, y: ny, x: nx),
+                                 spacing: VoxelSpacing(z: spacing[2], y: spacing[1], x: spacing[0]),
                                  classCount: 4, mode: .standard)
     }
 
@@ -59,7 +60,8 @@ final class FolderEvaluationTests: XCTestCase {
         try write(labelB, "labels/p2/c_gt.nii.gz")                                       // no prediction: left out
         try write(predA, "preds/a.nii.gz")
         try write(predB, "preds/b_pred.nii.gz")
-        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"), labels: root.appendingPathComponent("labels"))
+        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"),
+                                                    labels: root.appendingPathComponent("labels"))
         XCTAssertEqual(evaluation.pairs.map(\.name), ["a", "b"])
         XCTAssertEqual(evaluation.pairs.map(\.label.lastPathComponent), ["a_gt.nii.gz", "b_gt.nii"])
         XCTAssertEqual(evaluation.unmatchedLabels, ["c"])
@@ -72,7 +74,8 @@ final class FolderEvaluationTests: XCTestCase {
     func testPlainLabelFolderUsesIdenticalNames() throws {
         try write(labels(offset: 0), "labels/case1.nii.gz")
         try write(labels(offset: 1), "preds/case1.nii")
-        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"), labels: root.appendingPathComponent("labels"))
+        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"),
+                                                    labels: root.appendingPathComponent("labels"))
         XCTAssertEqual(evaluation.pairs.map(\.label.lastPathComponent), ["case1.nii.gz"])
         XCTAssertEqual(try evaluation.evaluate(classes: 4, mode: .reference).first?.classes.count, 3)
     }
@@ -80,30 +83,36 @@ final class FolderEvaluationTests: XCTestCase {
     func testMissingLabelNamesThePrediction() throws {
         try write(labels(offset: 0), "labels/a_gt.nii.gz")
         let orphan = try write(labels(offset: 0), "preds/zz.nii.gz")
-        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"), labels: root.appendingPathComponent("labels")),
+        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"),
+                                               labels: root.appendingPathComponent("labels")),
                     contains: [orphan.path, "zz_gt.nii[.gz]"])
-        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("nothing"), labels: root.appendingPathComponent("labels")),
+        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("nothing"),
+                                               labels: root.appendingPathComponent("labels")),
                     contains: [root.appendingPathComponent("nothing").path, "does not exist"])
     }
 
     func testShapeMismatchNamesBothFiles() throws {
         let label = try write(labels(offset: 0), "labels/a_gt.nii.gz")
         let prediction = try write([Float](repeating: 0, count: nx * ny * 2), "preds/a.nii.gz", shape: [nx, ny, 2])
-        let evaluation = try FolderEvaluation.match(predictions: prediction.deletingLastPathComponent(), labels: label.deletingLastPathComponent())
-        assertError(try evaluation.evaluate(classes: 4, mode: .standard), contains: [prediction.path, label.path, "3x6x7"])
+        let evaluation = try FolderEvaluation.match(predictions: prediction.deletingLastPathComponent(),
+                                                    labels: label.deletingLastPathComponent())
+        assertError(try evaluation.evaluate(classes: 4, mode: .standard),
+                    contains: [prediction.path, label.path, "3x6x7"])
     }
 
     func testDuplicateNamesAndOutOfRangeValuesAreErrors() throws {
         try write(labels(offset: 0), "labels/a_gt.nii.gz")
         try write(labels(offset: 0), "preds/a.nii.gz")
         try write(labels(offset: 0), "preds/a_pred.nii")
-        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"), labels: root.appendingPathComponent("labels")),
+        assertError(try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"),
+                                               labels: root.appendingPathComponent("labels")),
                     contains: ["volume name 'a'"])
         try FileManager.default.removeItem(at: root.appendingPathComponent("preds/a_pred.nii"))
         var bad = labels(offset: 0)
         bad[5] = 7
         let prediction = try write(bad, "preds/a.nii.gz")
-        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"), labels: root.appendingPathComponent("labels"))
+        let evaluation = try FolderEvaluation.match(predictions: root.appendingPathComponent("preds"),
+                                                    labels: root.appendingPathComponent("labels"))
         assertError(try evaluation.evaluate(classes: 4, mode: .standard), contains: [prediction.path, "value 7.0"])
     }
 
@@ -113,15 +122,18 @@ final class FolderEvaluationTests: XCTestCase {
         let (preds, labelDir) = (root.appendingPathComponent("preds"), root.appendingPathComponent("labels"))
         let evaluation = try FolderEvaluation.match(predictions: preds, labels: labelDir)
         let scores = try evaluation.evaluate(classes: 4, mode: .standard)
-        let report = FolderEvaluationReport(evaluation, predictions: preds, labels: labelDir, classes: 4, mode: .standard, scores: scores)
+        let report = FolderEvaluationReport(evaluation, predictions: preds, labels: labelDir, classes: 4,
+                                            mode: .standard, scores: scores)
         let out = root.appendingPathComponent("out/nested")
         try FolderEvaluationReport.write(report, scores: scores, to: out)
         let csv = try String(contentsOf: out.appendingPathComponent("volumes.csv"), encoding: .utf8)
         XCTAssertEqual(csv, ScoreCSV.perVolume(scores, classNames: ClassNames.acdc))
-        let back = try JSONDecoder().decode(FolderEvaluationReport.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
+        let back = try JSONDecoder().decode(FolderEvaluationReport.self,
+                                            from: Data(contentsOf: out.appendingPathComponent("summary.json")))
         XCTAssertEqual(back.summary, ScoreSummary(volumes: scores, classNames: ClassNames.acdc, mode: .standard))
         XCTAssertEqual(back.volumes, ["a"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), ["summary.json", "volumes.csv"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(),
+                       ["summary.json", "volumes.csv"])
     }
 
     func testRunSummaryTableHasOneRowPerSeedAndTheMean() throws {
@@ -132,13 +144,15 @@ final class FolderEvaluationTests: XCTestCase {
                                                   .init(label: "tiny (1 seeds)", summary: summary.overSeeds)],
                                            metrics: [.dice, .hd95]).render())
         let missing = root.appendingPathComponent("norun")
-        assertError(try RunSummary.read(run: missing), contains: [missing.appendingPathComponent("summary.json").path, "does not exist"])
+        assertError(try RunSummary.read(run: missing),
+                    contains: [missing.appendingPathComponent("summary.json").path, "does not exist"])
     }
 
     func testScoringTheRunsPredictionFolderReproducesItsTestMetrics() throws {
         let run = TinyRun.shared.folder
         let predictions = run.appendingPathComponent("seed_0/predictions")
-        let evaluation = try FolderEvaluation.match(predictions: predictions, labels: URL(fileURLWithPath: TinyRun.shared.config.data.root))
+        let evaluation = try FolderEvaluation.match(predictions: predictions,
+                                                    labels: URL(fileURLWithPath: TinyRun.shared.config.data.root))
         let scores = try evaluation.evaluate(classes: 4, mode: .standard)
         XCTAssertEqual(ScoreSummary(volumes: scores, classNames: ClassNames.acdc, mode: .standard),
                        try RunSummary.read(run: run).perSeed[0])
@@ -146,7 +160,9 @@ final class FolderEvaluationTests: XCTestCase {
 
     private func assertError<T>(_ body: @autoclosure () throws -> T, contains texts: [String], line: UInt = #line) {
         XCTAssertThrowsError(try body(), line: line) { error in
-            for text in texts { XCTAssertTrue("\(error)".contains(text), "'\(error)' does not mention '\(text)'", line: line) }
+            for text in texts {
+                XCTAssertTrue("\(error)".contains(text), "'\(error)' does not mention '\(text)'", line: line)
+            }
         }
     }
 }

@@ -33,20 +33,26 @@ final class PredictionTests: XCTestCase {
         let images = try testImages()
         XCTAssertFalse(images.isEmpty)
         let written = try RunPrediction(run: run).predict(images, to: out, encoderFactory: TinyRun.encoderFactory)
-        XCTAssertEqual(written.map(\.lastPathComponent), images.map { NIfTIStack.stem($0.lastPathComponent)! + ".nii.gz" })
+        XCTAssertEqual(written.map(\.lastPathComponent),
+                       images.map { NIfTIStack.stem($0.lastPathComponent)! + ".nii.gz" })
         var foreground = 0
         for (image, mask) in zip(images, written) {
             let predicted = try NIfTIImage(contentsOf: mask)
-            let fromTraining = try NIfTIImage(contentsOf: run.appendingPathComponent("seed_0/predictions/" + mask.lastPathComponent))
-            XCTAssertEqual(predicted.data, fromTraining.data, "\(mask.lastPathComponent) differs from the run's test prediction")
+            let fromTraining = try NIfTIImage(contentsOf: run.appendingPathComponent("seed_0/predictions/"
+                                                                                    + mask.lastPathComponent))
+            XCTAssertEqual(predicted.data, fromTraining.data,
+                           "\(mask.lastPathComponent) differs from the run's test prediction")
             let input = try NIfTIImage(contentsOf: image)
             XCTAssertEqual(predicted.shape, input.shape)
             XCTAssertEqual(predicted.header.affine, input.header.affine)
             XCTAssertEqual(predicted.header.datatype, .uint8)
-            XCTAssertTrue(predicted.data.allSatisfy { $0 >= 0 && $0 < Float(config.data.classes) && $0 == $0.rounded() })
+            XCTAssertTrue(predicted.data.allSatisfy {
+                $0 >= 0 && $0 < Float(config.data.classes) && $0 == $0.rounded()
+            })
             foreground += predicted.data.filter { $0 > 0 }.count
         }
-        XCTAssertGreaterThan(foreground, 0, "the trained head predicts background only: the comparison would be vacuous")
+        XCTAssertGreaterThan(foreground, 0,
+                             "the trained head predicts background only: the comparison would be vacuous")
     }
 
     /// Issue 13 item 6: with the default fp16 cache, training's test phase reads full-precision
@@ -58,17 +64,21 @@ final class PredictionTests: XCTestCase {
         fp16.cache.dtype = .fp16
         let folder = try TinyRun.train(fp16)
         let images = try testImages(of: folder)
-        let written = try RunPrediction(run: folder).predict(images, to: temporaryFolder(), encoderFactory: TinyRun.encoderFactory)
+        let written = try RunPrediction(run: folder).predict(images, to: temporaryFolder(),
+                                                             encoderFactory: TinyRun.encoderFactory)
         var foreground = 0
         for mask in written {
             let predicted = try NIfTIImage(contentsOf: mask).data
-            let fromTraining = try NIfTIImage(contentsOf: folder.appendingPathComponent("seed_0/predictions/" + mask.lastPathComponent)).data
+            let fromTraining = try NIfTIImage(contentsOf: folder.appendingPathComponent("seed_0/predictions/"
+                                                                                       + mask.lastPathComponent)).data
             XCTAssertEqual(predicted.count, fromTraining.count)
-            XCTAssertEqual(zip(predicted, fromTraining).filter { $0 != $1 }.count, 0, "voxels of \(mask.lastPathComponent) that differ")
+            XCTAssertEqual(zip(predicted, fromTraining).filter { $0 != $1 }.count, 0,
+                           "voxels of \(mask.lastPathComponent) that differ")
             foreground += predicted.filter { $0 > 0 }.count
         }
         XCTAssertEqual(written.count, images.count)
-        XCTAssertGreaterThan(foreground, 0, "the trained head predicts background only: the comparison would be vacuous")
+        XCTAssertGreaterThan(foreground, 0,
+                             "the trained head predicts background only: the comparison would be vacuous")
     }
 
     func testOutputCarriesAnObliqueInputsHeaderAndAffine() throws {
@@ -82,7 +92,8 @@ final class PredictionTests: XCTestCase {
         let input = folder.appendingPathComponent("oblique.nii")
         try NIfTIImage(header: header, data: source.data).write(to: input)
         let out = folder.appendingPathComponent("out")
-        let written = try RunPrediction(run: run).predict(try RunPrediction.inputs(folder), to: out, encoderFactory: TinyRun.encoderFactory)
+        let written = try RunPrediction(run: run).predict(try RunPrediction.inputs(folder), to: out,
+                                                          encoderFactory: TinyRun.encoderFactory)
         XCTAssertEqual(written, [out.appendingPathComponent("oblique.nii.gz")])
         let mask = try NIfTIImage(contentsOf: written[0])
         XCTAssertEqual(mask.shape, source.shape)
@@ -109,10 +120,12 @@ final class PredictionTests: XCTestCase {
         best.optim.validate_every = 2
         let folder = try TinyRun.train(best)
         let prediction = try RunPrediction(run: folder)
-        let newest = CheckpointStore(root: folder.appendingPathComponent("seed_0/checkpoints"), keep: .max).latestValid().checkpoint
+        let newest = CheckpointStore(root: folder.appendingPathComponent("seed_0/checkpoints"), keep: .max)
+            .latestValid().checkpoint
         let bestEpoch = try XCTUnwrap(newest).state.bestEpoch
         XCTAssertEqual(bestEpoch, 2)
-        XCTAssertNotEqual(prediction.checkpoint.params.flatMap(\.1.data), try XCTUnwrap(newest).params.flatMap(\.1.data),
+        XCTAssertNotEqual(prediction.checkpoint.params.flatMap(\.1.data),
+                          try XCTUnwrap(newest).params.flatMap(\.1.data),
                           "the best and the last weights must differ for this test to mean anything")
         XCTAssertEqual(prediction.checkpoint.state.epoch, bestEpoch)
         let image = try testImages()[0]
@@ -124,7 +137,8 @@ final class PredictionTests: XCTestCase {
     func testDamagedNewestCheckpointIsSkippedAndReported() throws {
         let copy = temporaryFolder()
         try FileManager.default.copyItem(at: run, to: copy)
-        let newest = copy.appendingPathComponent(String(format: "seed_0/checkpoints/epoch_%04d/head.safetensors", config.optim.epochs))
+        let newest = copy.appendingPathComponent(String(format: "seed_0/checkpoints/epoch_%04d/head.safetensors",
+                                                        config.optim.epochs))
         try Data("garbage".utf8).write(to: newest)
         let prediction = try RunPrediction(run: copy)
         XCTAssertEqual(prediction.checkpoint.state.epoch, config.optim.epochs - 1)
@@ -147,7 +161,8 @@ final class PredictionTests: XCTestCase {
         try NIfTIImage(header: NIfTIHeader(shape: [8, 8, 2, 3], spacing: [1, 1, 1, 1], datatype: .float32),
                        data: [Float](repeating: 1, count: 384)).write(to: fourD)
         let out = empty.appendingPathComponent("out")
-        assertError(try RunPrediction(run: run).predict([fourD], to: out, encoderFactory: TinyRun.encoderFactory), contains: fourD.path)
+        assertError(try RunPrediction(run: run).predict([fourD], to: out, encoderFactory: TinyRun.encoderFactory),
+                    contains: fourD.path)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing may be written when an input is bad")
     }
 

@@ -22,7 +22,8 @@ final class PreemptionTests: XCTestCase {
 
     /// `TinyRun`'s CNN run on `DistributedTrainingTests`' phantom data, in a fresh folder.
     func config(_ name: String, epochs: Int = 3) -> ExperimentConfig {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-preempt-\(name)-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("autosam-preempt-\(name)-\(UUID().uuidString)")
         var c = TinyRun.config(in: dir)
         c.name = name
         c.data.layout = .auto
@@ -45,7 +46,8 @@ final class PreemptionTests: XCTestCase {
     }
 
     func store(_ c: ExperimentConfig) -> CheckpointStore {
-        CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"),
+                        keep: 100)
     }
 
     func records(_ c: ExperimentConfig) throws -> [EpochRecord] {
@@ -81,18 +83,24 @@ final class PreemptionTests: XCTestCase {
         XCTAssertTrue(stoppedRanks.isEmpty, "ranks \(stoppedRanks) took a step after the agreed stop")
         StopRequest.reset()
         XCTAssertEqual(store(parted).complete().last, CheckpointName(epoch: 1, steps: 1))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: parted.output.dir + "/summary.json"), "a stopped run tests nothing")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: parted.output.dir + "/summary.json"),
+                       "a stopped run tests nothing")
         let state = try store(parted).read(CheckpointName(epoch: 1, steps: 1)).state
         XCTAssertEqual(state.step, stopAt)
         XCTAssertEqual(state.partialEpoch?.steps, 1)
 
         try run(parted, resume: .auto)
-        XCTAssertTrue(try finalParameters(parted) == finalParameters(full), "parameters after a mid-epoch resume differ")
-        XCTAssertEqual(try records(parted).map(\.trainLoss), try records(full).map(\.trainLoss), "per-epoch training losses")
+        XCTAssertTrue(try finalParameters(parted) == finalParameters(full),
+                      "parameters after a mid-epoch resume differ")
+        XCTAssertEqual(try records(parted).map(\.trainLoss), try records(full).map(\.trainLoss),
+                       "per-epoch training losses")
         XCTAssertEqual(try records(parted).map(\.step), try records(full).map(\.step))
-        let csv = { (c: ExperimentConfig) in try Data(contentsOf: URL(fileURLWithPath: c.output.dir + "/seed_0/test_volumes.csv")) }
+        let csv = { (c: ExperimentConfig) in
+            try Data(contentsOf: URL(fileURLWithPath: c.output.dir + "/seed_0/test_volumes.csv"))
+        }
         XCTAssertEqual(try csv(parted), try csv(full))
-        XCTAssertTrue(store(parted).complete().allSatisfy(\.isEpochBoundary), "the mid-epoch checkpoint is pruned once a newer one exists")
+        XCTAssertTrue(store(parted).complete().allSatisfy(\.isEpochBoundary),
+                      "the mid-epoch checkpoint is pruned once a newer one exists")
     }
 
     /// `output.checkpoint_every_steps`: a checkpoint every N steps inside epochs (none on an
@@ -107,7 +115,8 @@ final class PreemptionTests: XCTestCase {
             let previous = steps - 1          // the step whose boundary came last
             let mid = (seen[steps] ?? []).filter { !$0.isEpochBoundary }
             if previous > 0 && previous % 2 == 0 && previous % perEpoch != 0 {
-                XCTAssertEqual(mid, [CheckpointName(epoch: previous / perEpoch, steps: previous % perEpoch)], "before step \(steps)")
+                XCTAssertEqual(mid, [CheckpointName(epoch: previous / perEpoch, steps: previous % perEpoch)],
+                               "before step \(steps)")
             } else if previous % perEpoch == 0 {
                 XCTAssertEqual(mid, [], "an epoch checkpoint replaces the step ones (before step \(steps))")
             }
@@ -120,17 +129,21 @@ final class PreemptionTests: XCTestCase {
         XCTAssertEqual(CheckpointName(folderName: "epoch_0007_step_00012"), CheckpointName(epoch: 7, steps: 12))
         XCTAssertEqual(CheckpointName(epoch: 7, steps: 12).folderName, "epoch_0007_step_00012")
         XCTAssertEqual(CheckpointName(epoch: 12345).folderName, "epoch_12345")
-        for bad in ["epoch_", "epoch_-1", "epoch_+1", "epoch_1x", "epoch_1_step_0", "epoch_1_step_", "epoch_1_steps_2", "epoch_٣",
-                    "epoch_1_step_2_x", "Epoch_1", ".tmp-epoch_0001-12", "epoch_99999999999999999999999"] {
+        for bad in ["epoch_", "epoch_-1", "epoch_+1", "epoch_1x", "epoch_1_step_0", "epoch_1_step_", "epoch_1_steps_2",
+                    "epoch_٣", "epoch_1_step_2_x", "Epoch_1", ".tmp-epoch_0001-12", "epoch_99999999999999999999999"] {
             XCTAssertNil(CheckpointName(folderName: bad), bad)
         }
-        let sorted = [CheckpointName(epoch: 2), CheckpointName(epoch: 1, steps: 5), CheckpointName(epoch: 1), CheckpointName(epoch: 1, steps: 10)].sorted()
-        XCTAssertEqual(sorted.map(\.folderName), ["epoch_0001", "epoch_0001_step_00005", "epoch_0001_step_00010", "epoch_0002"])
+        let sorted = [CheckpointName(epoch: 2), CheckpointName(epoch: 1, steps: 5), CheckpointName(epoch: 1),
+                      CheckpointName(epoch: 1, steps: 10)].sorted()
+        XCTAssertEqual(sorted.map(\.folderName),
+                       ["epoch_0001", "epoch_0001_step_00005", "epoch_0001_step_00010", "epoch_0002"])
     }
 
     /// The data message of `data.distribute = broadcast` carries every volume exactly.
     func testSliceSetMessageRoundTrips() throws {
-        let experiment = Experiment(config: config("message"), world: SingleProcessCommunicator()) { _ in PoolingEncoder() }
+        let experiment = Experiment(config: config("message"), world: SingleProcessCommunicator()) { _ in
+            PoolingEncoder()
+        }
         let data = try experiment.prepareData()
         var out = MessageWriter()
         data.train.write(to: &out)

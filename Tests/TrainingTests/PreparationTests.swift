@@ -17,7 +17,8 @@ final class PreparationTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prepare-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var c = TinyRun.config(in: dir)
-        try FileManager.default.copyItem(at: URL(fileURLWithPath: TinyRun.shared.config.data.root), to: URL(fileURLWithPath: c.data.root))
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: TinyRun.shared.config.data.root),
+                                         to: URL(fileURLWithPath: c.data.root))
         c.data.augmentation = augmentation
         c.data.bank_views = 2
         return c
@@ -33,10 +34,12 @@ final class PreparationTests: XCTestCase {
         let report = DataReport(data)
         XCTAssertEqual(report.sets.map(\.name), ["train", "val", "test"])
         XCTAssertEqual(report.sets.map(\.slices), [data.train.count, data.validation.count, data.test.count])
-        XCTAssertEqual(report.sets.map(\.volumes), [data.train.volumes.count, data.validation.volumes.count, data.test.volumes.count])
+        XCTAssertEqual(report.sets.map(\.volumes),
+                       [data.train.volumes.count, data.validation.volumes.count, data.test.volumes.count])
         XCTAssertEqual(report.sets[0].patients, Array(data.split.train.prefix(c.data.train_size)))
         XCTAssertEqual(report.sets[2].patients, data.split.test.sorted())
-        XCTAssertTrue(FileManager.default.fileExists(atPath: URL(fileURLWithPath: c.output.dir).appendingPathComponent("split.json").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: URL(fileURLWithPath: c.output.dir)
+                                                                 .appendingPathComponent("split.json").path))
         XCTAssertTrue(report.render().contains("fold 0"), report.render())
     }
 
@@ -57,7 +60,8 @@ final class PreparationTests: XCTestCase {
     func testBankModeAddsTheViewsOfTrainingSlices() throws {
         let c = try config(augmentation: .bank)
         let report = try experiment(c).buildCache()
-        XCTAssertEqual(report.entries, report.slices.validation + report.slices.test + c.data.bank_views * report.slices.train)
+        XCTAssertEqual(report.entries,
+                       report.slices.validation + report.slices.test + c.data.bank_views * report.slices.train)
     }
 
     func testDisabledCacheIsAnError() throws {

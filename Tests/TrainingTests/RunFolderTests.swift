@@ -38,7 +38,8 @@ final class RunFolderTests: XCTestCase {
         let dir = URL(fileURLWithPath: c.output.dir)
         let lock = try RunLock(folder: dir)
         XCTAssertThrowsError(try RunLock(folder: dir)) { error in
-            XCTAssertTrue("\(error)".contains("in use by another run") && "\(error)".contains("pid \(getpid())"), "\(error)")
+            XCTAssertTrue("\(error)".contains("in use by another run") && "\(error)".contains("pid \(getpid())"),
+                          "\(error)")
         }
         XCTAssertThrowsError(try experiment(c).run()) { error in
             XCTAssertTrue("\(error)".contains("in use by another run"), "\(error)")
@@ -51,8 +52,8 @@ final class RunFolderTests: XCTestCase {
     func testAStaleLockFileIsTakenOver() throws {
         let dir = folder()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "host elsewhere pid 999999 since 2020-01-01T00:00:00Z\n".write(to: dir.appendingPathComponent(RunLock.fileName),
-                                                                          atomically: true, encoding: .utf8)
+        try "host elsewhere pid 999999 since 2020-01-01T00:00:00Z\n"
+            .write(to: dir.appendingPathComponent(RunLock.fileName), atomically: true, encoding: .utf8)
         let lock = try RunLock(folder: dir)
         XCTAssertTrue(try String(contentsOf: lock.url, encoding: .utf8).contains("pid \(getpid())"))
     }
@@ -62,18 +63,21 @@ final class RunFolderTests: XCTestCase {
     func testAnEditedStateFileIsNotTrusted() throws {
         let c = config(folder(), epochs: 2)
         _ = try TinyRun.train(c)
-        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        let checkpoints = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints")
+        let store = CheckpointStore(root: checkpoints, keep: 100)
         let stateURL = store.folder(epoch: 2).appendingPathComponent("state.json")
         let original = try String(contentsOf: stateURL, encoding: .utf8)
         XCTAssertNoThrow(try store.read(epoch: 2))
-        try original.replacingOccurrences(of: "\"epoch\" : 2", with: "\"epoch\" : 5").write(to: stateURL, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"epoch\" : 2", with: "\"epoch\" : 5")
+            .write(to: stateURL, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try store.read(epoch: 2)) { XCTAssertTrue("\($0)".contains("edited or damaged"), "\($0)") }
         // Emptied checksums plus flipped tensor bytes, with a marker forged for the edited state.
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(original.utf8)) as? [String: Any])
         object["checksums"] = [String: String]()
         let forged = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         try forged.write(to: stateURL)
-        try Data((CheckpointStore.digest(forged) + "\n").utf8).write(to: store.folder(epoch: 2).appendingPathComponent("COMPLETE"))
+        try Data((CheckpointStore.digest(forged) + "\n").utf8)
+            .write(to: store.folder(epoch: 2).appendingPathComponent("COMPLETE"))
         XCTAssertThrowsError(try store.read(epoch: 2)) { XCTAssertTrue("\($0)".contains("no checksum for"), "\($0)") }
         XCTAssertEqual(store.latestValid().checkpoint?.state.epoch, 1, "the previous checkpoint is used instead")
     }
@@ -84,7 +88,8 @@ final class RunFolderTests: XCTestCase {
     func testEveryMutationOfACheckpointIsRefused() throws {
         let c = config(folder(), epochs: 1)
         _ = try TinyRun.train(c)
-        let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: 100)
+        let checkpoints = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints")
+        let store = CheckpointStore(root: checkpoints, keep: 100)
         let dir = store.folder(epoch: 1)
         let files = ["state.json", "head.safetensors", "optimizer.safetensors", "COMPLETE"]
         let originals = try files.map { try Data(contentsOf: dir.appendingPathComponent($0)) }
@@ -113,7 +118,8 @@ final class RunFolderTests: XCTestCase {
     /// and the patients that moved.
     func testResumeRefusesAnEditedSplit() throws {
         let c = config(folder())
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir),
+                                                withIntermediateDirectories: true)
         XCTAssertNil(try experiment(c).run(stopAfterEpochs: 1))
         let splitURL = URL(fileURLWithPath: c.output.dir).appendingPathComponent("split.json")
         var plan = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: splitURL)) as? [String: Any])
@@ -137,7 +143,8 @@ final class RunFolderTests: XCTestCase {
         let data = dir.appendingPathComponent("data-copy")
         try FileManager.default.copyItem(at: URL(fileURLWithPath: c.data.root), to: data)
         c.data.root = data.path
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir),
+                                                withIntermediateDirectories: true)
         XCTAssertNil(try experiment(c).run(stopAfterEpochs: 1))
         let images = FileManager.default.enumerator(atPath: data.path)!.compactMap { $0 as? String }
             .filter { $0.hasSuffix(".nii.gz") && !$0.hasSuffix("_gt.nii.gz") }
@@ -160,7 +167,8 @@ final class RunFolderTests: XCTestCase {
     func testResumeLeavesOneRecordPerEpochAndNoTemporaryFolders() throws {
         var c = config(folder(), epochs: 4)
         c.output.checkpoint_every = 2
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: c.output.dir),
+                                                withIntermediateDirectories: true)
         XCTAssertNil(try experiment(c).run(stopAfterEpochs: 3))     // epochs 1-3 logged, checkpoint at 2
         let seed = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0")
         let leftover = seed.appendingPathComponent("checkpoints/.tmp-epoch_0003-12345")

@@ -19,7 +19,8 @@ import XCTest
 final class SimCLRPretrainingTests: XCTestCase {
     /// A tiny SimCLR run on the phantom data of the UNet baseline tests (3 training patients).
     static func config(pretrainEpochs: Int = 2, fineTuneEpochs: Int = 2) -> ExperimentConfig {
-        var c = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("autosam-simclr-\(UUID().uuidString)"))
+        var c = TinyRun.config(in: FileManager.default.temporaryDirectory
+                                   .appendingPathComponent("autosam-simclr-\(UUID().uuidString)"))
         c.name = "simclr-test"
         c.data.layout = .auto
         c.data.root = UNetBaselineTests.dataRoot.path
@@ -58,11 +59,13 @@ final class SimCLRPretrainingTests: XCTestCase {
     func trainer(_ c: ExperimentConfig, comm: Communicator) throws -> (SimCLRPretrainer, SliceSet) {
         let data = try Experiment(config: c, world: comm) { try SliceEncoders.make($0) }.prepareData()
         let unet = UNet(classes: c.data.classes, width: c.head.channels, levels: c.head.depth)
-        let network = SimCLRNetwork(unet: unet, projectionHidden: c.pretrain.projection_hidden, projectionDim: c.pretrain.projection_dim)
+        let network = SimCLRNetwork(unet: unet, projectionHidden: c.pretrain.projection_hidden,
+                                    projectionDim: c.pretrain.projection_dim)
         var augmentation = AugmentationConfig.reference
         augmentation.outputSize = c.data.slice_size
         let trainer = try SimCLRPretrainer(network: network, config: c, seed: 0, comm: comm, worldSize: comm.size,
-                                           augmentation: augmentation, store: nil, log: RunLog(rank: comm.rank, metricsFile: nil))
+                                           augmentation: augmentation, store: nil,
+                                           log: RunLog(rank: comm.rank, metricsFile: nil))
         return (trainer, try XCTUnwrap(data.unlabelled))
     }
 
@@ -76,8 +79,10 @@ final class SimCLRPretrainingTests: XCTestCase {
                         file: StaticString = #filePath, line: UInt = #line) {
         let scale = expected.gradient.map(abs).max()!
         XCTAssertGreaterThan(scale, 0, context, file: file, line: line)
-        assertClose(actual.gradient, expected.gradient, atol: 1e-5 * scale, rtol: 1e-4, "\(context): gradient", file: file, line: line)
-        XCTAssertEqual(actual.loss, expected.loss, accuracy: 1e-5 * abs(expected.loss), "\(context): loss", file: file, line: line)
+        assertClose(actual.gradient, expected.gradient, atol: 1e-5 * scale, rtol: 1e-4, "\(context): gradient",
+                    file: file, line: line)
+        XCTAssertEqual(actual.loss, expected.loss, accuracy: 1e-5 * abs(expected.loss), "\(context): loss",
+                       file: file, line: line)
     }
 
     /// The global batch dealt over 1, 2 and 3 ranks gives the same step: the same loss and summed
@@ -93,7 +98,8 @@ final class SimCLRPretrainingTests: XCTestCase {
             for ranks in [2, 3] {
                 let outcomes = try firstStep(c, global: global, ranks: ranks)
                 for (r, o) in outcomes.enumerated() {
-                    XCTAssertEqual(o.gradient, outcomes[0].gradient, "rank \(r) of \(ranks): the all-reduced gradient differs")
+                    XCTAssertEqual(o.gradient, outcomes[0].gradient,
+                                   "rank \(r) of \(ranks): the all-reduced gradient differs")
                     XCTAssertEqual(o.loss, outcomes[0].loss, "rank \(r) of \(ranks): the global loss differs")
                 }
                 assertSameStep(outcomes[0], one, "batch \(global), \(ranks) ranks vs 1")
@@ -108,7 +114,8 @@ final class SimCLRPretrainingTests: XCTestCase {
         let c = Self.config()
         let outcomes = try LocalGroup.run(size: 3) { comm -> ([Float], Int, Int) in
             let (trainer, set) = try self.trainer(c, comm: comm)
-            try trainer.train(set, split: try Experiment(config: c, world: comm) { try SliceEncoders.make($0) }.prepareData().split)
+            let split = try Experiment(config: c, world: comm) { try SliceEncoders.make($0) }.prepareData().split
+            try trainer.train(set, split: split)
             return (trainer.state.params, trainer.records.count, set.count)
         }
         XCTAssertGreaterThan(outcomes[0].2, 10, "the unlabelled set is every training patient's slices")
@@ -146,7 +153,9 @@ final class SimCLRPretrainingTests: XCTestCase {
             let (trainer, set) = try self.trainer(c, comm: comm)
             return try (0..<30).map { _ in try trainer.step(global, set: set, epoch: 0) }
         }[0]
-        print("SimCLR NT-Xent on one fixed batch: \(losses.enumerated().filter { $0.offset % 5 == 0 }.map { String(format: "%.3f", $0.element) }.joined(separator: " ")) ... \(String(format: "%.3f", losses.last!))")
+        let every5th = losses.enumerated().filter { $0.offset % 5 == 0 }.map { String(format: "%.3f", $0.element) }
+        print("SimCLR NT-Xent on one fixed batch: \(every5th.joined(separator: " ")) "
+              + "... \(String(format: "%.3f", losses.last!))")
         let chance = log(Double(2 * global.count - 1))
         XCTAssertLessThan(losses.last!, min(losses[0], chance) - 0.3, "\(losses)")
     }
@@ -163,10 +172,11 @@ final class SimCLRPretrainingTests: XCTestCase {
         XCTAssertNotNil(summaries[0])
         let seedDir = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0")
         let exported = try SafeTensorsFile(contentsOf: seedDir.appendingPathComponent("pretrain/encoder.safetensors"))
-        let pretrainCheckpoint = try XCTUnwrap(CheckpointStore(root: seedDir.appendingPathComponent("pretrain/checkpoints"), keep: .max)
-            .latestValid().checkpoint)
+        let pretrainStore = CheckpointStore(root: seedDir.appendingPathComponent("pretrain/checkpoints"), keep: .max)
+        let pretrainCheckpoint = try XCTUnwrap(pretrainStore.latestValid().checkpoint)
         XCTAssertEqual(pretrainCheckpoint.state.epoch, 2)
-        let fineTuned = try XCTUnwrap(CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"), keep: .max).latestValid().checkpoint)
+        let fineTuneStore = CheckpointStore(root: seedDir.appendingPathComponent("checkpoints"), keep: .max)
+        let fineTuned = try XCTUnwrap(fineTuneStore.latestValid().checkpoint)
         let tuned = Dictionary(uniqueKeysWithValues: fineTuned.params)
         let pretrained = Dictionary(uniqueKeysWithValues: pretrainCheckpoint.params)
         let initial = UNet(classes: 4, width: 3, levels: 2).initialState(seed: 0).trainable
@@ -175,11 +185,14 @@ final class SimCLRPretrainingTests: XCTestCase {
             XCTAssertEqual(try exported.tensor(name), pretrained[name], name)
             assertClose(try XCTUnwrap(tuned[name]).data, try exported.tensor(name).data, atol: 1e-6, rtol: 0, name)
             if name.hasSuffix("conv.weight") {
-                XCTAssertGreaterThan(zip(initial.parameter(name).data, try exported.tensor(name).data).map { abs($0 - $1) }.max()!, 1e-4, name)
+                XCTAssertGreaterThan(zip(initial.parameter(name).data, try exported.tensor(name).data)
+                                         .map { abs($0 - $1) }.max()!, 1e-4, name)
             }
         }
-        let report = try CheckpointInspection.inspect(seedDir.appendingPathComponent("pretrain/checkpoints/epoch_0002/head.safetensors")).report()
-        XCTAssertTrue(report.contains("SimCLR pretraining checkpoint") && report.contains("2 of 2 pretraining epochs"), report)
+        let pretrainHead = seedDir.appendingPathComponent("pretrain/checkpoints/epoch_0002/head.safetensors")
+        let report = try CheckpointInspection.inspect(pretrainHead).report()
+        XCTAssertTrue(report.contains("SimCLR pretraining checkpoint") && report.contains("2 of 2 pretraining epochs"),
+                      report)
         XCTAssertTrue(report.contains("encoder none (raw slices)"), report)
         XCTAssertEqual(try String(contentsOf: seedDir.appendingPathComponent("pretrain/metrics.jsonl"), encoding: .utf8)
             .split(separator: "\n").count, 2)
@@ -188,17 +201,20 @@ final class SimCLRPretrainingTests: XCTestCase {
     /// Stopping inside pretraining and resuming gives the uninterrupted run's parameters exactly.
     func testResumeInsidePretrainingIsBitIdentical() throws {
         let whole = Self.config(pretrainEpochs: 3, fineTuneEpochs: 1)
-        XCTAssertNotNil(try Experiment(config: whole, world: SingleProcessCommunicator()) { try SliceEncoders.make($0) }.run())
+        XCTAssertNotNil(try Experiment(config: whole, world: SingleProcessCommunicator()) { try SliceEncoders.make($0) }
+                            .run())
         var stopped = Self.config(pretrainEpochs: 3, fineTuneEpochs: 1)
         stopped.data.root = whole.data.root
         let experiment = Experiment(config: stopped, world: SingleProcessCommunicator()) { try SliceEncoders.make($0) }
         XCTAssertNil(try experiment.run(stopAfterEpochs: 2))
         let seed = URL(fileURLWithPath: stopped.output.dir).appendingPathComponent("seed_0")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: seed.appendingPathComponent("pretrain/encoder.safetensors").path))
+        let encoderFile = seed.appendingPathComponent("pretrain/encoder.safetensors")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: encoderFile.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: seed.appendingPathComponent("checkpoints").path))
         XCTAssertNotNil(try experiment.run(resume: .auto))
         func finalParams(_ c: ExperimentConfig) throws -> [Float] {
-            let store = CheckpointStore(root: URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints"), keep: .max)
+            let checkpoints = URL(fileURLWithPath: c.output.dir).appendingPathComponent("seed_0/checkpoints")
+            let store = CheckpointStore(root: checkpoints, keep: .max)
             return try XCTUnwrap(store.latestValid().checkpoint).params.flatMap(\.1.data)
         }
         XCTAssertEqual(try finalParams(stopped), try finalParams(whole))
@@ -209,11 +225,13 @@ final class SimCLRPretrainingTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("head.kind unet"), "\(error)")
         }
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["pretrain.method=byol"]))
-        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "pretrain.method=simclr", "pretrain.batch_size=1"]))
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "pretrain.method=simclr",
+                                                                          "pretrain.batch_size=1"]))
         XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["pretrain.temprature=0.1"])) { error in
             XCTAssertTrue("\(error)".contains("temperature"), "a did-you-mean names the key: \(error)")
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         for name in ["simclr_train1", "simclr_train5", "simclr_demo"] {
             let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/\(name).json"))
             XCTAssertEqual(c.pretrain.method, .simclr, name)

@@ -44,13 +44,15 @@ final class SuiteTests: XCTestCase {
 
     func testLoaderReadsAFileAndRejectsBadOnesNamingTheFile() throws {
         let config = try file("a.json", ConfigLoader.render(TinyRun.config(in: dir)))
-        let good = try Suite.load(try file("good.json", #"{"name": "T", "runs": ["\#(config.path)"], "metrics": "dice, hd95"}"#))
+        let good = try Suite.load(try file("good.json",
+                                           #"{"name": "T", "runs": ["\#(config.path)"], "metrics": "dice, hd95"}"#))
         XCTAssertEqual(good.name, "T")
         XCTAssertEqual(good.runs, [config.path])
         XCTAssertEqual(good.metrics, [.dice, .hd95])
         XCTAssertNil(good.output)
         XCTAssertEqual(try good.configs(), [TinyRun.config(in: dir)])
-        XCTAssertEqual(try Suite.load(try file("plain.json", #"{"name": "T", "runs": ["x.json"]}"#)).metrics, [.dice, .assd])
+        XCTAssertEqual(try Suite.load(try file("plain.json", #"{"name": "T", "runs": ["x.json"]}"#)).metrics,
+                       [.dice, .assd])
 
         assertRejected(try file("unknown.json", #"{"name": "T", "runs": ["\#(config.path)"], "outptu": "t.md"}"#),
                        containing: ["unknown key 'outptu'"])
@@ -59,11 +61,13 @@ final class SuiteTests: XCTestCase {
                        containing: ["config file \(missing) does not exist"])
         assertRejected(try file("metric.json", #"{"name": "T", "runs": ["\#(config.path)"], "metrics": "dice,iou"}"#),
                        containing: ["unknown metric 'iou'"])
-        assertRejected(try file("empty.json", #"{"name": "T", "runs": []}"#), containing: ["'runs' must be a non-empty list"])
+        assertRejected(try file("empty.json", #"{"name": "T", "runs": []}"#),
+                       containing: ["'runs' must be a non-empty list"])
         assertRejected(try file("twice.json", #"{"name": "T", "runs": ["\#(config.path)", "\#(config.path)"]}"#),
                        containing: ["both write to output.dir"])
         let bad = try file("bad.json", #"{"head": {"kind": "sam_box"}}"#)
-        XCTAssertThrowsError(try Suite.load(try file("badconfig.json", #"{"name": "T", "runs": ["\#(bad.path)"]}"#)).configs()) { error in
+        let badSuite = try file("badconfig.json", #"{"name": "T", "runs": ["\#(bad.path)"]}"#)
+        XCTAssertThrowsError(try Suite.load(badSuite).configs()) { error in
             XCTAssertTrue("\(error)".contains(bad.path) && "\(error)".contains("encoder.checkpoint"), "\(error)")
         }
     }
@@ -113,11 +117,15 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(written, "# tiny table\n\n```text\n\(table.render())```\n")
 
         let summaries = configs.map { URL(fileURLWithPath: $0.output.dir).appendingPathComponent("summary.json") }
-        let stamps = try summaries.map { try FileManager.default.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date }
+        let stamps = try summaries.map {
+            try FileManager.default.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date
+        }
         let calls = built.names.count
         let again = try XCTUnwrap(try runner.run())
         XCTAssertEqual(built.names.count, calls, "a finished run was run again")
-        XCTAssertEqual(try summaries.map { try FileManager.default.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date }, stamps)
+        XCTAssertEqual(try summaries.map {
+                           try FileManager.default.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date
+                       }, stamps)
         XCTAssertEqual(again.render(), table.render())
 
         var changed = linear
@@ -128,7 +136,8 @@ final class SuiteTests: XCTestCase {
     /// The shipped suites list loadable configs (the SimCLR ones may not exist yet: written in
     /// parallel), the box configs select both input paths on the paper configs' data and split.
     func testShippedSuitesAndBoxConfigsLoad() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let pending = Set(["simclr_train1", "simclr_train5", "simclr_demo"].map { "configs/baselines/\($0).json" })
         for name in ["configs/paper/table1.json", "configs/demo_suite.json"] {
             let suite = try Suite.load(root.appendingPathComponent(name))
@@ -140,7 +149,8 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(try Suite.load(root.appendingPathComponent("configs/paper/table1.json")).runs.count, 12)
         let paper = try ConfigLoader.load(file: root.appendingPathComponent("configs/paper/autosam_vit_b_train1.json"))
         for input in BoxInputPath.allCases {
-            let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/sam_box_\(input.rawValue).json"))
+            let file = root.appendingPathComponent("configs/baselines/sam_box_\(input.rawValue).json")
+            let c = try ConfigLoader.load(file: file)
             XCTAssertEqual(c.name, "sam_box_\(input.rawValue)")
             XCTAssertEqual(c.head.kind, .samBox)
             XCTAssertEqual(c.head.box_input, input)

@@ -14,7 +14,8 @@ import Tensors
 /// channel, each 4 x 4 pixel block becoming 16 channels of one cell of the S/4 x S/4 grid, so a
 /// head can learn a real segmentation from it quickly. Pixels (in [0, 1] after the dataset's
 /// min-max scaling) are standardised over the slice, as a real encoder's features are normalised
-/// (SAM's neck ends in LayerNorm2d): the tiny CNN head does not learn from all-positive inputs. Input (C, S, S) with S = 32.
+/// (SAM's neck ends in LayerNorm2d): the tiny CNN head does not learn from all-positive inputs.
+/// Input (C, S, S) with S = 32.
 final class SpaceToDepthEncoder: SliceEncoder {
     let cacheKey = "space-to-depth-test"
     let embeddingShape = [16, 8, 8]
@@ -66,7 +67,8 @@ enum TinyRun {
     static func train(_ config: ExperimentConfig) throws -> URL {
         let experiment = Experiment(config: config, world: SingleProcessCommunicator(), encoderFactory: encoderFactory)
         try FileManager.default.createDirectory(at: experiment.outputDir, withIntermediateDirectories: true)
-        try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try ConfigLoader.render(config).write(to: experiment.outputDir.appendingPathComponent("config.json"),
+                                              atomically: true, encoding: .utf8)
         try experiment.run()
         return experiment.outputDir
     }
@@ -74,7 +76,8 @@ enum TinyRun {
     /// A phantom dataset at half the in-plane matrix in the temporary folder, written once per
     /// test process for each (patients, seed) and shared by the suites that ask for it.
     static func phantomData(patients: Int, seed: UInt64) -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-phantom-p\(patients)-s\(seed)-\(getpid())")
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("autosam-phantom-p\(patients)-s\(seed)-\(getpid())")
         if !FileManager.default.fileExists(atPath: root.path) {
             try! Phantom.writeDataset(to: root, patients: patients, seed: seed, inPlaneScale: 0.5)
         }
@@ -83,7 +86,8 @@ enum TinyRun {
 
     /// The finished run on 3 phantom patients at half the in-plane matrix: its folder and config.
     static let shared: (folder: URL, config: ExperimentConfig) = {
-        let config = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("tinyrun-\(UUID().uuidString)"))
+        let config = TinyRun.config(in: FileManager.default.temporaryDirectory
+                                        .appendingPathComponent("tinyrun-\(UUID().uuidString)"))
         try! Phantom.writeDataset(to: URL(fileURLWithPath: config.data.root), patients: 3, seed: 0, inPlaneScale: 0.5)
         return (try! train(config), config)
     }()

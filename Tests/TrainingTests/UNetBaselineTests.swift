@@ -19,7 +19,8 @@ final class UNetBaselineTests: XCTestCase {
 
     /// The tiny run of `TinyRun` with a small UNet instead of the CNN head, without the cache.
     func config(epochs: Int, lr: Float) -> ExperimentConfig {
-        var c = TinyRun.config(in: FileManager.default.temporaryDirectory.appendingPathComponent("autosam-unet-\(UUID().uuidString)"))
+        var c = TinyRun.config(in: FileManager.default.temporaryDirectory
+                                   .appendingPathComponent("autosam-unet-\(UUID().uuidString)"))
         c.name = "unet-baseline-test"
         c.data.layout = .auto
         c.data.root = Self.dataRoot.path
@@ -45,13 +46,16 @@ final class UNetBaselineTests: XCTestCase {
         XCTAssertTrue(encoder is IdentitySliceEncoder)
         XCTAssertEqual(encoder.embeddingShape, [3, 32, 32])
         XCTAssertEqual(encoder.cacheKey, "identity-reference")
-        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "head.depth=5", "data.slice_size=48"]))
-        XCTAssertNoThrow(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "head.depth=4", "data.slice_size=224"]))
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "head.depth=5",
+                                                                          "data.slice_size=48"]))
+        XCTAssertNoThrow(try ConfigLoader.load(file: nil, overrides: ["head.kind=unet", "head.depth=4",
+                                                                      "data.slice_size=224"]))
     }
 
     /// The shipped baseline configs load and select the UNet (package root located from this file).
     func testShippedUNetConfigsLoad() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         for name in ["unet_train1", "unet_train5", "unet_demo"] {
             let c = try ConfigLoader.load(file: root.appendingPathComponent("configs/baselines/\(name).json"))
             XCTAssertEqual(c.head.kind, .unet, name)
