@@ -136,9 +136,7 @@ struct TrainCommand: ParsableCommand {
             if world.isCoordinator {
                 try Self.checkResumeFolder(resume)
                 print(ConfigLoader.render(config))
-                try experiment.createOutputFolder()
-                lock = try RunLock(folder: experiment.outputDir)      // before config.json: one run per folder
-                try RunFolder.writeConfig(config, to: experiment.outputDir)
+                lock = try experiment.openRunFolder()
                 experiment.log.info("\(world.size) rank(s), \(BLASRuntime.threads) BLAS thread(s) each, "
                                     + "OpenBLAS \(BLASRuntime.selection)")
             }

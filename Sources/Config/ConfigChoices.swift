@@ -37,6 +37,16 @@ public enum AugmentationMode: String, ConfigChoice {
     case none
 }
 
+/// `encoder.preset`: the SAM encoder size (without a checkpoint, of the random weights; with
+/// one, the shape it must have, or `auto` for whatever it holds).
+public enum EncoderPreset: String, ConfigChoice {
+    case vitB = "vit_b", vitL = "vit_l", vitH = "vit_h"
+    /// A small random-weight ViT for demos and tests (no checkpoint).
+    case demoSmall = "demo_small"
+    /// With a checkpoint: take its shape, whatever it is.
+    case auto
+}
+
 /// `data.distribute`: where ranks get the volumes.
 public enum DataDistribution: String, ConfigChoice {
     /// Every node reads `data.root`.

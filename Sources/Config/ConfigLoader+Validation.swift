@@ -84,8 +84,7 @@ private struct ValueChecks {
     /// The encoder, the head and the pretraining of its encoder.
     func model(_ c: ExperimentConfig) throws {
         let e = c.encoder, h = c.head, p = c.pretrain
-        try require(e.checkpoint.isEmpty ? ["vit_b", "vit_l", "vit_h", "demo_small"].contains(e.preset)
-                        : ["vit_b", "vit_l", "vit_h", "auto"].contains(e.preset),
+        try require(e.checkpoint.isEmpty ? e.preset != .auto : e.preset != .demoSmall,
                     ["encoder.preset", "encoder.checkpoint"],
                     "encoder.preset must be vit_b, vit_l, vit_h or demo_small without a checkpoint, "
                     + "vit_b, vit_l, vit_h or auto with one, got '\(e.preset)'")

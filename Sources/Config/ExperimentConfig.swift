@@ -50,7 +50,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var checkpoint = ""
         /// `vit_b`, `vit_l`, `vit_h` or `demo_small`; checked against the checkpoint when both are
         /// given. `auto` takes the configuration from the checkpoint's shapes alone.
-        public var preset = "vit_b"
+        public var preset = EncoderPreset.vitB
         /// Seed of the random weights when no checkpoint is given (demo only; reported as such).
         public var random_seed = 0
         /// Attention heads of the checkpoint's mask decoder (two-way transformer), used by the

@@ -30,8 +30,8 @@ public final class SAMSliceEncoder: SliceEncoder {
     /// preset with seeded random weights, clearly labelled as such.
     public static func make(_ config: ExperimentConfig) throws -> SAMSliceEncoder {
         let mode = Preprocessing.Mode(rawValue: config.data.input_mode.rawValue)!
-        let preset = config.encoder.preset == "demo_small" ? demoSmall
-            : config.encoder.preset == "auto" ? nil : EncoderConfig.preset(named: config.encoder.preset)
+        let preset = config.encoder.preset == .demoSmall ? demoSmall
+            : config.encoder.preset == .auto ? nil : EncoderConfig.preset(named: config.encoder.preset.rawValue)
         if config.encoder.checkpoint.isEmpty {
             guard let preset else {
                 throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'")

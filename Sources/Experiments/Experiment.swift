@@ -130,6 +130,19 @@ public final class Experiment {
     /// a folder this process can write.
     public func createOutputFolder() throws { try RunFolder.create(outputDir) }
 
+    /// Coordinator, at the start of a run: creates the run folder, takes its `RunLock` (before
+    /// anything is written: one run per folder) and writes the resolved `config.json`. The lock
+    /// is held until released (`run(holding:)` releases it at the end).
+    public func openRunFolder() throws -> RunLock {
+        try createOutputFolder()
+        let lock = try RunLock(folder: outputDir)
+        do { try RunFolder.writeConfig(config, to: outputDir) } catch {
+            lock.release()
+            throw error
+        }
+        return lock
+    }
+
     /// This machine's host name (named in errors about node-local files).
     static var hostName: String { ProcessInfo.processInfo.hostName }
 

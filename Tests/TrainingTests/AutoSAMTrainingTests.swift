@@ -31,7 +31,7 @@ final class AutoSAMTrainingTests: XCTestCase {
         c.cache.dtype = .fp32
         c.output.dir = root.appendingPathComponent("run").path
         c.run.verify_ranks = true
-        c.encoder.preset = "auto"          // the tiny checkpoint matches no preset
+        c.encoder.preset = .auto          // the tiny checkpoint matches no preset
         c.encoder.decoder_heads = 2        // the tiny SAM's two-way transformer
         let summaries = try LocalGroup.run(size: 2) { comm in
             try Experiment(config: c, world: comm) { try SAMSliceEncoder.make($0) }.run()

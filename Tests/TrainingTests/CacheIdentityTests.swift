@@ -32,7 +32,7 @@ final class CacheIdentityTests: XCTestCase {
         c.data.slice_size = 32
         c.data.augmentation = .bank
         c.data.bank_views = 2
-        c.encoder.preset = "demo_small"
+        c.encoder.preset = .demoSmall
         c.cache.dir = cache.path
         c.cache.dtype = .fp16
         c.output.dir = temporaryFolder("run").path
@@ -143,7 +143,7 @@ final class CacheIdentityTests: XCTestCase {
         XCTAssertEqual(try key(), try key())
         XCTAssertEqual(Set(variants + [try key()]).count, variants.count + 1, "\(variants)")
         var c = ExperimentConfig()
-        c.encoder.preset = "demo_small"
+        c.encoder.preset = .demoSmall
         XCTAssertEqual(try SAMSliceEncoder.make(c).cacheKey, try key(weights: "random-demo_small-seed0"))
     }
 

@@ -89,7 +89,7 @@ final class SuiteTests: XCTestCase {
         box.head.box_input = .corrected
         box.encoder.checkpoint = Fixtures.url("tiny_sam.pth").path
         box.encoder.decoder_heads = 2
-        box.encoder.preset = "auto"
+        box.encoder.preset = .auto
         box.output.dir = dir.appendingPathComponent("runs/box").path
         try Phantom.writeDataset(to: URL(fileURLWithPath: cnn.data.root), patients: 3, seed: 0, inPlaneScale: 0.5)
         let paths = try [cnn, linear, box].map { try file("\($0.name).json", ConfigLoader.render($0)).path }
