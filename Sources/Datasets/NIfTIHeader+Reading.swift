@@ -28,7 +28,7 @@ extension NIfTIHeader {
         guard let datatype = NIfTIDatatype(rawValue: code) else {
             throw DatasetError(file: file, .unsupported,
                                "datatype \(code) (\(NIfTIDatatype.name(ofCode: code))) is not supported; "
-                               + "supported: uint8, int16, int32, float32, float64")
+                               + "supported: \(NIfTIDatatype.supportedNames)")
         }
         h.datatype = datatype
         let bitpix = r.i16(72)

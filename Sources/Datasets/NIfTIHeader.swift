@@ -1,37 +1,48 @@
 import Foundation
 
 /// Voxel datatypes we read and write (NIfTI-1 `datatype` codes). Others are rejected by name.
+/// Every real scalar type of NIfTI-1 is read (MRI volumes are often uint16, label maps int8 or
+/// uint16); values become Float32 (exact up to 2^24 in magnitude, rounded to nearest above).
 public enum NIfTIDatatype: Int16, Sendable, CaseIterable, Codable {
     case uint8 = 2, int16 = 4, int32 = 8, float32 = 16, float64 = 64
+    case int8 = 256, uint16 = 512, uint32 = 768, int64 = 1024, uint64 = 1280
 
     public var byteSize: Int {
         switch self {
-        case .uint8: return 1
-        case .int16: return 2
-        case .int32, .float32: return 4
-        case .float64: return 8
+        case .uint8, .int8: return 1
+        case .int16, .uint16: return 2
+        case .int32, .uint32, .float32: return 4
+        case .int64, .uint64, .float64: return 8
         }
     }
 
-    public var isInteger: Bool { self == .uint8 || self == .int16 || self == .int32 }
+    public var isInteger: Bool { integerRange != nil }
 
-    /// The representable range of an integer type (nil for floats).
+    /// The representable range of an integer type (nil for floats). The 64-bit bounds are the
+    /// largest doubles inside the type (2^63 and 2^64 themselves are not).
     var integerRange: ClosedRange<Double>? {
         switch self {
         case .uint8: return 0...255
+        case .int8: return -128...127
         case .int16: return -32768...32767
+        case .uint16: return 0...65535
         case .int32: return -2_147_483_648...2_147_483_647
+        case .uint32: return 0...4_294_967_295
+        case .int64: return -9_223_372_036_854_775_808...9_223_372_036_854_774_784
+        case .uint64: return 0...18_446_744_073_709_549_568
         case .float32, .float64: return nil
         }
     }
 
     /// Names of the NIfTI-1 codes we do not support, for error messages.
     static func name(ofCode code: Int16) -> String {
-        let names: [Int16: String] = [1: "binary", 32: "complex64", 128: "rgb24", 256: "int8", 512: "uint16",
-                                      768: "uint32", 1024: "int64", 1280: "uint64", 1536: "float128",
+        let names: [Int16: String] = [1: "binary", 32: "complex64", 128: "rgb24", 1536: "float128",
                                       1792: "complex128", 2048: "complex256", 2304: "rgba32"]
         return names[code] ?? "unknown"
     }
+
+    /// "uint8, int8, ..." for error messages.
+    static var supportedNames: String { allCases.map { "\($0)" }.joined(separator: ", ") }
 }
 
 /// The NIfTI-1 header fields that carry meaning (the 348-byte `nifti_1_header`; ANALYZE-only

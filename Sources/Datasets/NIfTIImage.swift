@@ -3,8 +3,8 @@ import Foundation
 /// A NIfTI-1 image (`.nii` or `.nii.gz`): its header and its voxel values as Float32 after
 /// scl_slope/scl_inter, x fastest (index x + nx * (y + ny * z)).
 ///
-/// Values are held as Float32: uint8, int16 and float32 voxels are exact; int32 magnitudes above
-/// 2^24 and float64 values are rounded to the nearest Float32.
+/// Values are held as Float32: 8- and 16-bit integer and float32 voxels are exact; 32- and 64-bit
+/// integer magnitudes above 2^24 and float64 values are rounded to the nearest Float32.
 public struct NIfTIImage: Sendable {
     public var header: NIfTIHeader
     /// Voxel values, count = product of `header.shape`.
@@ -126,20 +126,21 @@ enum VoxelCodec {
         let (slope, intercept) = scaling
         let identity = slope == 1 && intercept == 0
         func finish(_ i: Int, _ v: Double) { out[i] = identity ? Float(v) : Float(v * slope + intercept) }
+        func integers<T: FixedWidthInteger>(_: T.Type) {
+            for i in 0..<count {
+                let u = raw.loadUnaligned(fromByteOffset: MemoryLayout<T>.size &* i, as: T.self)
+                finish(i, Double(swap ? u.byteSwapped : u))
+            }
+        }
         switch datatype {
-        case .uint8:
-            let p = raw.assumingMemoryBound(to: UInt8.self)
-            for i in 0..<count { finish(i, Double(p[i])) }
-        case .int16:
-            for i in 0..<count {
-                let u = raw.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self)
-                finish(i, Double(Int16(bitPattern: swap ? u.byteSwapped : u)))
-            }
-        case .int32:
-            for i in 0..<count {
-                let u = raw.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self)
-                finish(i, Double(Int32(bitPattern: swap ? u.byteSwapped : u)))
-            }
+        case .uint8: integers(UInt8.self)
+        case .int8: integers(Int8.self)
+        case .int16: integers(Int16.self)
+        case .uint16: integers(UInt16.self)
+        case .int32: integers(Int32.self)
+        case .uint32: integers(UInt32.self)
+        case .int64: integers(Int64.self)
+        case .uint64: integers(UInt64.self)
         case .float32:
             for i in 0..<count {
                 let u = raw.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self)
@@ -169,14 +170,19 @@ enum VoxelCodec {
                                        "voxel \(i) value \(values[i]) does not fit \(datatype) "
                                        + "(stored \(v), range \(range))")
                 }
+                func store<T: FixedWidthInteger>(_ value: T) {
+                    raw.storeBytes(of: swap ? value.byteSwapped : value, toByteOffset: MemoryLayout<T>.size &* i, as: T.self)
+                }
                 switch datatype {
-                case .uint8: raw.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
-                case .int16:
-                    let u = UInt16(bitPattern: Int16(v))
-                    raw.storeBytes(of: swap ? u.byteSwapped : u, toByteOffset: 2 &* i, as: UInt16.self)
-                default:
-                    let u = UInt32(bitPattern: Int32(v))
-                    raw.storeBytes(of: swap ? u.byteSwapped : u, toByteOffset: 4 &* i, as: UInt32.self)
+                case .uint8: store(UInt8(v))
+                case .int8: store(Int8(v))
+                case .int16: store(Int16(v))
+                case .uint16: store(UInt16(v))
+                case .int32: store(Int32(v))
+                case .uint32: store(UInt32(v))
+                case .int64: store(Int64(v))
+                case .uint64: store(UInt64(v))
+                case .float32, .float64: preconditionFailure("float datatypes have no integer range")
                 }
             }
         } else if datatype == .float32 {

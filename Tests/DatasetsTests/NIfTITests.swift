@@ -11,6 +11,11 @@ final class NIfTITests: TemporaryDirectoryTestCase {
             let u = rng.uniform(UInt64(i))
             switch datatype {
             case .uint8: return i == 0 ? 255 : Float(Int(u * 256))
+            case .int8: return i == 0 ? -128 : i == 1 ? 127 : Float(Int(u * 256) - 128)
+            case .uint16: return i == 0 ? 65535 : Float(Int(u * 65536))
+            case .uint32: return i == 0 ? 16_777_216 : Float(Int(u * 4_000_000))
+            case .int64: return i == 0 ? -16_777_216 : Float(Int(u * 4_000_000) - 2_000_000)
+            case .uint64: return i == 0 ? 16_777_216 : Float(Int(u * 4_000_000))
             case .int16: return i == 0 ? -32768 : i == 1 ? 32767 : Float(Int(u * 65536) - 32768)
             case .int32: return i == 0 ? -16_777_216 : Float(Int(u * 4_000_000) - 2_000_000)
             case .float32: return i == 0 ? -Float.greatestFiniteMagnitude : (u - 0.5) * 1e5
@@ -152,14 +157,14 @@ final class NIfTITests: TemporaryDirectoryTestCase {
 
     func testUnsupportedDatatypeIsNamed() throws {
         var bytes = try validBytes()
-        bytes[70] = 0x00
-        bytes[71] = 0x02   // 512 = uint16
+        bytes[70] = 0x20
+        bytes[71] = 0x00   // 32 = complex64
         do {
-            try read(bytes, "u16.nii")
-            XCTFail("uint16 accepted")
+            try read(bytes, "c64.nii")
+            XCTFail("complex64 accepted")
         } catch let error as DatasetError {
             XCTAssertEqual(error.kind, .unsupported)
-            XCTAssertTrue(error.message.contains("uint16"), error.message)
+            XCTAssertTrue(error.message.contains("complex64"), error.message)
         }
     }
 }
