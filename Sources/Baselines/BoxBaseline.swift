@@ -168,7 +168,7 @@ public final class BoxBaseline {
             predictions.append(prediction)
             scores.append(volume.scores(of: prediction, classes: classes)!)
         }
-        let summary = ScoreSummary(volumes: scores, classNames: ClassNames.forClasses(classes), mode: .standard)
+        let summary = ScoreSummary(volumes: scores, classNames: ExperimentConfig.defaultClassNames(classes), mode: .standard)
         return BoxBaselineResult(volumes: volumes, predictions: predictions, scores: scores, summary: summary)
     }
 }

@@ -7,7 +7,7 @@ public enum ConfigDiff {
     /// on another node may see it under another path). Everything else must match.
     static let resumable = ["optim.epochs", "run.", "output.keep_checkpoints", "output.checkpoint_every",
                             "output.checkpoint_every_steps", "output.checkpoint_every_minutes", "output.dir", "cache.",
-                            "data.distribute"]
+                            "data.distribute", "data.class_names"]
 
     public static func differences(_ a: ExperimentConfig, _ b: ExperimentConfig)
         -> [(key: String, old: String, new: String)] {

@@ -77,6 +77,15 @@ private struct ValueChecks {
                     "data.fold must be in 0..<data.folds (0...\(d.folds - 1)), got \(d.fold)")
         try atLeast("data.train_size", d.train_size, 0)
         try within("data.classes", d.classes, 2...256)
+        let names = d.class_names
+        try require(names.isEmpty || names.count == d.classes - 1, ["data.class_names", "data.classes"],
+                    "data.class_names must name the \(d.classes - 1) labels 1..<data.classes (background unnamed), "
+                    + "got \(names.count) names \(names)")
+        if let bad = names.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw fail(["data.class_names"], "data.class_names[\(bad)] is empty")
+        }
+        try require(Set(names).count == names.count, ["data.class_names"],
+                    "data.class_names must be distinct, got \(names)")
         try within("data.slice_size", d.slice_size, 8...4096)
         try within("data.bank_views", d.bank_views, 1...1000)
     }

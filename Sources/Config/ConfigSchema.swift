@@ -5,7 +5,7 @@ import Foundation
 /// The type of every config key, read off `ExperimentConfig()` by reflection, and the check of a
 /// JSON value against it.
 indirect enum ConfigSchema: Sendable {
-    case int, float, double, string, bool, intList
+    case int, float, double, string, bool, intList, stringList
     /// A `ConfigChoice`: one of these strings; `phrase` lists them in errors when given.
     case choice([String], phrase: String?)
     case section([(key: String, schema: ConfigSchema)])
@@ -23,7 +23,9 @@ indirect enum ConfigSchema: Sendable {
         case is Double: return .double
         case is String: return .string
         case is Bool: return .bool
-        case is [Int]: return .intList
+        // By exact type: an empty array passes `is` for any element type.
+        case _ where type(of: value) == [Int].self: return .intList
+        case _ where type(of: value) == [String].self: return .stringList
         case let c as any ConfigChoice: return .choice(type(of: c).choices, phrase: type(of: c).allowedPhrase)
         default:
             let mirror = Mirror(reflecting: value)
@@ -92,6 +94,11 @@ indirect enum ConfigSchema: Sendable {
             guard case .array(let items) = value else { throw wrong("a list of integers") }
             return .array(try items.enumerated().map {
                 try ConfigSchema.int.check($0.element, key: "\(key)[\($0.offset)]")
+            })
+        case .stringList:
+            guard case .array(let items) = value else { throw wrong("a list of strings") }
+            return .array(try items.enumerated().map {
+                try ConfigSchema.string.check($0.element, key: "\(key)[\($0.offset)]")
             })
         case .section:
             guard case .object = value else { throw wrong("an object") }

@@ -31,6 +31,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var train_size = 1
         /// Classes including background (ACDC: 4).
         public var classes = 4
+        /// Names of labels 1..<classes for tables, CSV and JSON; empty: ACDC's RV, Myo, LV with 4
+        /// classes, else "class 1", "class 2", ... (`ExperimentConfig.classNames`).
+        public var class_names: [String] = []
         /// Encoder input normalisation: `reference` (AutoSAM) or `sam` (SAM's own), DESIGN §3.1.
         public var input_mode = InputMode.reference
         /// Slice size after the resize step of augmentation (the reference uses 224).
@@ -162,5 +165,17 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         /// coordinator's checkpointing and test scoring).
         public var collective_timeout = 600.0
         public init() {}
+    }
+}
+
+extension ExperimentConfig {
+    /// Names of labels 1..<data.classes: `data.class_names`, or the default for the class count.
+    public var classNames: [String] {
+        data.class_names.isEmpty ? Self.defaultClassNames(data.classes) : data.class_names
+    }
+
+    /// ACDC's names (RV, Myo, LV) for 4 classes, else "class c".
+    public static func defaultClassNames(_ classes: Int) -> [String] {
+        classes == 4 ? ["RV", "Myo", "LV"] : (1..<max(classes, 1)).map { "class \($0)" }
     }
 }

@@ -105,7 +105,7 @@ public struct FolderEvaluationReport: Codable {
         self.classes = classes
         volumes = scores.map(\.name)
         unmatchedLabels = evaluation.unmatchedLabels
-        summary = ScoreSummary(volumes: scores, classNames: ClassNames.forClasses(classes), mode: mode)
+        summary = ScoreSummary(volumes: scores, classNames: ExperimentConfig.defaultClassNames(classes), mode: mode)
     }
 
     /// Writes `volumes.csv` (one row per volume and class) and `summary.json` into `folder`, each
@@ -115,17 +115,10 @@ public struct FolderEvaluationReport: Codable {
             throw DatasetError(file: folder.path, .io,
                                "cannot create the output folder (\(error.localizedDescription))")
         }
-        let csv = ScoreCSV.perVolume(scores, classNames: ClassNames.forClasses(report.classes))
+        let csv = ScoreCSV.perVolume(scores, classNames: ExperimentConfig.defaultClassNames(report.classes))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(Data(csv.utf8), to: folder.appendingPathComponent("volumes.csv"))
         try AtomicFile.write(try encoder.encode(report), to: folder.appendingPathComponent("summary.json"))
-    }
-}
-
-extension ClassNames {
-    /// Names of labels 1..<K: ACDC's for K = 4 (as the trainer names them), else "class c".
-    public static func forClasses(_ k: Int) -> [String] {
-        k == 4 ? acdc : (1..<k).map { "class \($0)" }
     }
 }

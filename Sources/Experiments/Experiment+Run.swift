@@ -84,7 +84,7 @@ extension Experiment {
             scores.append(score)
             try volume.prediction(labels).write(to: predictions.appendingPathComponent(volume.name + ".nii.gz"))
         }
-        let names = ClassNames.forClasses(config.data.classes)
+        let names = config.classNames
         try ScoreCSV.perVolume(scores, classNames: names).write(to: seedDir.appendingPathComponent("test_volumes.csv"),
                                                                 atomically: true, encoding: .utf8)
         return SeedResult(seed: seed, volumes: scores)
@@ -94,7 +94,7 @@ extension Experiment {
     /// and printed as a table.
     func writeSummary(_ results: [SeedResult], metrics: [Metric] = [.dice, .assd]) throws -> RunSummary {
         let all = results.sorted { $0.seed < $1.seed }
-        let names = ClassNames.forClasses(config.data.classes)
+        let names = config.classNames
         let perSeed = all.map { ScoreSummary(volumes: $0.volumes, classNames: names, mode: .standard) }
         let summary = RunSummary(name: config.name, seeds: all.map(\.seed), perSeed: perSeed,
                                  overSeeds: ScoreSummary(seeds: perSeed))
