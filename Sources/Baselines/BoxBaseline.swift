@@ -168,7 +168,8 @@ public final class BoxBaseline {
             predictions.append(prediction)
             scores.append(volume.scores(of: prediction, classes: classes)!)
         }
-        let summary = ScoreSummary(volumes: scores, classNames: ExperimentConfig.defaultClassNames(classes), mode: .standard)
+        let names = ExperimentConfig.defaultClassNames(classes)
+        let summary = ScoreSummary(volumes: scores, classNames: names, mode: .standard)
         return BoxBaselineResult(volumes: volumes, predictions: predictions, scores: scores, summary: summary)
     }
 }

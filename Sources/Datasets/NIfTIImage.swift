@@ -171,7 +171,8 @@ enum VoxelCodec {
                                        + "(stored \(v), range \(range))")
                 }
                 func store<T: FixedWidthInteger>(_ value: T) {
-                    raw.storeBytes(of: swap ? value.byteSwapped : value, toByteOffset: MemoryLayout<T>.size &* i, as: T.self)
+                    let offset = MemoryLayout<T>.size &* i
+                    raw.storeBytes(of: swap ? value.byteSwapped : value, toByteOffset: offset, as: T.self)
                 }
                 switch datatype {
                 case .uint8: store(UInt8(v))

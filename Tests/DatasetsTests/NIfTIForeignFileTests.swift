@@ -13,7 +13,9 @@ final class NIfTIForeignFileTests: TemporaryDirectoryTestCase {
                       bigEndian: Bool = false) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: 352)
         func put<T: FixedWidthInteger>(_ v: T, at offset: Int) {
-            withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { h.replaceSubrange(offset..<offset + $0.count, with: $0) }
+            withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) {
+                h.replaceSubrange(offset..<offset + $0.count, with: $0)
+            }
         }
         func putFloat(_ v: Float, at offset: Int) { put(v.bitPattern, at: offset) }
         put(Int32(348), at: 0)
@@ -60,12 +62,15 @@ final class NIfTIForeignFileTests: TemporaryDirectoryTestCase {
         ]
         for (name, code, width, raw, values) in cases {
             for bigEndian in [false, true] {
-                let plain = try read(file(code: code, width: width, raw: raw, bigEndian: bigEndian), "\(name)-\(bigEndian).nii")
+                let plain = try read(file(code: code, width: width, raw: raw, bigEndian: bigEndian),
+                                     "\(name)-\(bigEndian).nii")
                 XCTAssertEqual(plain.header.datatype.rawValue, code, name)
                 XCTAssertEqual(plain.data, values.map(Float.init), "\(name) big-endian \(bigEndian)")
-                let scaled = try read(file(code: code, width: width, raw: raw, slope: 0.5, inter: -3, bigEndian: bigEndian),
+                let scaled = try read(file(code: code, width: width, raw: raw, slope: 0.5, inter: -3,
+                                           bigEndian: bigEndian),
                                       "\(name)-scaled-\(bigEndian).nii")
-                XCTAssertEqual(scaled.data, values.map { Float($0 * 0.5 - 3) }, "\(name) scaled, big-endian \(bigEndian)")
+                XCTAssertEqual(scaled.data, values.map { Float($0 * 0.5 - 3) },
+                               "\(name) scaled, big-endian \(bigEndian)")
             }
         }
     }
@@ -80,11 +85,13 @@ final class NIfTIForeignFileTests: TemporaryDirectoryTestCase {
         let imageURL = folder.appendingPathComponent("img.nii"), labelURL = folder.appendingPathComponent("seg.nii")
         try Data(image).write(to: imageURL)
         try Data(labels).write(to: labelURL)
-        let source = VolumeSource(patient: "p1", name: "p1_frame01", phase: nil, storage: .nifti(image: imageURL, label: labelURL))
+        let source = VolumeSource(patient: "p1", name: "p1_frame01", phase: nil,
+                                  storage: .nifti(image: imageURL, label: labelURL))
         let volume = try VolumeLoader.load(source, classes: 4, normalise: false)
         XCTAssertEqual(volume.labels, [0, 1, 2, 3, 0, 0, 1, 1])
         XCTAssertEqual(volume.image.last, 65535)
-        XCTAssertThrowsError(try VolumeLoader.load(source, classes: 3, normalise: false), "label 3 with 3 classes") { error in
+        XCTAssertThrowsError(try VolumeLoader.load(source, classes: 3, normalise: false),
+                             "label 3 with 3 classes") { error in
             XCTAssertTrue("\(error)".contains("seg.nii"), "\(error)")
         }
     }

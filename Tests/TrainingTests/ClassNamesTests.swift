@@ -10,7 +10,8 @@ import XCTest
 final class ClassNamesTests: XCTestCase {
     func testDefaultsAndChecks() throws {
         XCTAssertEqual(ExperimentConfig().classNames, ["RV", "Myo", "LV"])
-        XCTAssertEqual(try ConfigLoader.load(file: nil, overrides: ["data.classes=3"]).classNames, ["class 1", "class 2"])
+        XCTAssertEqual(try ConfigLoader.load(file: nil, overrides: ["data.classes=3"]).classNames,
+                       ["class 1", "class 2"])
         let named = try ConfigLoader.load(file: nil, overrides: [#"data.class_names=["right", "muscle", "left"]"#])
         XCTAssertEqual(named.classNames, ["right", "muscle", "left"])
         let failures: [(String, String)] = [
@@ -22,7 +23,8 @@ final class ClassNamesTests: XCTestCase {
         ]
         for (item, expected) in failures {
             XCTAssertThrowsError(try ConfigLoader.load(file: nil, overrides: [item]), item) { error in
-                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("--set data.class_names"), "\(item): \(error)")
+                let text = "\(error)"
+                XCTAssertTrue(text.contains(expected) && text.contains("--set data.class_names"), "\(item): \(text)")
             }
         }
     }
