@@ -205,17 +205,18 @@ private struct HeadUnits: HeadVisitor {
         var state = trainable
         var step = HeadStep(head: head)
         let s = config.data.slice_size, b = config.optim.batch_size
-        func batch(_ n: Int) -> LocalBatch {
+        func batch(_ n: Int, seed: UInt64 = 9) -> LocalBatch {
             let count = n * embedding.reduce(1, *)
-            return LocalBatch(embeddings: Tensor(shape: [n] + embedding, data: CounterRNG(seed: 9).normals(count)),
+            return LocalBatch(embeddings: Tensor(shape: [n] + embedding, data: CounterRNG(seed: seed).normals(count)),
                               labels: (0..<n * s * s).map { Int32($0 % head.classes) }, labelSize: s)
         }
-        // Plain loops (no closures over the state and workspace): what training does.
+        // Plain loops (no closures over the state and workspace), a different batch every step
+        // (as training fetches new embeddings), the first step of each size not timed.
         var stepTimes: [Int: Double] = [:]
         for n in Set([1, b]).sorted() {
-            let x = batch(n)
+            let batches = (0...repeats).map { r in batch(n, seed: UInt64(r)) }
             var times: [Double] = []
-            for _ in 0...repeats {
+            for x in batches {
                 let start = Date()
                 _ = try step.run(x, globalCount: n, state: &state, frozen: frozen, comm: SingleProcessCommunicator(),
                                  backward: true)
