@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SAM
+import TensorFiles
 import Tensors
 
 /// `autosam bench encoder`: seconds per image, achieved GFLOP/s and peak memory of the SAM image
@@ -26,6 +27,13 @@ struct EncoderBenchCommand: ParsableCommand {
     @Option(help: "Seed of the random weights and image.")
     var seed: UInt64 = 1
 
+    @Option(help: ArgumentHelp("Load the weights from this SAM checkpoint (.pth or .safetensors) instead of random ones, "
+                               + "printing the load time and peak memory; its shape replaces --preset."))
+    var checkpoint: String?
+
+    @Flag(help: "With --checkpoint: stop after loading (no forward passes).")
+    var loadOnly = false
+
     func validate() throws {
         guard EncoderConfig.preset(named: preset) != nil else {
             throw ValidationError("--preset: unknown '\(preset)'; use vit_b, vit_l or vit_h")
@@ -37,14 +45,26 @@ struct EncoderBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = config(), flops = EncoderFLOPs(config: config)
         print(BenchHarness.machineLine)
+        var loaded: ImageEncoderWeights? = nil
+        if let checkpoint {
+            let start = Date()
+            let archive = try TensorArchives.open(URL(fileURLWithPath: checkpoint))
+            loaded = try ImageEncoderWeights.load(from: archive)
+            print(String(format: "loaded %@ in %.1f s; peak RSS so far %d MB (the float32 weights: %d MB)", checkpoint,
+                         Date().timeIntervalSince(start), BenchHarness.peakResidentMB(),
+                         4 * loaded!.parameterCount / 1_048_576))
+            if loadOnly { return }
+        }
+        var config = config()
+        if let loaded { config = loaded.config }
+        let flops = EncoderFLOPs(config: config)
         print("encoder \(preset): \(config)")
         print(String(format: "FLOPs per image: %.1f G (qkv %.1f, attention %.1f, rel-pos %.1f, proj %.1f, "
                      + "MLP %.1f, patch %.1f, neck %.1f)",
                      flops.total / 1e9, flops.qkv / 1e9, flops.attention / 1e9, flops.relativePosition / 1e9,
                      flops.projection / 1e9, flops.mlp / 1e9, flops.patchEmbed / 1e9, flops.neck / 1e9))
-        let encoder = ImageEncoder(weights: try ImageEncoderWeights.random(config: config, seed: seed))
+        let encoder = ImageEncoder(weights: try loaded ?? ImageEncoderWeights.random(config: config, seed: seed))
         let image = CounterRNG(seed: seed, stream: 1).normals(3 * config.imageSize * config.imageSize)
         var output = [Float](repeating: 0, count: config.outChannels * config.gridSize * config.gridSize)
         print("weights \(megabytes(4 * encoder.weights.parameterCount)) MB")

@@ -43,6 +43,27 @@ public final class MappedFile: @unchecked Sendable {
 
     public var count: Int { bytes.count }
 
+    /// Lets the kernel drop the resident pages of `range` (byte offsets; rounded out to whole
+    /// pages): they leave this process's resident set and are read from the file again if used
+    /// again. The mapping is read-only and never written, so the contents stay the same. Used
+    /// after converting a tensor or hashing a chunk, so a multi-gigabyte checkpoint is never
+    /// resident all at once.
+    public func releasePages(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = max(0, range.lowerBound / page * page)
+        let end = min(bytes.count, (range.upperBound + page - 1) / page * page)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
+    /// `releasePages` for a buffer inside the mapping (ignored when it is not).
+    public func releasePages(of buffer: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, let start = buffer.baseAddress, start >= base,
+              start + buffer.count <= base + bytes.count else { return }
+        releasePages((start - base) ..< (start - base) + buffer.count)
+    }
+
     /// The mapping as `Data` without copying; the `Data` keeps the mapping alive.
     public var data: Data {
         guard let base = bytes.baseAddress else { return Data() }

@@ -18,6 +18,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     public let layouts: [String: PthTensorLayout]
     /// Each storage's bytes inside the mapped file, by storage key.
     private let storageBytes: [String: UnsafeRawBufferPointer]
+    /// The mapped file (its pages are released after each conversion).
+    private let file: MappedFile
 
     public convenience init(contentsOf url: URL) throws {
         try self.init(file: MappedFile(url: url))
@@ -25,6 +27,7 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
 
     public init(file: MappedFile, limits: PickleLimits = PickleLimits()) throws {
         path = file.path
+        self.file = file
         archive = try ZipArchive(file: file)
         let pickles = archive.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
         guard pickles.count == 1, let pickle = pickles.first else {
@@ -65,11 +68,15 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         return bytes
     }
 
-    /// Any tensor converted to float32 and made contiguous (a 0-dim tensor has shape `[]`).
+    /// Any tensor converted to float32 and made contiguous (a 0-dim tensor has shape `[]`). The
+    /// storage's mapped pages are released afterwards, so loading a checkpoint tensor by tensor
+    /// holds the float32 copies plus one storage, not the whole file as well.
     public func tensor(_ name: String) throws -> Tensor {
         let l = try layout(name)
-        let data = StridedConversion.floats(try storage(of: name, l), dtype: l.storage.dtype,
-                                            shape: l.shape, strides: l.strides, offset: l.offset)
+        let bytes = try storage(of: name, l)
+        let data = StridedConversion.floats(bytes, dtype: l.storage.dtype, shape: l.shape, strides: l.strides,
+                                            offset: l.offset)
+        file.releasePages(of: bytes)
         return Tensor(shape: l.shape, data: data)
     }
 

@@ -65,6 +65,7 @@ public struct SHA256 {
         while offset < file.count {
             let end = min(file.count, offset + (64 << 20))
             h.update(UnsafeRawBufferPointer(rebasing: file.bytes[offset ..< end]))
+            file.releasePages(offset ..< end)          // hashing a 2.5 GB file keeps 64 MB resident
             offset = end
         }
         return hexString(h.finalize())

@@ -32,10 +32,14 @@ public struct SafeTensorsFile {
     /// Tensor names in file order (by data offset).
     public let names: [String]
     private let payload: Data
+    /// The mapped file when read from one (its pages are released after each conversion).
+    private var mapped: MappedFile? = nil
 
     /// Reads `url`, which must be a regular file; it is memory-mapped, not copied.
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: try MappedFile(url: url).data, path: url.path)
+        let file = try MappedFile(url: url)
+        try self.init(bytes: file.data, path: url.path)
+        mapped = file
     }
 
     /// Parses a whole file's bytes. Every tensor's shape must fit its data offsets (products
@@ -135,7 +139,11 @@ public struct SafeTensorsFile {
     public func tensor(_ name: String) throws -> Tensor {
         let e = try entry(name)
         let raw = try bytes(name)
-        return Tensor(shape: e.shape, data: DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count))
+        let tensor = Tensor(shape: e.shape, data: DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count))
+        if let mapped {       // loading tensor by tensor keeps one tensor's file pages resident, not the file
+            raw.withUnsafeBytes { mapped.releasePages(of: $0) }
+        }
+        return tensor
     }
 
     /// Integer tensor values (I64, I32, I16, I8, U8, BOOL).
