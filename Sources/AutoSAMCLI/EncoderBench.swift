@@ -27,7 +27,8 @@ struct EncoderBenchCommand: ParsableCommand {
     @Option(help: "Seed of the random weights and image.")
     var seed: UInt64 = 1
 
-    @Option(help: ArgumentHelp("Load the weights from this SAM checkpoint (.pth or .safetensors) instead of random ones, "
+    @Option(help: ArgumentHelp("Load the weights from this SAM checkpoint (.pth or .safetensors) instead of "
+                               + "random ones, "
                                + "printing the load time and peak memory; its shape replaces --preset."))
     var checkpoint: String?
 

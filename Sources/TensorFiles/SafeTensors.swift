@@ -34,6 +34,8 @@ public struct SafeTensorsFile {
     private let payload: Data
     /// The mapped file when read from one (its pages are released after each conversion).
     private var mapped: MappedFile? = nil
+    /// Where the payload starts in the file.
+    private var payloadOffset = 0
 
     /// Reads `url`, which must be a regular file; it is memory-mapped, not copied.
     public init(contentsOf url: URL) throws {
@@ -59,6 +61,7 @@ public struct SafeTensorsFile {
             throw CheckpointError(file: path, "header is not a JSON object")
         }
         let payloadStart = headerStart + Int(headerLength)
+        payloadOffset = 8 + Int(headerLength)
         payload = bytes[payloadStart...]
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
@@ -141,7 +144,7 @@ public struct SafeTensorsFile {
         let raw = try bytes(name)
         let tensor = Tensor(shape: e.shape, data: DTypeConversion.floats(from: raw, dtype: e.dtype, count: e.count))
         if let mapped {       // loading tensor by tensor keeps one tensor's file pages resident, not the file
-            raw.withUnsafeBytes { mapped.releasePages(of: $0) }
+            mapped.releasePages(payloadOffset + e.range.lowerBound ..< payloadOffset + e.range.upperBound)
         }
         return tensor
     }

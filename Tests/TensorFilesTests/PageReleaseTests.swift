@@ -29,6 +29,7 @@ final class PageReleaseTests: TemporaryDirectoryTestCase {
         mapped.releasePages(0 ..< mapped.count)
         XCTAssertEqual(Array(mapped.bytes), before, "the mapping reads the file again")
         mapped.releasePages(5 ..< 5)            // an empty range is ignored
-        XCTAssertEqual(try SHA256.hexDigest(ofFile: url), SHA256.hexString(before.withUnsafeBytes { SHA256.digest($0) }))
+        let digest = SHA256.hexString(before.withUnsafeBytes { SHA256.digest($0) })
+        XCTAssertEqual(try SHA256.hexDigest(ofFile: url), digest)
     }
 }
