@@ -38,6 +38,22 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Number of classes including background (ACDC: 4).")
     var classes: Int = 4
 
+    @Option(help: ArgumentHelp("Names of labels 1..<classes, comma separated (default: RV,Myo,LV for 4 classes, "
+                               + "else class 1, class 2, ...)."))
+    var classNames: String?
+
+    /// `--class-names` split and checked (one distinct, non-empty name per label), nil when not given.
+    private func names() throws -> [String]? {
+        guard let classNames else { return nil }
+        let names = classNames.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard names.count == classes - 1, !names.contains(where: \.isEmpty), Set(names).count == names.count else {
+            throw ValidationError("--class-names must give \(classes - 1) distinct, non-empty names "
+                                  + "(labels 1..<\(classes)), got '\(classNames)'")
+        }
+        return names
+    }
+
     @Option(help: "Evaluation rules: standard (mm, our empty-mask rules) or reference (voxels, AutoSAM's evaluate.py).")
     var mode: String = "standard"
 
@@ -61,6 +77,7 @@ struct EvaluateCommand: ParsableCommand {
             }
         }
         guard (2...256).contains(classes) else { throw ValidationError("--classes must be in 2...256") }
+        _ = try names()
         guard EvaluationMode(rawValue: mode) != nil else {
             throw ValidationError("--mode must be standard or reference, got '\(mode)'")
         }
@@ -82,7 +99,7 @@ struct EvaluateCommand: ParsableCommand {
             print("  \(pair.name): \(pair.prediction.lastPathComponent) vs \(pair.label.path)")
         }
         let report = FolderEvaluationReport(evaluation, predictions: predictionDir, labels: labelDir, classes: classes,
-                                            mode: evaluationMode, scores: scores)
+                                            mode: evaluationMode, scores: scores, classNames: try names())
         let label = predictionDir.standardizedFileURL.lastPathComponent
         print(ResultsTable(rows: [.init(label: label, summary: report.summary)],
                            metrics: try TableMetrics.parse(metrics)).render(), terminator: "")

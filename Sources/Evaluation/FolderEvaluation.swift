@@ -94,18 +94,22 @@ public struct FolderEvaluationReport: Codable {
     public let predictions: String
     public let labels: String
     public let classes: Int
+    /// Names of labels 1..<classes (the tables', CSV's and JSON's).
+    public let classNames: [String]
     public let volumes: [String]
     public let unmatchedLabels: [String]
     public let summary: ScoreSummary
 
+    /// `classNames` default to `ExperimentConfig.defaultClassNames(classes)`.
     public init(_ evaluation: FolderEvaluation, predictions: URL, labels: URL, classes: Int, mode: EvaluationMode,
-                scores: [VolumeScores]) {
+                scores: [VolumeScores], classNames: [String]? = nil) {
         self.predictions = predictions.path
         self.labels = labels.path
         self.classes = classes
+        self.classNames = classNames ?? ExperimentConfig.defaultClassNames(classes)
         volumes = scores.map(\.name)
         unmatchedLabels = evaluation.unmatchedLabels
-        summary = ScoreSummary(volumes: scores, classNames: ExperimentConfig.defaultClassNames(classes), mode: mode)
+        summary = ScoreSummary(volumes: scores, classNames: self.classNames, mode: mode)
     }
 
     /// Writes `volumes.csv` (one row per volume and class) and `summary.json` into `folder`, each
@@ -115,7 +119,7 @@ public struct FolderEvaluationReport: Codable {
             throw DatasetError(file: folder.path, .io,
                                "cannot create the output folder (\(error.localizedDescription))")
         }
-        let csv = ScoreCSV.perVolume(scores, classNames: ExperimentConfig.defaultClassNames(report.classes))
+        let csv = ScoreCSV.perVolume(scores, classNames: report.classNames)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(Data(csv.utf8), to: folder.appendingPathComponent("volumes.csv"))

@@ -93,6 +93,16 @@ final class CLICommandTests: XCTestCase {
         XCTAssertTrue(evaluate.stdout.contains("RV") && evaluate.stdout.contains("masks"), evaluate.output)
         let csv = try String(contentsOf: dir.appendingPathComponent("scores/volumes.csv"), encoding: .utf8)
         XCTAssertEqual(csv.split(separator: "\n").count, 1 + 3, csv)
+        let named = try autosam(["evaluate", "--predictions", "masks", "--labels", "data", "--out", "named",
+                                 "--class-names", "right,muscle,left"], in: dir)
+        XCTAssertEqual(named.status, 0, named.output)
+        let namedCSV = try String(contentsOf: dir.appendingPathComponent("named/volumes.csv"), encoding: .utf8)
+        XCTAssertTrue(named.stdout.contains("muscle") && namedCSV.contains(",muscle,") && !namedCSV.contains("Myo"),
+                      namedCSV)
+        let badNames = try autosam(["evaluate", "--predictions", "masks", "--labels", "data", "--class-names", "a,b"],
+                                   in: dir)
+        XCTAssertNotEqual(badNames.status, 0)
+        XCTAssertTrue(badNames.stderr.contains("--class-names must give 3 distinct, non-empty names"), badNames.output)
         let table = try autosam(["evaluate", "--run", "run"], in: dir)
         XCTAssertEqual(table.status, 0, table.output)
         XCTAssertTrue(table.stdout.contains("cli seed 0") && table.stdout.contains("cli (1 seeds)"), table.output)
