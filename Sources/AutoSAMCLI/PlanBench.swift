@@ -59,7 +59,12 @@ struct PlanBenchCommand: ParsableCommand {
             var encoderCosts: [String: Double] = [:]
             for config in configs {
                 let workload = try Self.workload(config)
-                var units = try measure(config, encoderCosts: &encoderCosts)
+                let timed = Self.timingConfig(config)
+                if timed != config {
+                    print("\n\(config.name): \(config.encoder.checkpoint) is not here: timed with random "
+                          + "\(timed.encoder.preset) weights of the same shapes")
+                }
+                var units = try measure(timed, encoderCosts: &encoderCosts)
                 (units.latency, units.bandwidth) = (network.latency, network.bandwidth)
                 units.dataLoad = workload.value.testVolumes > 0 ? workload.loadSeconds : 0
                 units.scorePerVolume = try workload.firstTestVolume
@@ -97,6 +102,18 @@ struct PlanBenchCommand: ParsableCommand {
         parameters + the stop agreement; validation and test forward ceil(slices/g) slices per rank; one checkpoint \
         per epoch (see CostPlan).
         """
+
+    /// The config whose unit costs are measured: itself, or with random weights of its preset when
+    /// its SAM checkpoint is not on this machine (costs depend on the shapes only).
+    static func timingConfig(_ config: ExperimentConfig) -> ExperimentConfig {
+        guard !config.encoder.checkpoint.isEmpty, !FileManager.default.fileExists(atPath: config.encoder.checkpoint) else {
+            return config
+        }
+        var timed = config
+        timed.encoder.checkpoint = ""
+        if timed.encoder.preset == .auto { timed.encoder.preset = .vitB }
+        return timed
+    }
 
     /// "  12.3 s", "  4.5 min", "  2.1 h".
     static func time(_ s: Double) -> String {
