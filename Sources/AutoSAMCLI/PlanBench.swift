@@ -106,9 +106,8 @@ struct PlanBenchCommand: ParsableCommand {
     /// The config whose unit costs are measured: itself, or with random weights of its preset when
     /// its SAM checkpoint is not on this machine (costs depend on the shapes only).
     static func timingConfig(_ config: ExperimentConfig) -> ExperimentConfig {
-        guard !config.encoder.checkpoint.isEmpty, !FileManager.default.fileExists(atPath: config.encoder.checkpoint) else {
-            return config
-        }
+        let checkpoint = config.encoder.checkpoint
+        guard !checkpoint.isEmpty, !FileManager.default.fileExists(atPath: checkpoint) else { return config }
         var timed = config
         timed.encoder.checkpoint = ""
         if timed.encoder.preset == .auto { timed.encoder.preset = .vitB }
