@@ -79,7 +79,7 @@ let package = Package(
                     swiftSettings: v5),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: v5),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], swiftSettings: v5),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TensorFiles"], swiftSettings: v5),
         .testTarget(name: "TrainingTests",
                     dependencies: ["Config", "Runs", "Embeddings", "Training", "Evaluation", "Baselines", "Experiments", "SAM",
                                    "TensorFiles", "Collectives", "TestSupport"],
