@@ -222,24 +222,13 @@ private struct HeadUnits: HeadVisitor {
         var step = HeadStep(head: head)
         let s = config.data.slice_size, b = config.optim.batch_size
         func batch(_ n: Int, seed: UInt64 = 9) -> LocalBatch {
-            let count = n * embedding.reduce(1, *)
-            return LocalBatch(embeddings: Tensor(shape: [n] + embedding, data: CounterRNG(seed: seed).normals(count)),
-                              labels: (0..<n * s * s).map { Int32($0 % head.classes) }, labelSize: s)
+            BenchHarness.randomBatch(n, embedding: embedding, labelSize: s, classes: head.classes, seed: seed)
         }
-        // Plain loops (no closures over the state and workspace), a different batch every step
-        // (as training fetches new embeddings), the first step of each size not timed.
+        // A different batch every step (as training fetches new embeddings).
         var stepTimes: [Int: Double] = [:]
         for n in Set([1, b]).sorted() {
             let batches = (0...repeats).map { r in batch(n, seed: UInt64(r)) }
-            var times: [Double] = []
-            for x in batches {
-                let start = Date()
-                _ = try step.run(x, globalCount: n, state: &state, frozen: frozen, comm: SingleProcessCommunicator(),
-                                 backward: true)
-                state.step()
-                times.append(Date().timeIntervalSince(start))
-            }
-            stepTimes[n] = BenchHarness.median(Array(times.dropFirst()))
+            stepTimes[n] = try BenchHarness.medianStep(&step, state: &state, frozen: frozen, batches: batches)
         }
         let one = stepTimes[1]!, full = stepTimes[b]!
         let evalBatch = batch(min(b, 4))
@@ -249,12 +238,7 @@ private struct HeadUnits: HeadVisitor {
         }) / Double(evalBatch.count)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-plan-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let splitJSON = #"{"fold": 0, "train": [], "val": [], "test": []}"#
-        let split = try JSONDecoder().decode(Split.self, from: Data(splitJSON.utf8))
-        let checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 1, step: 1,
-                                            scheduler: ReduceLROnPlateau(), bestValidationLoss: 1, bestEpoch: 1,
-                                            lastTrainingLoss: 1, seed: 0, worldSize: 1,
-                                            config: config, split: split)
+        let checkpoint = try BenchHarness.checkpoint(state, frozen: frozen, config: config, steps: 1)
         let write = try BenchHarness.seconds { try CheckpointStore(root: folder, keep: 1).write(checkpoint) }
         return CostPlan.UnitCosts(encoderPass: encoderPass, headStepOne: one, headStepBatch: full, batchSize: b,
                                   forwardPerSlice: forward, checkpointWrite: write, parameters: state.layout.totalCount,

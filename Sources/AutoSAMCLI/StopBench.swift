@@ -67,7 +67,7 @@ struct StopBenchCommand: ParsableCommand {
                   + "   agreement/step   checkpoint/step")
             let encoderShape = try SliceEncoders.make(config).embeddingShape
             let own = try HeadFactory.make(config, inputChannels: encoderShape[0])
-            let row = Row(config: config, embedding: [config.optim.batch_size] + encoderShape,
+            let row = Row(config: config, batch: config.optim.batch_size, embedding: encoderShape,
                           labelSize: config.data.slice_size,
                           folder: folder.appendingPathComponent("config"), writes: writes, agreement: agreement[0])
             try own.visit(row.named("\(config.head.kind) (\(config.name))"))
@@ -75,7 +75,7 @@ struct StopBenchCommand: ParsableCommand {
                 var vitB = config
                 vitB.data.classes = 4
                 let head = AutoSAMHead(inputChannels: 256, classes: 4)
-                try Row(config: vitB, embedding: [4, 256, 64, 64], labelSize: 224,
+                try Row(config: vitB, batch: 4, embedding: [256, 64, 64], labelSize: 224,
                         folder: folder.appendingPathComponent("vit_b"), writes: writes, agreement: agreement[0])
                     .named("autosam (ViT-B, B4 K4)").visit(head)
             }
@@ -85,6 +85,8 @@ struct StopBenchCommand: ParsableCommand {
     /// One table row: a head's step time and checkpoint cost.
     struct Row: HeadVisitor {
         let config: ExperimentConfig
+        let batch: Int
+        /// One slice's embedding (C, g, g).
         let embedding: [Int]
         let labelSize: Int
         let folder: URL
@@ -101,29 +103,16 @@ struct StopBenchCommand: ParsableCommand {
         func visit<H: SegmentationHead>(_ head: H) throws {
             let (trainable, frozen) = head.initialState(seed: 1, lr: config.optim.lr)
             var state = trainable
-            let rng = CounterRNG(seed: 7, stream: 3)
-            let count = embedding.reduce(1, *)
-            let batch = LocalBatch(embeddings: Tensor(shape: embedding, data: rng.normals(count)),
-                                   labels: (0..<embedding[0] * labelSize * labelSize).map { Int32($0 % head.classes) },
-                                   labelSize: labelSize)
             var step = HeadStep(head: head)
-            var stepTimes: [Double] = []
-            for round in 0..<3 {
-                let start = Date()
-                _ = try step.run(batch, globalCount: batch.count, state: &state, frozen: frozen,
-                                 comm: SingleProcessCommunicator(), backward: true)
-                state.step()
-                if round > 0 { stepTimes.append(Date().timeIntervalSince(start)) }
+            let batches = (0..<3).map {
+                BenchHarness.randomBatch(batch, embedding: embedding, labelSize: labelSize, classes: head.classes,
+                                         seed: UInt64($0))
             }
+            let stepTime = try BenchHarness.medianStep(&step, state: &state, frozen: frozen, batches: batches)
             let store = CheckpointStore(root: folder, keep: 1)
-            let splitJSON = #"{"fold": 0, "train": ["a"], "val": ["b"], "test": ["c"]}"#
-            let split = try JSONDecoder().decode(Split.self, from: Data(splitJSON.utf8))
             var writeTimes: [Double] = []
             for w in 0..<writes {
-                var checkpoint = TrainingCheckpoint(trainable: state, frozen: frozen, epoch: 0, step: w + 1,
-                                                    scheduler: ReduceLROnPlateau(), bestValidationLoss: .infinity,
-                                                    bestEpoch: 0, lastTrainingLoss: 1, seed: 0,
-                                                    worldSize: 1, config: config, split: split)
+                var checkpoint = try BenchHarness.checkpoint(state, frozen: frozen, config: config, steps: w + 1)
                 var partial = TrainingCheckpoint.PartialEpoch()
                 partial.steps = w + 1
                 checkpoint.state.partialEpoch = partial
@@ -136,7 +125,7 @@ struct StopBenchCommand: ParsableCommand {
                     .attributesOfItem(atPath: folder.appendingPathComponent(path).path)
                 return sum + ((attributes?[.size] as? Int) ?? 0)
             }
-            let stepTime = BenchHarness.median(stepTimes), write = BenchHarness.median(writeTimes)
+            let write = BenchHarness.median(writeTimes)
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
                   + String(format: "%9d %15.1f %10.1f %14.1f %15.4f%% %16.1f%%", state.layout.totalCount,
                            Double(bytes) / 1e6, write * 1000, stepTime * 1000, agreement / stepTime * 100,

@@ -14,22 +14,7 @@ import XCTest
 /// Config and command-line errors that say exactly what is wrong (issue 14): which key, which
 /// source (the file or the `--set` item), what was given; no value that could reach a
 /// precondition downstream gets through; no input traps the loader.
-final class ConfigErrorTests: XCTestCase {
-    private func write(_ text: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
-    private func message(_ body: @autoclosure () throws -> Any) -> String {
-        do {
-            _ = try body()
-            return "(no error)"
-        } catch {
-            return "\(error)"
-        }
-    }
-
+final class ConfigErrorTests: XCTestCase, ConfigTestFiles {
     // MARK: Duplicate keys
 
     func testDuplicateKeysAreErrorsNamingTheKeyPathAndTheFile() throws {
@@ -222,5 +207,27 @@ final class ConfigErrorTests: XCTestCase {
                        + "of \(checkpoint.path) (every SAM release: 8), got \(inner + 1)")
         // Heads without a decoder to build (cnn) are not checked against it.
         XCTAssertNoThrow(try ConfigLoader.load(file: nil, overrides: base + [bad, "head.kind=cnn"]))
+    }
+}
+
+/// Config files and error texts for the config error tests.
+protocol ConfigTestFiles {}
+
+extension ConfigTestFiles {
+    /// `text` in a fresh temporary `.json` file.
+    func write(_ text: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// The error `body` throws, as text ("(no error)" when it does not throw).
+    func message(_ body: @autoclosure () throws -> Any) -> String {
+        do {
+            _ = try body()
+            return "(no error)"
+        } catch {
+            return "\(error)"
+        }
     }
 }

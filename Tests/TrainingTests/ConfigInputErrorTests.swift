@@ -13,22 +13,7 @@ import XCTest
 
 /// The config file and the output folder described plainly, and fuzzed configs that never trap
 /// the loader (issue 14; the errors about keys and values are in `ConfigErrorTests`).
-final class ConfigInputErrorTests: XCTestCase {
-    private func write(_ text: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
-    private func message(_ body: @autoclosure () throws -> Any) -> String {
-        do {
-            _ = try body()
-            return "(no error)"
-        } catch {
-            return "\(error)"
-        }
-    }
-
+final class ConfigInputErrorTests: XCTestCase, ConfigTestFiles {
     // MARK: The config file itself
 
     func testTheConfigFileItselfIsDescribedPlainly() throws {

@@ -14,24 +14,10 @@ import XCTest
 /// checkpoint of that step, every rank throws `Preempted`, and `--resume auto` continues
 /// mid-epoch to exactly the uninterrupted run's parameters and logged losses; step checkpoints
 /// replace each other; checkpoint folder names parse in one place.
-final class PreemptionTests: XCTestCase {
+final class PreemptionTests: XCTestCase, TinyDistributedRuns {
     override func tearDown() {
         StopRequest.reset()
         super.tearDown()
-    }
-
-    /// `TinyRun`'s CNN run on `DistributedTrainingTests`' phantom data, in a fresh folder.
-    func config(_ name: String, epochs: Int = 3) -> ExperimentConfig {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("autosam-preempt-\(name)-\(UUID().uuidString)")
-        var c = TinyRun.config(in: dir)
-        c.name = name
-        c.data.layout = .auto
-        c.data.root = DistributedTrainingTests.dataRoot.path
-        c.optim.epochs = epochs
-        c.optim.lr = 0.01
-        c.run.verify_ranks = true
-        return c
     }
 
     /// Trains on `ranks` in-process ranks; `afterStep(rank, steps)` runs after every step.
@@ -64,13 +50,13 @@ final class PreemptionTests: XCTestCase {
     /// step, the checkpoint of that step is the newest, nothing is tested; the resumed run ends
     /// bit-identical to the uninterrupted one (parameters, per-epoch losses and the test CSV).
     func testStopMidEpochCheckpointsTheStepAndResumesBitIdentically() throws {
-        let full = config("preempt-full")
+        let full = config("preempt-full", epochs: 3)
         try run(full)
         let perEpoch = try records(full)[0].step
         XCTAssertGreaterThanOrEqual(perEpoch, 2, "the test needs a step inside an epoch")
         let stopAt = perEpoch + 1                           // epoch 2, step 1
 
-        let parted = config("preempt-parted")
+        let parted = config("preempt-parted", epochs: 3)
         var stoppedRanks = Set<Int>()
         let lock = NSLock()
         XCTAssertThrowsError(try run(parted) { rank, steps in
@@ -141,7 +127,7 @@ final class PreemptionTests: XCTestCase {
 
     /// The data message of `data.distribute = broadcast` carries every volume exactly.
     func testSliceSetMessageRoundTrips() throws {
-        let experiment = Experiment(config: config("message"), world: SingleProcessCommunicator()) { _ in
+        let experiment = Experiment(config: config("message", epochs: 3), world: SingleProcessCommunicator()) { _ in
             PoolingEncoder()
         }
         let data = try experiment.prepareData()
