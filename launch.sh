@@ -31,7 +31,9 @@ bash scripts/setup.sh
 swift build -c "$config" --product autosam 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3
 bin="$(swift build -c "$config" --show-bin-path)/autosam"
 
+demo=0
 if [ $# -eq 0 ]; then
+  demo=1
   set -- train --config configs/demo.json
 fi
 
@@ -51,4 +53,9 @@ else
   cmd+=("$bin" "$@")
 fi
 echo "launch.sh: OPENBLAS_NUM_THREADS=$threads ${cmd[*]}"
-exec "${cmd[@]}"
+[ "$demo" -eq 1 ] || exec "${cmd[@]}"
+
+# The demo ends with its report: one self-contained HTML file (README: "Looking at the results").
+"${cmd[@]}"
+"$bin" report runs/demo
+echo "launch.sh: demo report: $(pwd)/runs/demo/report.html (open it in any browser)"

@@ -7,7 +7,8 @@ public struct AutoSAM: ParsableCommand {
         abstract: "AutoSAM on CPUs: a frozen SAM encoder with small trained segmentation heads.",
         subcommands: [PrepareCommand.self, EmbedCommand.self, TrainCommand.self, EvaluateCommand.self,
                       PredictCommand.self, TableCommand.self, SuiteCommand.self, InspectCommand.self, Bench.self,
-                      Info.self, MPICheck.self, Synth.self, PreviewCommand.self, BoxBaselineCommand.self]
+                      Info.self, MPICheck.self, Synth.self, PreviewCommand.self, BoxBaselineCommand.self,
+                      ReportCommand.self]
     )
     public init() {}
 }

@@ -25,8 +25,10 @@ extension Experiment {
         let held = try lock ?? (world.isCoordinator ? RunLock(folder: outputDir) : nil)
         defer { held?.release() }
         if config.head.kind == .samBox { return try runBoxBaseline() }   // nothing to train or resume
+        let clock = PhaseClock()
         let data = try prepareData()
         let provider = try makeProvider()
+        clock.mark("data and encoder")
         let started = Date()
         try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world) { done, total in
             if world.isCoordinator && (done % 20 == 0 || done == total) {
@@ -34,6 +36,7 @@ extension Experiment {
                 log.info("embedding cache: \(done)/\(total) slices on this rank, \(seconds)s")
             }
         }
+        clock.mark("embedding cache")
         let (seeds, comm) = try seedGroups()
         let identity = data.train.identity + data.validation.identity
         var results: [SeedResult] = []
@@ -61,7 +64,11 @@ extension Experiment {
             throw stopped
         }
         if stopAfterEpochs != nil { return nil }
-        return try summarise(results)
+        clock.mark("training and test")
+        let summary = try summarise(results)
+        clock.mark("summary")
+        if summary != nil { try writeProvenance(encoder: provider.encoder, clock: clock) }
+        return summary
     }
 
     private func summarise(_ mine: [SeedResult]) throws -> RunSummary? {
