@@ -30,8 +30,9 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: v5 + fastMath),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CMalloc"], swiftSettings: v5 + fastMath),
         .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "TensorFiles", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Collectives", dependencies: ["CMPI"], swiftSettings: v5),

@@ -10,8 +10,9 @@ session:
 
 A training step is: forward, bilinear resize of the logits to the labels (heads), cross-entropy +
 batch soft-Dice, backward, Adam step. Needs `torch` (a CPU wheel: pip install torch --index-url
-https://download.pytorch.org/whl/cpu, or a wheel already on the machine). The AutoSAM head (SAM's
-mask decoder) is not reproduced here.
+https://download.pytorch.org/whl/cpu, or a wheel already on the machine). The AutoSAM head is
+SAM's mask decoder run once per (image, class) row as AutoSAM's `predict_masks_1` does (the image
+embedding repeated per class), with the IoU token and head frozen.
 """
 import argparse
 import platform
@@ -114,6 +115,90 @@ def time_steps(model, x, labels, classes, steps):
     return sum(times) / len(times)
 
 
+class Attention(nn.Module):
+    """SAM's decoder attention: q/k/v projections to dim / downsample, heads, output projection."""
+
+    def __init__(self, dim, heads, downsample=1):
+        super().__init__()
+        inner = dim // downsample
+        self.q, self.k, self.v, self.out = (nn.Linear(dim, inner), nn.Linear(dim, inner), nn.Linear(dim, inner),
+                                            nn.Linear(inner, dim))
+        self.heads = heads
+
+    def forward(self, q, k, v):
+        def split(x):
+            b, n, c = x.shape
+            return x.reshape(b, n, self.heads, c // self.heads).transpose(1, 2)
+        q, k, v = split(self.q(q)), split(self.k(k)), split(self.v(v))
+        attn = (q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5)).softmax(-1)
+        x = (attn @ v).transpose(1, 2)
+        return self.out(x.reshape(x.shape[0], x.shape[1], -1))
+
+
+class TwoWayBlock(nn.Module):
+    def __init__(self, d, heads, mlp, skip_pe):
+        super().__init__()
+        self.self_attn, self.t2i, self.i2t = Attention(d, heads), Attention(d, heads, 2), Attention(d, heads, 2)
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(4)])
+        self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.ReLU(), nn.Linear(mlp, d))
+        self.skip_pe = skip_pe
+
+    def forward(self, queries, keys, qpe, kpe):
+        if self.skip_pe:
+            queries = self.self_attn(queries, queries, queries)
+        else:
+            q = queries + qpe
+            queries = queries + self.self_attn(q, q, queries)
+        queries = self.norms[0](queries)
+        queries = self.norms[1](queries + self.t2i(queries + qpe, keys + kpe, keys))
+        queries = self.norms[2](queries + self.mlp(queries))
+        keys = self.norms[3](keys + self.i2t(keys + kpe, queries + qpe, queries))
+        return queries, keys
+
+
+class AutoSAMHeadTwin(nn.Module):
+    """AutoSAM's decoder head (Sources/Heads/AutoSAMHead.swift): per (image, class) row, tokens
+    [iou_token[c], mask_tokens[2c], mask_tokens[2c + 1]], SAM's two-way transformer (depth 2, 8 heads,
+    MLP 2048), output upscaling, hypernetwork 0 dotted with the upscaled embedding."""
+
+    def __init__(self, d=256, classes=4, depth=2):
+        super().__init__()
+        self.k = classes
+        self.iou_token = nn.Embedding(classes, d)
+        self.mask_tokens = nn.Embedding(2 * classes, d)
+        self.blocks = nn.ModuleList([TwoWayBlock(d, 8, 2048, i == 0) for i in range(depth)])
+        self.final = Attention(d, 8, 2)
+        self.norm_final = nn.LayerNorm(d)
+        self.upscale = nn.Sequential(nn.ConvTranspose2d(d, d // 4, 2, stride=2), LayerNorm2d(d // 4), nn.GELU(),
+                                     nn.ConvTranspose2d(d // 4, d // 8, 2, stride=2), nn.GELU())
+
+        def mlp(o):
+            return nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, o))
+        self.hyper = nn.ModuleList([mlp(d // 8) for _ in range(2)])
+        self.iou_head = mlp(2)
+        for p in list(self.iou_token.parameters()) + list(self.iou_head.parameters()):
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        b, d, h, w = x.shape
+        k = self.k
+        tokens = torch.cat([self.iou_token.weight[:, None], self.mask_tokens.weight.view(k, 2, d)], 1)
+        tokens = tokens.repeat(b, 1, 1)                                       # (B K, 3, D)
+        src = torch.repeat_interleave(x, k, dim=0)                            # (B K, D, h, w)
+        pe = self.pe if hasattr(self, "pe") else torch.randn(1, d, h, w)
+        self.pe = pe
+        keys, kpe = src.flatten(2).transpose(1, 2), pe.flatten(2).transpose(1, 2).expand(b * k, -1, -1)
+        queries = tokens
+        for blk in self.blocks:
+            queries, keys = blk(queries, keys, tokens, kpe)
+        queries = self.norm_final(queries + self.final(queries + tokens, keys + kpe, keys))
+        up = self.upscale(keys.transpose(1, 2).reshape(b * k, d, h, w))
+        hyper = torch.stack([self.hyper[i](queries[:, 1 + i]) for i in range(2)], 1)
+        self.iou = self.iou_head(queries[:, 0])
+        masks = (hyper @ up.flatten(2)).view(b * k, 2, 4 * h, 4 * w)
+        return masks[:, 0].reshape(b, k, 4 * h, 4 * w)
+
+
 class Block(nn.Module):
     """SAM ViT block: (windowed) attention with decomposed relative positions, MLP."""
 
@@ -185,7 +270,7 @@ def vit_b(image=1024):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--only", default="cnn,linear,unet,encoder")
+    ap.add_argument("--only", default="autosam,cnn,linear,unet,encoder")
     ap.add_argument("--steps", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -195,6 +280,8 @@ def main():
     b, c, g, k, lab = 4, 256, 64, 4, 224
     emb = torch.randn(b, c, g, g)
     labels = torch.randint(0, k, (b, lab, lab))
+    if "autosam" in only:
+        print(f"autosam head step (B4 K4)   {time_steps(AutoSAMHeadTwin(c, k), emb, labels, k, args.steps) * 1000:9.1f} ms")
     if "cnn" in only:
         print(f"cnn k=4 t=64 head step      {time_steps(cnn_head(c, 4, 64, k), emb, labels, k, args.steps) * 1000:9.1f} ms")
     if "linear" in only:

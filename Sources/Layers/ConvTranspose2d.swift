@@ -44,7 +44,12 @@ public enum ConvTranspose2d {
         defer { dt.deallocate() }
         for n in 0..<b {
             let dyb = dy + n * o * 4 * hw
-            if let dBias { Conv2d.addRowSums(dBias, dyb, rows: o, cols: 4 * hw) }
+            if let dBias {
+                RowParallel.run(rows: o, width: 4 * hw) { channels in
+                    Conv2d.addRowSums(dBias + channels.lowerBound, dyb + channels.lowerBound * 4 * hw,
+                                      rows: channels.count, cols: 4 * hw)
+                }
+            }
             guard dx != nil || dWeight != nil else { continue }
             forEachOutputRow(outChannels: o, height: h, width: w) { _, tRow, yRow in
                 let t0 = dt + tRow, t1 = dt + (tRow &+ hw), grad = dyb + yRow
@@ -66,13 +71,24 @@ public enum ConvTranspose2d {
 
     /// Visits each output row (o, 2h + di): `tRow` is the offset of T[(o, di, dj = 0), h * W] (the
     /// dj = 1 row follows H*W later), `yRow` the offset of y[o, 2h + di, 0] within one image.
+    /// Channels are visited in parallel (`RowParallel`); each row is written by one call.
     @inline(__always)
     private static func forEachOutputRow(
         outChannels o: Int, height h: Int, width w: Int,
         _ body: (_ channel: Int, _ tRow: Int, _ yRow: Int) -> Void
     ) {
+        RowParallel.run(rows: o, width: 4 &* h &* w) { channels in
+            forEachOutputRow(channels: channels, height: h, width: w, body)
+        }
+    }
+
+    @inline(__always)
+    private static func forEachOutputRow(
+        channels: Range<Int>, height h: Int, width w: Int,
+        _ body: (_ channel: Int, _ tRow: Int, _ yRow: Int) -> Void
+    ) {
         let hw = h &* w
-        for channel in 0..<o {
+        for channel in channels {
             for di in 0..<2 {
                 for row in 0..<h {
                     let tRow = (channel &* 4 &+ di &* 2) &* hw &+ row &* w

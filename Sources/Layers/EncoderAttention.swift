@@ -98,7 +98,7 @@ public enum EncoderAttention {
                        outFeatures: 3 * c)
         let head = core(s)
         let relCount = s.useRelativePosition ? s.tokens * (s.height + s.width) : 0
-        forEachChunkConcurrently(items: s.heads * s.batch) { items in
+        RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount + relCount)
             defer { scratch.deallocate() }
             let relH = scratch + head.forwardScratchCount, relW = relH + s.tokens * s.height
@@ -120,21 +120,6 @@ public enum EncoderAttention {
         }
         Linear.forward(y: y, x: saved.context, weight: p.projWeight, bias: p.projBias, rows: s.rows, inFeatures: c,
                        outFeatures: c)
-    }
-
-    /// Calls `body` on contiguous chunks covering 0..<items: one chunk per BLAS thread, run
-    /// concurrently with single-threaded BLAS (restored afterwards); inline when T = 1 or items = 1.
-    private static func forEachChunkConcurrently(items: Int, _ body: (Range<Int>) -> Void) {
-        let threads = BLASRuntime.threads, chunks = min(threads, items)
-        guard chunks > 1 else {
-            body(0..<items)
-            return
-        }
-        BLASRuntime.setThreads(1)
-        defer { BLASRuntime.setThreads(threads) }
-        DispatchQueue.concurrentPerform(iterations: chunks) { k in
-            body(items * k / chunks ..< items * (k + 1) / chunks)
-        }
     }
 
     /// Accumulates dx (B, H, W, C) and the parameter gradients from dy (B, H, W, C), the input x and

@@ -1,10 +1,14 @@
+import Tensors
+
 extension TwoWayTransformer {
     /// y (B, P, C) <- x (B, C, P): an NCHW image as tokens, SAM's `x.flatten(2).permute(0, 2, 1)`.
     /// Its adjoint (for a backward pass) is `tokensToChannels`.
     public static func channelsToTokens(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                         batch: Int, channels: Int, pixels: Int) {
-        for b in 0..<batch {
-            transpose(y + b * channels * pixels, x + b * channels * pixels, rows: channels, columns: pixels)
+        RowParallel.run(rows: batch, width: channels * pixels) { images in
+            for b in images {
+                transpose(y + b * channels * pixels, x + b * channels * pixels, rows: channels, columns: pixels)
+            }
         }
     }
 
@@ -12,8 +16,10 @@ extension TwoWayTransformer {
     /// Its adjoint is `channelsToTokens`.
     public static func tokensToChannels(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                         batch: Int, channels: Int, pixels: Int) {
-        for b in 0..<batch {
-            transpose(y + b * channels * pixels, x + b * channels * pixels, rows: pixels, columns: channels)
+        RowParallel.run(rows: batch, width: channels * pixels) { images in
+            for b in images {
+                transpose(y + b * channels * pixels, x + b * channels * pixels, rows: pixels, columns: channels)
+            }
         }
     }
 

@@ -22,7 +22,8 @@ public enum BLASRuntime {
         }
     }
 
-    /// Configured once per process; the first `Gemm` call or any explicit caller triggers it.
+    /// Configured once per process; the first `Gemm` call or any explicit caller triggers it (and
+    /// with it the process's `HeapPolicy`).
     public static let selection: Selection = configure()
 
     /// Currently active OpenBLAS kernel family name.
@@ -50,6 +51,7 @@ public enum BLASRuntime {
     }
 
     private static func configure() -> Selection {
+        HeapPolicy.keepFreedMemory()
         let detected = coreName
         guard getenv("OPENBLAS_CORETYPE") == nil,
               let wanted = CPUFeatures.current.bestOpenBLASCore,

@@ -1,0 +1,2 @@
+// glibc heap tuning (mallopt): Tensors/HeapPolicy.swift.
+#include <malloc.h>

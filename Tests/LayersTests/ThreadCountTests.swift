@@ -1,0 +1,66 @@
+import Layers
+import Tensors
+import TestSupport
+import XCTest
+
+/// The layers whose element work runs on several cores (`RowParallel`) give the same bits for any
+/// BLAS thread count: each row is computed by one thread with the same arithmetic, and reductions
+/// across rows are added in a fixed order. Sizes are above the hand-off threshold.
+final class ThreadCountTests: XCTestCase {
+    /// Runs `body` with 1 and with 2 BLAS threads and returns both results.
+    func withOneAndTwoThreads(_ body: () -> [Float]) -> (one: [Float], two: [Float]) {
+        let before = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(before) }
+        BLASRuntime.setThreads(1)
+        let one = body()
+        BLASRuntime.setThreads(2)
+        return (one, body())
+    }
+
+    func assertSameBits(_ result: (one: [Float], two: [Float]), _ name: String) {
+        XCTAssertEqual(result.one.count, result.two.count, name)
+        XCTAssertTrue(zip(result.one, result.two).allSatisfy { $0.bitPattern == $1.bitPattern },
+                      "\(name) depends on the thread count")
+    }
+
+    func testGELU() {
+        let x = randomTensor([3, 70_001], seed: 1, scale: 3), dy = randomTensor([3, 70_001], seed: 2)
+        assertSameBits(withOneAndTwoThreads {
+            var y = [Float](repeating: 0, count: x.count), dx = [Float](repeating: 0.5, count: x.count)
+            GELU.forward(y: &y, x: x.data, count: x.count)
+            GELU.backward(dx: &dx, dy: dy.data, x: x.data, count: x.count)
+            return y + dx
+        }, "GELU")
+    }
+
+    func testLayerNorm2d() {
+        let (b, c, p) = (4, 16, 4096)
+        let x = randomTensor([b, c, p], seed: 3, scale: 2), dy = randomTensor([b, c, p], seed: 4)
+        let w = randomTensor([c], seed: 5), bias = randomTensor([c], seed: 6)
+        assertSameBits(withOneAndTwoThreads {
+            var y = [Float](repeating: 0, count: x.count), dx = [Float](repeating: 0, count: x.count)
+            var mean = [Float](repeating: 0, count: b * p), rstd = mean
+            var dW = [Float](repeating: 0.25, count: c), dB = dW
+            LayerNorm2d.forward(y: &y, mean: &mean, rstd: &rstd, x: x.data, weight: w.data, bias: bias.data,
+                                batch: b, channels: c, pixels: p, eps: 1e-6)
+            LayerNorm2d.backward(dx: &dx, dWeight: &dW, dBias: &dB, dy: dy.data, x: x.data, mean: mean, rstd: rstd,
+                                 weight: w.data, batch: b, channels: c, pixels: p)
+            return y + dx + dW + dB + mean + rstd
+        }, "LayerNorm2d")
+    }
+
+    func testConvTranspose2d() {
+        let (b, i, o, h, w) = (2, 8, 16, 32, 32)
+        let x = randomTensor([b, i, h, w], seed: 7), weight = randomTensor([i, o, 2, 2], seed: 8)
+        let bias = randomTensor([o], seed: 9), dy = randomTensor([b, o, 2 * h, 2 * w], seed: 10)
+        assertSameBits(withOneAndTwoThreads {
+            var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+            var dW = [Float](repeating: 0, count: weight.count), dB = [Float](repeating: 0, count: o)
+            ConvTranspose2d.forward(y: &y, x: x.data, weight: weight.data, bias: bias.data, batch: b, inChannels: i,
+                                    outChannels: o, height: h, width: w)
+            ConvTranspose2d.backward(dx: &dx, dWeight: &dW, dBias: &dB, dy: dy.data, x: x.data, weight: weight.data,
+                                     batch: b, inChannels: i, outChannels: o, height: h, width: w)
+            return y + dx + dW + dB
+        }, "ConvTranspose2d")
+    }
+}
