@@ -146,7 +146,8 @@ private struct ValueChecks {
         try require(c.output.checkpoint_every_minutes >= 0, ["output.checkpoint_every_minutes"],
                     "output.checkpoint_every_minutes must be >= 0 (0: off), got \(c.output.checkpoint_every_minutes)")
         try within("run.threads", c.run.threads, 0...1024)
-        try atLeast("run.progress_every", c.run.progress_every, 1)
+        try require(c.run.progress_every >= 0 && c.run.progress_every.isFinite, ["run.progress_every"],
+                    "run.progress_every must be >= 0 seconds (0: no progress lines), got \(c.run.progress_every)")
         try require(c.run.collective_timeout >= 0 && c.run.collective_timeout.isFinite, ["run.collective_timeout"],
                     "run.collective_timeout must be >= 0 seconds (0 disables the watchdog), "
                     + "got \(c.run.collective_timeout)")

@@ -157,8 +157,11 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         public var debug_checks = false
         /// Verify after every step that parameters are bit-identical across ranks.
         public var verify_ranks = false
-        /// Print progress every N steps.
-        public var progress_every = 10
+        /// Seconds between progress lines (whole-run ETA over cache build, training and test);
+        /// 0 turns them off.
+        public var progress_every = 30.0
+        /// Progress lines from every rank, not only the coordinator.
+        public var progress_all_ranks = false
         /// Seconds one MPI collective may wait for the other ranks before the job is ended
         /// (`CollectiveWatchdog`: a hung or stopped rank must not hang the job); 0 disables it.
         /// Must exceed the longest work between two collectives (a rank's encoder passes, the
@@ -178,4 +181,9 @@ extension ExperimentConfig {
     public static func defaultClassNames(_ classes: Int) -> [String] {
         classes == 4 ? ["RV", "Myo", "LV"] : (1..<max(classes, 1)).map { "class \($0)" }
     }
+}
+
+extension ExperimentConfig {
+    /// Optimiser steps in one epoch over `trainSlices` slices: ceil(slices / global batch).
+    public func stepsPerEpoch(trainSlices: Int) -> Int { (trainSlices + optim.batch_size - 1) / optim.batch_size }
 }

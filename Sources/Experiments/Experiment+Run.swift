@@ -29,15 +29,16 @@ extension Experiment {
         let data = try prepareData()
         let provider = try makeProvider()
         clock.mark("data and encoder")
-        let started = Date()
-        try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world) { done, total in
-            if world.isCoordinator && (done % 20 == 0 || done == total) {
-                let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-                log.info("embedding cache: \(done)/\(total) slices on this rank, \(seconds)s")
-            }
-        }
-        clock.mark("embedding cache")
         let (seeds, comm) = try seedGroups()
+        let progress = makeProgress(seeds: seeds.count, data: data)
+        var cachePlanned = false
+        try provider.prebuild(train: data.train, evaluation: [data.validation, data.test], comm: world) { done, total in
+            if !cachePlanned { progress.plan(.cache, units: total) }
+            cachePlanned = true
+            progress.advance(.cache, detail: "embedding cache: \(done)/\(total) slices on this rank")
+        }
+        progress.pause(.cache)
+        clock.mark("embedding cache")
         let identity = data.train.identity + data.validation.identity
         var results: [SeedResult] = []
         var stopped: Preempted? = nil
@@ -110,5 +111,20 @@ extension Experiment {
         try AtomicFile.write(try pretty.encode(summary), to: outputDir.appendingPathComponent("summary.json"))
         print(summary.table(metrics: metrics).render())
         return summary
+    }
+}
+
+extension Experiment {
+    /// The run's progress: every seed of this rank's group trains `epochs` epochs of
+    /// ceil(train / batch) steps and predicts the test volumes. Printed by the coordinator, or by
+    /// every rank with `run.progress_all_ranks`.
+    func makeProgress(seeds: Int, data: Data) -> RunProgress {
+        let progress = RunProgress(every: config.run.progress_every,
+                                   prints: world.isCoordinator || config.run.progress_all_ranks, log: log)
+        let steps = config.stepsPerEpoch(trainSlices: data.train.count)
+        progress.plan(.training, units: seeds * config.optim.epochs * steps)
+        progress.plan(.test, units: seeds * data.test.volumes.count)
+        self.progress = progress
+        return progress
     }
 }

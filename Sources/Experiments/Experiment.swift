@@ -30,6 +30,8 @@ public final class Experiment {
     /// Called on every rank after each optimiser step of fine-tuning with the seed's steps done
     /// (fault injection for tests of preemption: `autosam train --signal-rank`).
     public var afterStep: ((Int) -> Void)?
+    /// The whole-run progress of the current `run` (cache build, every seed's training and test).
+    public internal(set) var progress: RunProgress?
 
     public init(config: ExperimentConfig, world: Communicator,
                 encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder) {

@@ -45,6 +45,7 @@ struct SeedRunner: HeadVisitor {
                                       store: comm.isCoordinator ? store : nil, log: log, pretrained: pretrained)
         trainer.dataIdentity = dataIdentity
         trainer.afterStep = experiment.afterStep
+        trainer.progress = experiment.progress
         if let checkpoint = try resumeCheckpoint(store, log: log) {
             try trainer.restore(checkpoint, best: try bestCheckpoint(of: checkpoint, in: store, log: log))
             try verifyAgreement(trainer)
@@ -55,8 +56,12 @@ struct SeedRunner: HeadVisitor {
         if stopAfterEpochs != nil { return nil }
         var predictor = VolumePredictor(head: head, provider: provider, sliceSize: config.data.slice_size,
                                         batchSize: config.optim.batch_size)
+        experiment.progress?.begin(.test)
+        defer { experiment.progress?.pause(.test) }
         guard let maps = try predictor.predictAll(data.test, params: trainer.testParameters, template: trainer.state,
                                                   frozen: trainer.frozen, comm: comm) else { return nil }
+        experiment.progress?.advance(.test, by: data.test.volumes.count,
+                                     detail: "seed \(seed): \(data.test.volumes.count) test volumes predicted")
         return try experiment.writeSeedResults(seed: seed, volumes: data.test.volumes, maps: maps)
     }
 

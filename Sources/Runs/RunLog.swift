@@ -25,13 +25,6 @@ public final class RunLog {
         if verbose { info(text) }
     }
 
-    public func progress(seed: Int, epoch: Int, step: Int, of total: Int, loss: Double, since start: Date) {
-        let elapsed = Date().timeIntervalSince(start)
-        let eta = elapsed / Double(step) * Double(total - step)
-        info(String(format: "seed %d epoch %d step %d/%d loss %.4f  %.2f steps/s  ETA epoch %.0fs",
-                    seed, epoch + 1, step, total, loss, Double(step) / max(elapsed, 1e-9), eta))
-    }
-
     public func epoch(_ r: EpochRecord, of epochs: Int) throws {
         let validation = r.validationDice.map { String(format: "%.4f", $0) } ?? "-"
         info(String(format: "seed %d epoch %d/%d  train %.4f (ce %.4f dice %.4f)  val dice ", r.seed, r.epoch, epochs,

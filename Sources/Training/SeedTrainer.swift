@@ -40,6 +40,8 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// Called on every rank after each optimiser step with the steps done so far (fault
     /// injection for tests of preemption).
     public var afterStep: ((Int) -> Void)?
+    /// The run's progress (training steps advance it); nil: no progress lines.
+    public var progress: RunProgress?
     public private(set) var records: [EpochRecord] = []
     /// The identity of the training and validation data (`SliceSet.identity`), recorded in
     /// checkpoints so a resume on other data is refused; set by the caller.
@@ -105,7 +107,10 @@ public final class SeedTrainer<Head: SegmentationHead> {
     /// the coordinator checkpoints that step and every rank throws `Preempted`.
     public func train(train: SliceSet, validation: SliceSet, split: Split, stopAfter: Int? = nil) throws {
         let batch = config.optim.batch_size
-        let perEpoch = (train.count + batch - 1) / batch
+        let perEpoch = config.stepsPerEpoch(trainSlices: train.count)
+        progress?.skip(.training, units: stepsDone)
+        progress?.begin(.training)
+        defer { progress?.pause(.training) }
         var epochsThisCall = 0
         while epochsDone < config.optim.epochs {
             if let stopAfter, epochsThisCall >= stopAfter { return }
@@ -124,9 +129,8 @@ public final class SeedTrainer<Head: SegmentationHead> {
                 partial.seconds = Date().timeIntervalSince(started)
                 lastTrainingLoss = parts.total
                 stepsDone += 1
-                if comm.isCoordinator && (s + 1) % config.run.progress_every == 0 {
-                    log.progress(seed: seed, epoch: epoch, step: s + 1, of: perEpoch, loss: parts.total, since: started)
-                }
+                progress?.advance(.training, detail: String(format: "seed %d epoch %d/%d step %d/%d loss %.4f", seed,
+                                                            epoch + 1, config.optim.epochs, s + 1, perEpoch, parts.total))
                 afterStep?(stepsDone)
                 try stepBoundary(partial, of: perEpoch, split: split)
             }

@@ -177,7 +177,7 @@ final class ConfigErrorTests: XCTestCase, ConfigTestFiles {
             ("output.keep_checkpoints=0", "output.keep_checkpoints must be >= 1, got 0"),
             ("output.checkpoint_every=0", "output.checkpoint_every must be >= 1, got 0"),
             ("run.threads=3000000000", "run.threads must be in 0...1024, got 3000000000"),
-            ("run.progress_every=0", "run.progress_every must be >= 1, got 0"),
+            ("run.progress_every=-1", "run.progress_every must be >= 0 seconds (0: no progress lines), got -1.0"),
             ("run.collective_timeout=-1",
              "run.collective_timeout must be >= 0 seconds (0 disables the watchdog), got -1.0"),
         ]
