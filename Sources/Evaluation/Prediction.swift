@@ -115,31 +115,69 @@ public struct RunPrediction {
     public func predict(_ inputs: [URL], to out: URL,
                         encoderFactory: @escaping (ExperimentConfig) throws -> SliceEncoder,
                         progress: @escaping (String) -> Void = { _ in }) throws -> [URL] {
+        let volumes = try Self.readInputs(inputs, out: out)
+        let provider = try Self.inferenceProvider(config, encoderFactory: encoderFactory)
+        try Self.createFolder(out)
+        let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
+        return try head.visit(PredictionVisitor(prediction: self, provider: provider, volumes: volumes, out: out,
+                                                progress: progress))
+    }
+
+    /// Reads and checks every input as an unlabelled, z-scored volume named by its file stem:
+    /// names must be distinct and no output `<out>/<name><suffix>.nii.gz` may be an input.
+    public static func readInputs(_ inputs: [URL], out: URL, suffixes: [String] = [""]) throws -> [Volume] {
         let stacks = try inputs.map { try NIfTIStack(contentsOf: $0) }
         var names: [String: URL] = [:]
+        let inputPaths = Set(stacks.map { $0.url.standardizedFileURL.path })
         for s in stacks {
             if let other = names[s.stem] {
                 throw RunFileError(path: s.url.path,
                                    message: "same volume name '\(s.stem)' as \(other.path); outputs would collide")
             }
             names[s.stem] = s.url
-            let target = out.appendingPathComponent(s.stem + ".nii.gz")
-            if target.standardizedFileURL.path == s.url.standardizedFileURL.path {
-                throw RunFileError(path: target.path,
-                                   message: "the output would overwrite its input; choose another --out folder")
+            for suffix in suffixes {
+                let target = out.appendingPathComponent(s.stem + suffix + ".nii.gz")
+                if inputPaths.contains(target.standardizedFileURL.path) {
+                    throw RunFileError(path: target.path,
+                                       message: "the output would overwrite its input; choose another --out folder")
+                }
             }
         }
-        let volumes = try stacks.map { try $0.volume(name: $0.stem) }
-        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw RunFileError(path: out.path,
+        return try stacks.map { try $0.volume(name: $0.stem) }
+    }
+
+    /// The embedding provider for new volumes: the config's encoder, no cache (nothing to reuse).
+    static func inferenceProvider(_ config: ExperimentConfig,
+                                  encoderFactory: (ExperimentConfig) throws -> SliceEncoder) throws
+        -> EmbeddingProvider {
+        var inference = config
+        inference.cache.enabled = false
+        return try EmbeddingProvider.make(inference, encoder: encoderFactory(inference))
+    }
+
+    static func createFolder(_ folder: URL) throws {
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw RunFileError(path: folder.path,
                                message: "cannot create the output folder (\(error.localizedDescription))")
         }
-        var inference = config
-        inference.cache.enabled = false                 // new volumes: nothing to reuse
-        let provider = try EmbeddingProvider.make(inference, encoder: encoderFactory(inference))
-        let head = try HeadFactory.make(config, inputChannels: provider.encoder.embeddingShape[0])
-        return try head.visit(PredictionVisitor(prediction: self, provider: provider, volumes: volumes, out: out,
-                                                progress: progress))
+    }
+
+    /// The checkpoint restored into `head` as testing uses it: the test parameters, the state
+    /// they go into and the frozen buffers. Its parameter names must be exactly the head's.
+    func restored<H: SegmentationHead>(into head: H, provider: EmbeddingProvider) throws
+        -> (params: [Float], template: TrainableState, frozen: FrozenState) {
+        let expected = Set(head.layout.names), found = Set(checkpoint.params.map(\.0))
+        guard expected == found else {
+            throw RunFileError(path: checkpointFolder.path,
+                               message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
+                               + "missing \(expected.subtracting(found).sorted()), "
+                               + "unexpected \(found.subtracting(expected).sorted())")
+        }
+        let trainer = try SeedTrainer(head: head, config: config, seed: seed,
+                                      comm: SingleProcessCommunicator(), worldSize: 1,
+                                      provider: provider, store: nil, log: RunLog(rank: 0, metricsFile: nil))
+        try trainer.restore(checkpoint)
+        return (trainer.testParameters, trainer.state, trainer.frozen)
     }
 }
 
@@ -152,26 +190,15 @@ private struct PredictionVisitor: HeadVisitor {
     let progress: (String) -> Void
 
     func visit<H: SegmentationHead>(_ head: H) throws -> [URL] {
-        let config = prediction.config, checkpoint = prediction.checkpoint
-        let expected = Set(head.layout.names), found = Set(checkpoint.params.map(\.0))
-        guard expected == found else {
-            throw RunFileError(path: prediction.checkpointFolder.path,
-                               message: "the checkpoint's parameters do not fit the \(config.head.kind) head: "
-                               + "missing \(expected.subtracting(found).sorted()), "
-                               + "unexpected \(found.subtracting(expected).sorted())")
-        }
-        let trainer = try SeedTrainer(head: head, config: config, seed: prediction.seed,
-                                      comm: SingleProcessCommunicator(), worldSize: 1,
-                                      provider: provider, store: nil, log: RunLog(rank: 0, metricsFile: nil))
-        try trainer.restore(checkpoint)
+        let config = prediction.config
+        let (params, template, frozen) = try prediction.restored(into: head, provider: provider)
         var predictor = VolumePredictor(head: head, provider: provider, sliceSize: config.data.slice_size,
                                         batchSize: config.optim.batch_size)
         var written: [URL] = []
         for (v, volume) in volumes.enumerated() {
             let started = Date()
             let labels = try predictor.predict(volume: 0, of: SliceSet(volumes: [volume]),
-                                               params: trainer.testParameters,
-                                               template: trainer.state, frozen: trainer.frozen)
+                                               params: params, template: template, frozen: frozen)
             let url = out.appendingPathComponent(volume.name + ".nii.gz")
             try volume.prediction(labels).write(to: url)
             written.append(url)

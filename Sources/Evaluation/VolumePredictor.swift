@@ -34,30 +34,47 @@ public struct VolumePredictor<Head: SegmentationHead> {
     public mutating func predict(volume v: Int, of set: SliceSet, params: [Float], template: TrainableState,
                                  frozen: FrozenState) throws -> [UInt8] {
         let volume = set.volumes[v]
-        let ids = set.slices.filter { $0.volumeIndex == v }.sorted { $0.index < $1.index }.map(\.id)
-        let (h, w, k) = (volume.height, volume.width, step.head.classes)
-        var out = [UInt8](repeating: 0, count: volume.depth * h * w)
+        var out = [UInt8](repeating: 0, count: volume.depth * volume.height * volume.width)
         var state = template
         state.params = params
+        try Self.forEachBatch(volume: v, of: set, provider: provider, batchSize: batchSize) { embeddings, z in
+            let native = nativeLogits(embeddings, height: volume.height, width: volume.width, state: state,
+                                      frozen: frozen)
+            for (j, index) in z.enumerated() {
+                Self.argmax(native, item: j, into: &out, offset: index * volume.height * volume.width)
+            }
+        }
+        return out
+    }
+
+    /// Calls `body` with the clean embeddings (B, C, g, g) of consecutive batches of volume `v`'s
+    /// slices (at most `batchSize`, z order) and their slice indices: one encoder pass per slice.
+    static func forEachBatch(volume v: Int, of set: SliceSet, provider: EmbeddingProvider, batchSize: Int,
+                             _ body: (Tensor, [Int]) throws -> Void) throws {
+        let ids = set.slices.filter { $0.volumeIndex == v }.sorted { $0.index < $1.index }.map(\.id)
         for chunk in stride(from: 0, to: ids.count, by: batchSize) {
             let batchIds = Array(ids[chunk..<min(ids.count, chunk + batchSize)])
             let samples = try batchIds.map { try provider.clean(set, $0) }
             let embeddings = Tensor(shape: [samples.count] + samples[0].embedding.shape,
                                     data: samples.flatMap(\.embedding.data))
-            let logits = step.predict(embeddings, labelSize: sliceSize, state: state, frozen: frozen)
-            var native = Tensor(zeros: [samples.count, k, h, w])
-            logits.withPointer { x in
-                native.withMutablePointer { y in
-                    BilinearResize.forward(y: y, x: x, planes: samples.count * k, height: sliceSize, width: sliceSize,
-                                           outHeight: h, outWidth: w)
-                }
-            }
-            for (j, id) in batchIds.enumerated() {
-                let z = set.slices[id].index
-                Self.argmax(native, item: j, into: &out, offset: z * h * w)
+            try body(embeddings, batchIds.map { set.slices[$0].index })
+        }
+    }
+
+    /// The head's logits (B, K, h, w) of `embeddings` (B, C, g, g), resized bilinearly from the
+    /// network size to the native slice size h x w.
+    mutating func nativeLogits(_ embeddings: Tensor, height h: Int, width w: Int, state: TrainableState,
+                               frozen: FrozenState) -> Tensor {
+        let (b, k) = (embeddings.shape[0], step.head.classes)
+        let logits = step.predict(embeddings, labelSize: sliceSize, state: state, frozen: frozen)
+        var native = Tensor(zeros: [b, k, h, w])
+        logits.withPointer { x in
+            native.withMutablePointer { y in
+                BilinearResize.forward(y: y, x: x, planes: b * k, height: sliceSize, width: sliceSize,
+                                       outHeight: h, outWidth: w)
             }
         }
-        return out
+        return native
     }
 
     static func argmax(_ logits: Tensor, item: Int, into out: inout [UInt8], offset: Int) {

@@ -51,6 +51,7 @@ enum RunReport {
         s.html.append("<h3>Results</h3>")
         s.html.append(run.summary.table(metrics: options.metrics).html(
             caption: "Test set: one row per seed, then mean ± std over seeds (summary.json)"))
+        try ensemble(run, &s, options: options)
         volumeScores(run, &s)
         try overlays(run, &s, options)
         try curves(run, &s, options)
