@@ -1,14 +1,5 @@
-import Foundation
+import Runs
 
-/// A run folder the report cannot be made from: the file, what was wrong, and what to do.
-public struct ReportError: Error, CustomStringConvertible, Equatable {
-    public let path: String
-    public let message: String
-
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-}
+/// A run folder the report cannot be made from: the file and what was wrong (the run layer's
+/// `RunFileError`, under the name the report's callers and tests use).
+public typealias ReportError = RunFileError
