@@ -73,9 +73,11 @@ struct PlanBenchCommand: ParsableCommand {
                 print("\n\(config.name): \(workload.note)")
                 print(String(format: "  units: encoder pass %.3f s, head step %.3f s (1 slice) / %.3f s (%d), "
                              + "forward %.4f s/slice, checkpoint %.3f s, %d parameters, data load %.2f s, "
-                             + "scoring %.3f s/volume", units.encoderPass,
+                             + "scoring %.3f s/volume, cache read %.3f ms (%@) / %.3f ms (fp32)", units.encoderPass,
                              units.headStepOne, units.headStepBatch, units.batchSize, units.forwardPerSlice,
-                             units.checkpointWrite, units.parameters, units.dataLoad, units.scorePerVolume))
+                             units.checkpointWrite, units.parameters, units.dataLoad, units.scorePerVolume,
+                             units.cacheReadTrain * 1e3, config.cache.dtype.rawValue,
+                             units.cacheReadEvaluation * 1e3))
                 print("  ranks   data + cache  pretrain   train/seed  val/seed   test/seed"
                       + "  seeds (groups)        total")
                 for (i, r) in rankCounts.enumerated() {
@@ -98,9 +100,9 @@ struct PlanBenchCommand: ParsableCommand {
 
     static let model = """
         cache build sharded over all ranks; seeds in parallel groups when ranks >= seeds; a step costs ceil(B/g) \
-        encoder passes (augmentation reference) + a head step on ceil(B/g) slices + a ring all-reduce of the \
-        parameters + the stop agreement; validation and test forward ceil(slices/g) slices per rank; one checkpoint \
-        per epoch (see CostPlan).
+        encoder passes (augmentation reference) or cache reads + a head step on ceil(B/g) slices + a ring \
+        all-reduce of the parameters + the stop agreement; validation and test read and forward ceil(slices/g) \
+        slices per rank; one checkpoint per epoch (see CostPlan).
         """
 
     /// The config whose unit costs are measured: itself, or with random weights of its preset when
@@ -140,27 +142,6 @@ struct PlanBenchCommand: ParsableCommand {
         let bandwidth = 2 * (r - 1) / r * 4 * Double(big) / max(1e-9, try median(big) - 2 * log2(r) * latency)
         return (latency, bandwidth, String(format: "all-reduce measured on %d ranks: %.1f µs latency, %.2f GB/s",
                                            comm.size, latency * 1e6, bandwidth / 1e9))
-    }
-
-    /// The unit costs of `config` on one rank (encoder passes cached by encoder in `encoderCosts`).
-    func measure(_ config: ExperimentConfig, encoderCosts: inout [String: Double]) throws -> CostPlan.UnitCosts {
-        let encoder = try SliceEncoders.make(config)
-        let s = config.data.slice_size
-        if encoderCosts[encoder.cacheKey] == nil {
-            let image = Tensor(shape: [3, s, s], data: CounterRNG(seed: 5).uniforms(3 * s * s, low: 0, high: 1))
-            _ = try encoder.encode(image)
-            encoderCosts[encoder.cacheKey] = BenchHarness.median(try (0..<repeats).map { _ in
-                try BenchHarness.seconds { _ = try encoder.encode(image) }
-            })
-        }
-        let encoderPass = encoderCosts[encoder.cacheKey]!
-        if config.head.kind == .samBox {
-            return CostPlan.UnitCosts(encoderPass: encoderPass, headStepOne: 0, headStepBatch: 0, batchSize: 1,
-                                      forwardPerSlice: 0, checkpointWrite: 0, parameters: 0, latency: 0, bandwidth: 1)
-        }
-        let head = try HeadFactory.make(config, inputChannels: encoder.embeddingShape[0])
-        return try head.visit(HeadUnits(config: config, embedding: encoder.embeddingShape, repeats: repeats,
-                                        encoderPass: encoderPass))
     }
 
     /// Slice counts of the config's data: the real ones when `data.root` holds a dataset (read
@@ -210,7 +191,7 @@ struct PlanBenchCommand: ParsableCommand {
 }
 
 /// A head's step on 1 and B slices, its forward per slice and a checkpoint write.
-private struct HeadUnits: HeadVisitor {
+struct HeadUnits: HeadVisitor {
     let config: ExperimentConfig
     let embedding: [Int]
     let repeats: Int

@@ -9,12 +9,13 @@ import Foundation
 /// - seeds train in parallel groups when there are at least as many ranks as seeds (R / seeds
 ///   ranks each), else one after another on all ranks;
 /// - a training step of a group of g ranks costs, on the slowest rank, ceil(B / g) encoder passes
-///   (augmentation `reference` only; cached embeddings cost nothing) plus a head step on ceil(B /
-///   g) slices (linear between the measured steps on 1 and B slices) plus one all-reduce of the
-///   head's parameter count (ring model: 2 (g-1)/g x 4P bytes at the measured bandwidth, plus
+///   (augmentation `reference`, or no cache) or cache reads (measured, at `cache.dtype`) plus a
+///   head step on ceil(B / g) slices (linear between the measured steps on 1 and B slices) plus
+///   one all-reduce of the head's parameter count (ring model: 2 (g-1)/g x 4P bytes at the measured bandwidth, plus
 ///   2 log2(g) latencies) plus the stop agreement (one more latency);
-/// - every validated epoch and the test pass forward ceil(slices / g) slices per rank (plus an
-///   encoder pass each when the cache is off); the coordinator writes one checkpoint per epoch;
+/// - every validated epoch and the test pass forward ceil(slices / g) slices per rank (plus a
+///   cache read each, or an encoder pass when the cache is off); the coordinator writes one
+///   checkpoint per epoch;
 /// - SimCLR pretraining steps cost a head step on 2 ceil(N / g) views; the box baseline one
 ///   encoder pass per test slice, sharded;
 /// - serial parts: loading the data (every rank at once) and, on the coordinator, scoring and
@@ -31,6 +32,8 @@ public struct CostPlan {
         public var checkpointWrite: Double
         /// Loading the data (scan, volumes, split), and scoring + writing one test volume.
         public var dataLoad = 0.0, scorePerVolume = 0.0
+        /// Reading one cached embedding: a training entry (`cache.dtype`) and an evaluation entry (fp32).
+        public var cacheReadTrain = 0.0, cacheReadEvaluation = 0.0
         public var parameters: Int
         /// The all-reduce model's per-message latency (s) and bandwidth (bytes/s).
         public var latency: Double
@@ -106,12 +109,13 @@ public struct CostPlan {
         p.ranksPerGroup = max(1, ranks / p.seedGroups)
         let g = p.ranksPerGroup, b = c.optim.batch_size
         let local = (b + g - 1) / g
-        let encoderPerStep = c.data.augmentation == .reference ? Double(local) * u.encoderPass : 0
+        let encoderPerStep = c.data.augmentation == .reference ? Double(local) * u.encoderPass
+            : Double(local) * (c.cache.enabled ? u.cacheReadTrain : u.encoderPass)
         let step = encoderPerStep + u.headStep(local) + u.allReduce(ranks: g, floats: u.parameters)
             + (g > 1 ? u.latency : 0)
         let stepsPerEpoch = (w.train + b - 1) / b
         p.training = Double(c.optim.epochs) * (Double(stepsPerEpoch) * step + u.checkpointWrite)
-        let evalSlice = u.forwardPerSlice + (c.cache.enabled ? 0 : u.encoderPass)
+        let evalSlice = u.forwardPerSlice + (c.cache.enabled ? u.cacheReadEvaluation : u.encoderPass)
         p.validation = Double(c.optim.epochs / c.optim.validate_every) * shard(w.validation, g) * evalSlice
         p.test = shard(w.test, g) * evalSlice + scoring
         if c.pretrain.method == .simclr {

@@ -67,4 +67,24 @@ final class CostPlanTests: XCTestCase {
         // 100 slices in steps of 32: 3 full steps and one of 4; each a step on 2 x 32 views.
         XCTAssertEqual(simclr.pretraining, 2 * 4 * units.headStep(64), accuracy: 1e-9)
     }
+
+    /// Cached embeddings are read once per slice per step and per validated or tested slice (at
+    /// their measured costs); without a cache every such slice is an encoder pass.
+    func testCacheReadsAndNoCache() {
+        var reads = units
+        (reads.cacheReadTrain, reads.cacheReadEvaluation) = (0.02, 0.03)
+        let base = CostPlan.project(workload(), units, ranks: 1)
+        let cached = CostPlan.project(workload(), reads, ranks: 1)
+        let readsPerRun: Double = 10 * 10 * 4 * 0.02
+        XCTAssertEqual(cached.training - base.training, readsPerRun, accuracy: 1e-9, "4 reads per step")
+        XCTAssertEqual(cached.validation - base.validation, 10 * 20 * 0.03, accuracy: 1e-9)
+        XCTAssertEqual(cached.test - base.test, 30 * 0.03, accuracy: 1e-9)
+        let uncached = CostPlan.project(workload { $0.cache.enabled = false }, reads, ranks: 1)
+        XCTAssertEqual(uncached.cache, 0)
+        let uncachedStep: Double = 4 * 1 + 0.4
+        XCTAssertEqual(uncached.training, 10 * (10 * uncachedStep + 0.5), accuracy: 1e-9,
+                       "an encoder pass per slice per step")
+        let uncachedTest: Double = 30 * (0.01 + 1)
+        XCTAssertEqual(uncached.test, uncachedTest, accuracy: 1e-9)
+    }
 }
