@@ -38,11 +38,12 @@ public final class SuiteRunner {
         return saved == config
     }
 
-    /// Runs every unfinished config in order (`prepare` is called on every rank before each
-    /// run, e.g. to set BLAS threads), then on the coordinator builds the table, writes it to
-    /// `suite.output` and returns it (nil on other ranks).
+    /// Links the runs into `suite.folder` (coordinator), runs every unfinished config in order
+    /// (`prepare` is called on every rank before each run, e.g. to set BLAS threads), then on the
+    /// coordinator builds the table, writes it to `suite.output` and returns it (nil on other ranks).
     @discardableResult
     public func run(prepare: (ExperimentConfig) -> Void = { _ in }) throws -> ResultsTable? {
+        if world.isCoordinator { try linkRuns() }
         for (i, config) in configs.enumerated() {
             let label = "suite \(suite.name): run \(i + 1)/\(configs.count) \(config.name) (\(suite.runs[i]))"
             // The coordinator's file system decides, so that every rank takes the same branch.
@@ -98,6 +99,15 @@ public final class SuiteRunner {
                               + "one table needs the same classes in every run")
         }
         return RunSummary.comparison(summaries, metrics: suite.metrics)
+    }
+
+    /// Makes `suite.folder` hold every run (`Suite.linkRuns`), saying what it linked.
+    public func linkRuns() throws {
+        let links = try suite.linkRuns(configs)
+        if let folder = suite.folder, !links.isEmpty {
+            log.info("suite \(suite.name): \(links.count) run(s) linked into \(folder): "
+                     + links.map(\.lastPathComponent).joined(separator: ", "))
+        }
     }
 
     /// Writes `table` to `suite.output` atomically (nothing without `output`): a `.md` file gets

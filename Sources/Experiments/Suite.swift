@@ -12,10 +12,11 @@ import Training
 /// e.g. the paper's Table 1 (`configs/paper/table1.json`).
 ///
 ///     {"name": "Table 1", "runs": ["configs/paper/autosam_vit_b_train1.json", ...],
-///      "metrics": "dice,assd", "output": "runs/table1.md"}
+///      "metrics": "dice,assd", "output": "runs/table1.md", "folder": "runs/table1"}
 ///
 /// `name` and `runs` are required; `metrics` defaults to `dice,assd`; without `output` the table is
-/// only printed. Paths are relative to the working directory, like every other path.
+/// only printed; `folder` (optional) gathers the suite's runs for `autosam report FOLDER`
+/// (`Suite+Folder.swift`). Paths are relative to the working directory, like every other path.
 public struct Suite: Equatable {
     public var name: String
     /// Config files, one table row each, in this order.
@@ -24,16 +25,20 @@ public struct Suite: Equatable {
     /// Where the table is written (a `.md` file gets a heading and a code block, anything else
     /// plain text); nil: printed only.
     public var output: String?
+    /// The folder that holds every run of the suite, its own or linked (`linkRuns`); nil: none.
+    public var folder: String?
     /// The suite file itself (named in errors).
     public var file: URL
 
-    static let keys = ["name", "runs", "metrics", "output"]
+    static let keys = ["name", "runs", "metrics", "output", "folder"]
 
-    public init(name: String, runs: [String], metrics: [Metric] = [.dice, .assd], output: String? = nil, file: URL) {
+    public init(name: String, runs: [String], metrics: [Metric] = [.dice, .assd], output: String? = nil,
+                folder: String? = nil, file: URL) {
         self.name = name
         self.runs = runs
         self.metrics = metrics
         self.output = output
+        self.folder = folder
         self.file = file
     }
 
@@ -58,8 +63,12 @@ public struct Suite: Equatable {
             throw fail("'metrics' must be a string like \"dice,assd\"")
         }
         guard object["output"] == nil || object["output"] is String else { throw fail("'output' must be a file path") }
+        guard object["folder"] == nil || (object["folder"] as? String).map({ !$0.isEmpty }) == true else {
+            throw fail("'folder' must be a non-empty folder path")
+        }
         let metrics = try parseMetrics(object["metrics"] as? String ?? "dice,assd", source: file.path)
-        return Suite(name: name, runs: runs, metrics: metrics, output: object["output"] as? String, file: file)
+        return Suite(name: name, runs: runs, metrics: metrics, output: object["output"] as? String,
+                     folder: object["folder"] as? String, file: file)
     }
 
     /// "dice,assd" -> [.dice, .assd]; an unknown name is an error naming it.
@@ -76,7 +85,8 @@ public struct Suite: Equatable {
     }
 
     /// Every listed config loaded and validated, in suite order, so that any config error is
-    /// reported before anything runs. Two runs sharing an output folder are an error too.
+    /// reported before anything runs. Two runs sharing an output folder are an error too, and so
+    /// are, with a `folder`, two output folders of one name or the suite's folder as a run's.
     public func configs() throws -> [ExperimentConfig] {
         var configs: [ExperimentConfig] = []
         for path in runs {
@@ -93,6 +103,7 @@ public struct Suite: Equatable {
                                   message: "\(runs[j]) and \(runs[i]) both write to output.dir \(config.output.dir)")
             }
         }
+        try checkFolder(configs)
         return configs
     }
 }

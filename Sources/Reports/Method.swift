@@ -29,6 +29,22 @@ enum Method {
         ("augmentation", { $0.data.augmentation.rawValue }),
     ]
 
+    /// The order of comparison rows and figure lines: heads before baselines (AutoSAM, CNN,
+    /// linear, UNet, SimCLR UNet, box prompts), then encoder size (ViT-B, L, H), head depth,
+    /// width, and training patients (all, train_size 0, last); configs equal in all of these
+    /// keep their order. A folder lists runs alphabetically, which would put vit_h before vit_l.
+    static func ordered<T>(_ items: [T], by config: (T) -> ExperimentConfig) -> [T] {
+        func key(_ c: ExperimentConfig) -> [Int] {
+            func index<C: ConfigChoice>(_ value: C) -> Int { Array(C.allCases).firstIndex(of: value) ?? 0 }
+            return [index(c.head.kind), index(c.pretrain.method), index(c.head.box_input), index(c.encoder.preset),
+                    c.head.depth, c.head.channels, c.data.train_size == 0 ? Int.max : c.data.train_size]
+        }
+        return items.enumerated().sorted { a, b in
+            let (ka, kb) = (key(config(a.element)), key(config(b.element)))
+            return ka == kb ? a.offset < b.offset : ka.lexicographicallyPrecedes(kb)
+        }.map(\.element)
+    }
+
     /// A label per config: the base name, plus each qualifier whose value differs among the
     /// configs of that base name ("AutoSAM (encoder vit_h)").
     static func labels(_ configs: [ExperimentConfig]) -> [String] {
