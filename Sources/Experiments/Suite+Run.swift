@@ -44,6 +44,7 @@ public final class SuiteRunner {
     @discardableResult
     public func run(prepare: (ExperimentConfig) -> Void = { _ in }) throws -> ResultsTable? {
         if world.isCoordinator { try linkRuns() }
+        var timed: [Double] = []   // wall seconds of the runs this invocation trained
         for (i, config) in configs.enumerated() {
             let label = "suite \(suite.name): run \(i + 1)/\(configs.count) \(config.name) (\(suite.runs[i]))"
             // The coordinator's file system decides, so that every rank takes the same branch.
@@ -59,7 +60,7 @@ public final class SuiteRunner {
             if world.isCoordinator {
                 try experiment.createOutputFolder()
                 lock = try RunLock(folder: experiment.outputDir)     // before touching the folder's files
-                log.info("\(label) -> \(config.output.dir)")
+                log.info("\(label) -> \(config.output.dir); " + etaLine(timed: timed, from: i))
                 let stale = experiment.outputDir.appendingPathComponent("summary.json")
                 if FileManager.default.fileExists(atPath: stale.path) {
                     log.info("\(config.output.dir)/summary.json is of another config: removed, running again")
@@ -67,7 +68,9 @@ public final class SuiteRunner {
                 }
                 try RunFolder.writeConfig(config, to: experiment.outputDir)
             }
+            let started = Date()
             try experiment.run(resume: .auto, holding: lock)
+            timed.append(Date().timeIntervalSince(started))
         }
         try world.barrier()
         guard world.isCoordinator else { return nil }
@@ -121,3 +124,19 @@ public final class SuiteRunner {
         log.info("suite \(suite.name): table written to \(output)")
     }
 }
+
+extension SuiteRunner {
+    /// The suite's rough ETA before run `index`: the mean wall time of the runs trained so far in
+    /// this invocation times the unfinished runs from `index` on (runs differ in size, so this is
+    /// a rough guide; `autosam bench plan --suite` projects each run from measured unit costs).
+    func etaLine(timed: [Double], from index: Int) -> String {
+        let left = configs[index...].filter { !Self.isFinished($0) }.count
+        guard !timed.isEmpty else {
+            return "\(left) run(s) to go, suite ETA not measured yet (see autosam bench plan --suite)"
+        }
+        let mean = timed.reduce(0, +) / Double(timed.count)
+        return "\(left) run(s) to go, rough suite ETA \(RunProgress.duration(mean * Double(left))) "
+            + "(mean of the \(timed.count) run(s) trained so far)"
+    }
+}
+
