@@ -38,14 +38,21 @@ struct ReportSection {
 
 /// The report of one run: results, per-volume scores, learning curves, overlays, provenance.
 enum RunReport {
+    /// "3 training patient(s) (data.train_size)", or for train_size 0 all of the fold's (from the split).
+    static func trainingPatients(_ run: ReportRun) -> String {
+        let size = run.config.data.train_size
+        guard size == 0 else { return "\(size) training patient(s) (data.train_size)" }
+        let all = run.split.map { "\($0.train.count)" } ?? "all"
+        return "\(all) training patient(s) (data.train_size 0: all of the fold's)"
+    }
+
     static func section(_ run: ReportRun, options: ReportOptions) throws -> ReportSection {
         var s = ReportSection()
         let c = run.config
         s.html.append("<section id=\"run-\(HTML.escape(run.label))\">")
         s.html.append("<h2>Run \(HTML.escape(run.label))</h2>")
         s.html.append("<p>Config <b>\(HTML.escape(c.name))</b>: \(HTML.escape(Method.baseName(c))) "
-                      + "(head.kind \(c.head.kind)), \(c.data.train_size) training patient(s) "
-                      + "(data.train_size), fold \(c.data.fold), "
+                      + "(head.kind \(c.head.kind)), \(trainingPatients(run)), fold \(c.data.fold), "
                       + "seeds \(c.seeds.map(String.init).joined(separator: ", ")), "
                       + "folder <code>\(HTML.escape(run.folder.path))</code>.</p>")
         s.html.append("<h3>Results</h3>")

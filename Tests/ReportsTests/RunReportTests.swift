@@ -114,6 +114,20 @@ final class RunReportTests: XCTestCase {
         HTMLChecks.assertBalanced(html)
     }
 
+    /// The header counts the training patients; train_size 0 (all) is counted from the split.
+    func testHeaderCountsTrainingPatients() throws {
+        let size = TinyReportRun.shared.config.data.train_size
+        XCTAssertTrue(Self.written.html.contains("\(size) training patient(s) (data.train_size)"))
+        let all = try TinyReportRun.copy()
+        let configFile = all.appendingPathComponent("config.json")
+        var config = try ConfigLoader.load(file: configFile)
+        config.data.train_size = 0
+        try ConfigLoader.render(config).write(to: configFile, atomically: true, encoding: .utf8)
+        let run = try ReportRun.load(all)
+        let patients = try XCTUnwrap(run.split).train.count
+        XCTAssertTrue(RunReport.trainingPatients(run).hasPrefix("\(patients) training patient(s) (data.train_size 0"))
+    }
+
     /// A relative data.root is found from the folder `train` ran in (the run folder minus
     /// output.dir), whatever the working directory.
     func testRelativeDataRootIsFoundFromTheFolderTrainRanIn() throws {
