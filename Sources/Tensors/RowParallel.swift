@@ -13,9 +13,13 @@ public enum RowParallel {
     /// Fewer elements than this per chunk are not worth a thread hand-off.
     public static let minimumChunkElements = 1 << 15
 
+    /// At most this many chunks when set (tests compare a serial split with the parallel one
+    /// while BLAS keeps its threads, since OpenBLAS's own results may depend on its thread count).
+    nonisolated(unsafe) public static var chunkLimit: Int?
+
     /// Calls `body(rows)` on disjoint row ranges covering 0..<rows; `width` is the elements per row.
     public static func run(rows: Int, width: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = min(BLASRuntime.threads, max(1, rows * width / minimumChunkElements), rows)
+        let chunks = min(chunkLimit ?? BLASRuntime.threads, max(1, rows * width / minimumChunkElements), rows)
         guard chunks > 1 else {
             if rows > 0 { body(0..<rows) }
             return

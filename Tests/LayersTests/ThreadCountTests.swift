@@ -3,17 +3,23 @@ import Tensors
 import TestSupport
 import XCTest
 
-/// The layers whose element work runs on several cores (`RowParallel`) give the same bits for any
-/// BLAS thread count: each row is computed by one thread with the same arithmetic, and reductions
-/// across rows are added in a fixed order. Sizes are above the hand-off threshold.
+/// The layers whose element work runs on several cores (`RowParallel`) give the same bits whether
+/// that work is split or not: each row is computed by one thread with the same arithmetic, and
+/// reductions across rows are added in a fixed order. BLAS keeps 2 threads in both runs (OpenBLAS's
+/// own GEMM results may depend on its thread count with some kernel families). Sizes are above the
+/// hand-off threshold.
 final class ThreadCountTests: XCTestCase {
-    /// Runs `body` with 1 and with 2 BLAS threads and returns both results.
+    /// Runs `body` with the element work in one chunk and split over 2 threads; returns both results.
     func withOneAndTwoThreads(_ body: () -> [Float]) -> (one: [Float], two: [Float]) {
         let before = BLASRuntime.threads
-        defer { BLASRuntime.setThreads(before) }
-        BLASRuntime.setThreads(1)
-        let one = body()
+        defer {
+            BLASRuntime.setThreads(before)
+            RowParallel.chunkLimit = nil
+        }
         BLASRuntime.setThreads(2)
+        RowParallel.chunkLimit = 1
+        let one = body()
+        RowParallel.chunkLimit = nil
         return (one, body())
     }
 
