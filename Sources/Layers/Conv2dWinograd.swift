@@ -127,7 +127,9 @@ public enum Conv2dWinograd {
     /// `count` GEMMs `C_p = op(A_p) @ op(B_p) + beta C_p` (A not transposed) as `Gemm.batched`, with k fed
     /// in slices of at most `kSlice` (beta 1 after the first). OpenBLAS cuts a k between GEMM_Q and
     /// 2 GEMM_Q at one point with one thread (driver/level3/level3.c) and at another with several
-    /// (level3_thread.c), which would make the sums round differently with the thread count.
+    /// (level3_thread.c), which would make the sums round differently with the thread count. That
+    /// makes the Cooperlake/SkylakeX kernels' results thread-count independent here; with the
+    /// Haswell kernels OpenBLAS's results still vary with its thread count (CI's Haswell pass).
     static func slicedGemms(
         count: Int, transB: Bool = false, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
