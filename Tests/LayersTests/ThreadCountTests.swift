@@ -9,29 +9,13 @@ import XCTest
 /// own GEMM results may depend on its thread count with some kernel families). Sizes are above the
 /// hand-off threshold.
 final class ThreadCountTests: XCTestCase {
-    /// Runs `body` with the element work in one chunk and split over 2 threads; returns both results.
-    func withOneAndTwoThreads(_ body: () -> [Float]) -> (one: [Float], two: [Float]) {
-        let before = BLASRuntime.threads
-        defer {
-            BLASRuntime.setThreads(before)
-            RowParallel.chunkLimit = nil
-        }
-        BLASRuntime.setThreads(2)
-        RowParallel.chunkLimit = 1
-        let one = body()
-        RowParallel.chunkLimit = nil
-        return (one, body())
-    }
-
-    func assertSameBits(_ result: (one: [Float], two: [Float]), _ name: String) {
-        XCTAssertEqual(result.one.count, result.two.count, name)
-        XCTAssertTrue(zip(result.one, result.two).allSatisfy { $0.bitPattern == $1.bitPattern },
-                      "\(name) depends on the thread count")
+    func assertSameBits(_ result: (serial: [Float], split: [Float]), _ name: String) {
+        XCTAssertTrue(sameBits(result), "\(name) depends on how its element work is split")
     }
 
     func testGELU() {
         let x = randomTensor([3, 70_001], seed: 1, scale: 3), dy = randomTensor([3, 70_001], seed: 2)
-        assertSameBits(withOneAndTwoThreads {
+        assertSameBits(resultsSerialAndSplit {
             var y = [Float](repeating: 0, count: x.count), dx = [Float](repeating: 0.5, count: x.count)
             GELU.forward(y: &y, x: x.data, count: x.count)
             GELU.backward(dx: &dx, dy: dy.data, x: x.data, count: x.count)
@@ -43,7 +27,7 @@ final class ThreadCountTests: XCTestCase {
         let (b, c, p) = (4, 16, 4096)
         let x = randomTensor([b, c, p], seed: 3, scale: 2), dy = randomTensor([b, c, p], seed: 4)
         let w = randomTensor([c], seed: 5), bias = randomTensor([c], seed: 6)
-        assertSameBits(withOneAndTwoThreads {
+        assertSameBits(resultsSerialAndSplit {
             var y = [Float](repeating: 0, count: x.count), dx = [Float](repeating: 0, count: x.count)
             var mean = [Float](repeating: 0, count: b * p), rstd = mean
             var dW = [Float](repeating: 0.25, count: c), dB = dW
@@ -59,7 +43,7 @@ final class ThreadCountTests: XCTestCase {
         let (b, i, o, h, w) = (2, 8, 16, 32, 32)
         let x = randomTensor([b, i, h, w], seed: 7), weight = randomTensor([i, o, 2, 2], seed: 8)
         let bias = randomTensor([o], seed: 9), dy = randomTensor([b, o, 2 * h, 2 * w], seed: 10)
-        assertSameBits(withOneAndTwoThreads {
+        assertSameBits(resultsSerialAndSplit {
             var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
             var dW = [Float](repeating: 0, count: weight.count), dB = [Float](repeating: 0, count: o)
             ConvTranspose2d.forward(y: &y, x: x.data, weight: weight.data, bias: bias.data, batch: b, inChannels: i,
