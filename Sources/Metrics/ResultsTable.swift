@@ -33,36 +33,58 @@ public struct ResultsTable: Sendable {
         self.heading = heading
     }
 
-    public func render() -> String {
-        guard let first = rows.first?.summary else { return "(no results)\n" }
+    /// The table's cells, before any layout: what `render()` lays out as text and the HTML report
+    /// as a table.
+    public struct Grid: Sendable {
+        /// One title per metric block, e.g. "Dice", "ASSD (mm)".
+        public var blocks: [String]
+        /// The class names under each block, block after block.
+        public var subheads: [String]
+        /// Per row: its label and its cells (`mean ± std`, `*` when some values are undefined, `n/a`).
+        public var rows: [(label: String, cells: [String])]
+        /// Lines under the table (the undefined-values key when a cell has `*`).
+        public var notes: [String]
+    }
+
+    /// The cells of the table; nil without rows.
+    public var grid: Grid? {
+        guard let first = rows.first?.summary else { return nil }
         let names = first.columns.map(\.name)
         precondition(rows.allSatisfy { $0.summary.columns.map(\.name) == names }, "rows differ in classes")
         let cells = rows.map { row in metrics.flatMap { m in row.summary.columns.map { cell($0[m], m) } } }
-        let subheads = metrics.flatMap { _ in names }
-        let blocks = metrics.map { m in m == .dice ? m.title : "\(m.title) (\(first.distanceUnit))" }
+        let undefined = cells.contains { $0.contains { $0.hasSuffix("*") } }
+        return Grid(blocks: metrics.map { m in m == .dice ? m.title : "\(m.title) (\(first.distanceUnit))" },
+                    subheads: metrics.flatMap { _ in names },
+                    rows: zip(rows, cells).map { ($0.label, $1) },
+                    notes: undefined ? ["* some values undefined (exactly one mask empty): left out of mean and std"]
+                        : [])
+    }
+
+    public func render() -> String {
+        guard let grid else { return "(no results)\n" }
+        let (blocks, subheads, cells) = (grid.blocks, grid.subheads, grid.rows.map(\.cells))
+        let perBlock = subheads.count / blocks.count
         var widths = subheads.indices.map { j in max(subheads[j].count, cells.map { $0[j].count }.max() ?? 0) }
         // Widen each metric's last column so its block title fits.
         for (b, title) in blocks.enumerated() {
-            let range = (b * names.count)..<((b + 1) * names.count)
-            let span = range.map { widths[$0] }.reduce(0, +) + 3 * (names.count - 1)
+            let range = (b * perBlock)..<((b + 1) * perBlock)
+            let span = range.map { widths[$0] }.reduce(0, +) + 3 * (perBlock - 1)
             if title.count > span { widths[range.upperBound - 1] += title.count - span }
         }
         let labelWidth = max(heading.count, rows.map(\.label.count).max() ?? 0)
         var blockCells: [String] = []
         for (b, title) in blocks.enumerated() {
-            let span = widths[(b * names.count)..<((b + 1) * names.count)].reduce(0, +) + 3 * (names.count - 1)
+            let span = widths[(b * perBlock)..<((b + 1) * perBlock)].reduce(0, +) + 3 * (perBlock - 1)
             blockCells.append(pad(title, span))
         }
         var lines = [line(pad(heading, labelWidth), blockCells),
                      line(pad("", labelWidth), subheads.indices.map { pad(subheads[$0], widths[$0]) }),
                      ([String(repeating: "-", count: labelWidth)] + widths.map { String(repeating: "-", count: $0) })
                         .joined(separator: "-+-")]
-        for (row, values) in zip(rows, cells) {
-            lines.append(line(pad(row.label, labelWidth), values.indices.map { pad(values[$0], widths[$0]) }))
+        for (label, values) in grid.rows {
+            lines.append(line(pad(label, labelWidth), values.indices.map { pad(values[$0], widths[$0]) }))
         }
-        if cells.contains(where: { $0.contains { $0.hasSuffix("*") } }) {
-            lines.append("* some values undefined (exactly one mask empty): left out of mean and std")
-        }
+        lines += grid.notes
         return lines.map { $0.replacingTrailingSpaces() }.joined(separator: "\n") + "\n"
     }
 
