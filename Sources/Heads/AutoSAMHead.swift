@@ -101,15 +101,12 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
             s.updatePositionalEncoding(gaussian: frozenLayout.tensor(Key.gaussianMatrix, in: frozen))
             TwoWayTransformer.forward(inputs: s.transformerInputs, weights: views.transformer,
                                       activations: s.transformer)
-            s.upscale(views.upscaling)
             for t in 0..<config.masksPerClass {
                 s.run(s.hypernetworks[t], token: 1 + t, weights: views.hypernetworks[t])
             }
             s.run(s.iouHead, token: 0, weights: views.iouHead)
             logits.withMutablePointer {
-                MaskDecoder.MaskProduct.forward(masks: $0, hyper: s.hypernetworks[0].output.pointer,
-                                                upscaled: s.upscaled.pointer, batch: s.rows, masks: 1,
-                                                channels: config.upscaledChannels, pixels: 16 * h * w)
+                s.upscaleAndProject(masks: $0, weights: views.upscaling, keep: workspace.keepsUpscaledEmbedding)
             }
             s.holdsForward = true
         }
@@ -118,8 +115,8 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
 
     /// Accumulates the gradients of every trainable tensor from dLogits (B, K, 4h, 4w): the mask
     /// product, hypernetwork 0, the upscaling, the transformer and the mask tokens, in reverse.
-    /// Memory: the saved upscaled embedding is dead once the mask product's weight gradient is
-    /// taken, so its buffer receives dL/d upscaled and then dL/d src (once per forward).
+    /// The upscaling and the mask product run row by row from the saved u1 (see
+    /// `AutoSAMHeadWorkspace+Upscaling.swift`).
     public func backward(_ dLogits: Tensor, parameters: [Float], frozen: [Float], gradients: inout [Float],
                          workspace: inout AutoSAMHeadWorkspace) {
         guard let s = workspace.buffers, dLogits.shape == [s.batch, classes, 4 * s.height, 4 * s.width] else {
@@ -128,30 +125,23 @@ public struct AutoSAMHead: SegmentationHead, Equatable, Sendable {
         precondition(s.holdsForward, "one backward per forward: the last forward's activations are consumed")
         precondition(gradients.count == layout.totalCount,
                      "\(gradients.count) gradients for a layout of \(layout.totalCount)")
-        let (rows, c2, p) = (s.rows, config.upscaledChannels, s.height * s.width)
+        let rows = s.rows
         s.zeroGradients()
         s.holdsForward = false
         withBases(parameters, frozen) { pBase, fBase in
             gradients.withUnsafeMutableBufferPointer { buffer in
                 let views = Views(self, parameters: pBase, frozen: fBase)
                 let grads = Views(self, parameters: buffer.baseAddress!, frozen: fBase)
-                let hyper = s.hypernetworks[0].output.pointer, dUpscaled = s.upscaled.pointer
-                dLogits.withPointer { dMasks in
-                    MaskDecoder.MaskProduct.backward(dHyper: s.gradientHyper.pointer, dUpscaled: nil, dMasks: dMasks,
-                                                     hyper: hyper, upscaled: s.upscaled.pointer, batch: rows, masks: 1,
-                                                     channels: c2, pixels: 16 * p)
-                    dUpscaled.update(repeating: 0, count: s.upscaled.count)
-                    MaskDecoder.MaskProduct.backward(dHyper: nil, dUpscaled: dUpscaled, dMasks: dMasks, hyper: hyper,
-                                                     upscaled: s.upscaled.pointer, batch: rows, masks: 1, channels: c2,
-                                                     pixels: 16 * p)
+                dLogits.withPointer {
+                    s.upscaleAndProjectBackward(dMasks: $0, weights: views.upscaling, gradients: grads.upscaling)
                 }
                 s.backward(s.hypernetworks[0], token: 1, dQueries: s.gradientQueries.pointer,
                            dOutput: s.gradientHyper.pointer, weights: views.hypernetworks[0],
                            gradients: grads.hypernetworks[0])
-                let dKeys = s.upscaleBackward(weights: views.upscaling, gradients: grads.upscaling)   // (R, P, D)
                 TwoWayTransformer.backward(gradients: grads.transformer,
                                            inputGradients: .init(tokens: s.gradientTokens.pointer),
-                                           dQueries: s.gradientQueries.pointer, dKeys: dKeys,
+                                           dQueries: s.gradientQueries.pointer, dKeys: s.gradientKeys.pointer,
+                                           scratch: s.savedU1.pointer,   // dead after the upscaling's backward
                                            inputs: s.transformerInputs, weights: views.transformer,
                                            activations: s.transformer)
                 accumulateMaskTokenGradients(grads.maskTokens, dTokens: s.gradientTokens.pointer, rows: rows)

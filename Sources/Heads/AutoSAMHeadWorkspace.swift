@@ -4,7 +4,9 @@ import Tensors
 /// What the AutoSAM head's forward pass saves for its backward pass, and the backward pass's
 /// gradient buffers, sized for one input geometry (B, h, w) and reused while it stays the same.
 /// The IoU predictions and the intermediates are readable after `forward` (copies, for tests and
-/// inspection); `backward` consumes the upscaled embedding (its buffer is reused for gradients).
+/// inspection). The upscaling keeps only its first layer's output per row (u1): the rest, and the
+/// upscaled embedding itself, are recomputed one row at a time in backward, which costs the second
+/// transposed convolution again and saves ~4x the memory (`AutoSAMHeadWorkspace+Upscaling.swift`).
 ///
 /// Shapes: R = B K transformer rows (r = b K + c), N = 1 + T tokens, D dim, P = h w, C2 = D / 8,
 /// Q = 16 P. The image embedding is held once per image and the PE once: the transformer reads
@@ -31,21 +33,23 @@ public final class AutoSAMHeadWorkspace {
         let image: FloatBuffer         // (B, P, D) image embedding as tokens
         let imagePE: FloatBuffer       // (1, P, D) dense positional encoding as tokens
         let transformer: TwoWayTransformer.Activations   // hs (R, N, D), src (R, P, D) and saved activations
-        /// One per row: the upscaling's backward scratch is then one row's, small enough for
-        /// malloc to recycle (no fresh pages every step) and to keep the peak low.
+        /// One per row: u1 (C1, 2h, 2w) of row r in `savedU1`, g1 and u2 shared (one row's).
         let upscaling: [MaskDecoder.Upscaling.Activations]
-        let upscaled: FloatBuffer      // (R, C2, 4h, 4w)
+        let savedU1: FloatBuffer       // (R, C1, 2h, 2w)
+        let rowUpscaled: FloatBuffer   // (C2, 4h, 4w) one row's upscaled embedding, then its gradient
+        /// The upscaled embedding (R, C2, 4h, 4w) of the last forward, when `keepsUpscaledEmbedding`.
+        var keptUpscaled: [Float]?
         let hypernetworks: [TokenMLP]  // T, hypernetwork t on token 1 + t: (R, C2)
         let iouHead: TokenMLP          // on token 0: (R, T)
         let rowChannels: FloatBuffer   // (D, h, w) one row of src in NCHW, the upscaling input
-        // Backward: `upscaled` is overwritten with its gradient, then holds dL/d src (R, P, D).
+        let gradientKeys: FloatBuffer      // (R, P, D) dL/d src, consumed by the transformer's backward
         let gradientHyper: FloatBuffer     // (R, C2) dL/d hypernetwork-0 output
         let gradientRow: FloatBuffer       // (D, h, w) dL/d rowChannels
         let gradientQueries: FloatBuffer   // (R, N, D) dL/d hs
         let gradientTokens: FloatBuffer    // (R, N, D) dL/d input tokens
         /// The gaussian matrix `imagePE` was computed from.
         var gaussian: [Float] = []
-        /// Whether `upscaled` still holds the forward value (backward consumes it).
+        /// Whether a forward ran since the last backward (backward consumes its activations).
         var holdsForward = false
 
         init(_ config: AutoSAMHeadConfig, batch: Int, height: Int, width: Int) {
@@ -60,8 +64,15 @@ public final class AutoSAMHeadWorkspace {
             transformer = TwoWayTransformer.Activations(config: config.decoder.transformer, shape: shape)
             rowChannels = FloatBuffer(count: p * d)
             let upscalingShape = MaskDecoder.Upscaling.Shape(batch: 1, channels: d, height: height, width: width)
-            upscaling = (0..<rows).map { _ in MaskDecoder.Upscaling.Activations(shape: upscalingShape) }
-            upscaled = FloatBuffer(count: rows * upscalingShape.outputCount)
+            let shared = MaskDecoder.Upscaling.Activations(shape: upscalingShape)
+            // Also the transformer backward's (R, P, D) scratch once the upscaling's backward is done.
+            savedU1 = FloatBuffer(count: max(rows * upscalingShape.middleCount, rows * p * d))
+            upscaling = (0..<rows).map { [savedU1] r in
+                .init(shape: upscalingShape, u1: savedU1.pointer + r * upscalingShape.middleCount,
+                      sharingScratchOf: shared)
+            }
+            rowUpscaled = FloatBuffer(count: upscalingShape.outputCount)
+            gradientKeys = FloatBuffer(count: rows * p * d)
             hypernetworks = (0..<config.masksPerClass).map { _ in
                 TokenMLP(config.decoder.hypernetworkShape(rows: rows))
             }
@@ -74,7 +85,8 @@ public final class AutoSAMHeadWorkspace {
 
         /// Every buffer, for the memory report.
         var all: [FloatBuffer] {
-            [tokens, image, imagePE, rowChannels, upscaled, gradientHyper, gradientRow, gradientQueries, gradientTokens]
+            [tokens, image, imagePE, rowChannels, savedU1, rowUpscaled, gradientKeys, gradientHyper, gradientRow,
+             gradientQueries, gradientTokens]
                 + (hypernetworks + [iouHead]).flatMap { [$0.input, $0.hidden, $0.output] }
         }
 
@@ -123,47 +135,15 @@ public final class AutoSAMHeadWorkspace {
                 for i in 0..<d { target[i] += source[i] }
             }
         }
-
-        /// upscaled (R, C2, 4h, 4w) <- output_upscaling(src as (R, D, h, w)), one row at a time
-        /// through `rowChannels`, so src exists in NCHW layout only one row at a time.
-        func upscale(_ weights: MaskDecoder.Upscaling.Weights) {
-            for (r, a) in upscaling.enumerated() {
-                loadRowChannels(r)
-                MaskDecoder.Upscaling.forward(y: upscaled.pointer + r * a.shape.outputCount, x: rowChannels.pointer,
-                                              weights: weights, activations: a)
-            }
-        }
-
-        /// Backward of `upscale` from dL/d upscaled in `upscaled`; returns dL/d src (R, P, D),
-        /// written over `upscaled`. Row r's result covers elements [r P D, (r + 1) P D), which
-        /// lie in the upscaled gradient of row r / 2 (a row there is 2 P D long): already
-        /// consumed once row r is done, so each row is written after its own backward.
-        func upscaleBackward(weights: MaskDecoder.Upscaling.Weights,
-                             gradients: MaskDecoder.Upscaling.Weights) -> UnsafeMutablePointer<Float> {
-            let imageStride = height * width * dim
-            for (r, a) in upscaling.enumerated() {
-                loadRowChannels(r)
-                gradientRow.pointer.update(repeating: 0, count: gradientRow.count)
-                MaskDecoder.Upscaling.backward(dx: gradientRow.pointer, gradients: gradients,
-                                               dy: upscaled.pointer + r * a.shape.outputCount, x: rowChannels.pointer,
-                                               weights: weights, activations: a)
-                TwoWayTransformer.channelsToTokens(y: upscaled.pointer + r * imageStride, x: gradientRow.pointer,
-                                                   batch: 1, channels: dim, pixels: height * width)
-            }
-            return upscaled.pointer
-        }
-
-        /// rowChannels (D, h, w) <- row r of the transformer's src (P, D).
-        private func loadRowChannels(_ r: Int) {
-            let p = height * width
-            TwoWayTransformer.tokensToChannels(y: rowChannels.pointer, x: transformer.keys + r * p * dim, batch: 1,
-                                               channels: dim, pixels: p)
-        }
     }
 
     /// (B, h, w) of the last forward; empty before the first.
     public var geometry: [Int] { buffers.map { [$0.batch, $0.height, $0.width] } ?? [] }
     private(set) var buffers: Buffers?
+
+    /// Whether forward also keeps a copy of the upscaled embedding (`upscaledEmbedding`, for tests
+    /// and inspection: it costs R C2 16 P floats).
+    public var keepsUpscaledEmbedding = false
 
     public init() {}
 
@@ -210,11 +190,14 @@ extension AutoSAMHeadWorkspace {
         }
         return out
     }
-    /// The upscaled embedding (B K, C2, 4h, 4w); backward consumes it.
+    /// The upscaled embedding (B K, C2, 4h, 4w) of the last forward run with
+    /// `keepsUpscaledEmbedding` (training does not keep it).
     public var upscaledEmbedding: Tensor {
-        precondition(sized.holdsForward, "the upscaled embedding is overwritten by backward")
+        guard let kept = sized.keptUpscaled else {
+            preconditionFailure("set keepsUpscaledEmbedding before the forward pass to keep the upscaled embedding")
+        }
         let s = sized, c2 = s.hypernetworks[0].shape.outputDim
-        return copy(s.upscaled.pointer, [s.rows, c2, 4 * s.height, 4 * s.width])
+        return Tensor(shape: [s.rows, c2, 4 * s.height, 4 * s.width], data: kept)
     }
     /// The hypernetwork outputs `hyper_in` (B K, T, C2).
     public var hyperIn: Tensor {
@@ -232,7 +215,7 @@ extension AutoSAMHeadWorkspace {
     public var floatCount: Int {
         guard let s = buffers else { return 0 }
         return s.all.map(\.count).reduce(0, +) + s.transformer.floatCount
-            + s.upscaling.map { 2 * $0.shape.middleCount + $0.shape.outputCount }.reduce(0, +)
+            + (s.upscaling.first.map { 2 * $0.shape.middleCount + $0.shape.outputCount } ?? 0)
     }
 
     private var sized: Buffers {

@@ -95,6 +95,18 @@ public enum DecoderAttention {
                        outFeatures: d)
     }
 
+    /// saved.context <- P @ v' from the saved q', k', v', as forward computed it (same arithmetic, same
+    /// bits), for callers that keep the context of one call only. Cheap when there are few keys.
+    public static func recomputeContext(saved: Saved, shape s: Shape) {
+        let head = core(s)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
+        defer { scratch.deallocate() }
+        forEachHead(s) { qOff, kOff in
+            head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff,
+                         v: saved.v + kOff, bias: nil)
+        }
+    }
+
     /// Accumulates dq, dk, dv (inputs, each skipped when nil) and the parameter gradients from
     /// dy (B, Nq, D), the inputs and the activations forward saved. dq, dk and dv may be the same
     /// buffer (self-attention with q = k): they are accumulated one after another.

@@ -51,29 +51,49 @@ extension MaskDecoder {
 
         /// Saved by forward: u1 = conv1(x) (B, C1, 2h, 2w), g1 = GELU(norm(u1)) (same),
         /// u2 = conv2(g1) (B, C2, 4h, 4w). LayerNorm statistics are recomputed in backward.
+        /// Activations made with `init(shape:u1:sharingScratchOf:)` keep only u1: their g1 and u2
+        /// live in another instance's buffers, shared by many, and `recompute` restores them.
         public final class Activations {
             public let shape: Shape
             let buffers = DecoderBuffers()
             let u1, g1, u2: UnsafeMutablePointer<Float>
+            /// The instance whose g1 and u2 these views use (kept alive).
+            private let scratchOwner: Activations?
 
             public init(shape: Shape) {
                 self.shape = shape
                 (u1, g1) = (buffers.take(shape.middleCount), buffers.take(shape.middleCount))
                 u2 = buffers.take(shape.outputCount)
+                scratchOwner = nil
+            }
+
+            /// u1 in the caller's `u1` (middleCount elements, kept by the caller); g1 and u2 shared
+            /// with `scratch`, so only the last forward's (or `recompute`'s) values are there.
+            public init(shape: Shape, u1: UnsafeMutablePointer<Float>, sharingScratchOf scratch: Activations) {
+                precondition(scratch.shape == shape, "shared upscaling scratch of shape \(scratch.shape), need \(shape)")
+                (self.shape, self.u1, g1, u2, scratchOwner) = (shape, u1, scratch.g1, scratch.u2, scratch)
             }
         }
 
         /// y (B, C2, 4h, 4w) <- x (B, D, h, w).
         public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: Weights,
                                    activations a: Activations) {
-            let s = a.shape, (c1, c2) = (s.middleChannels, s.outputChannels)
+            let s = a.shape
             ConvTranspose2d.forward(y: a.u1, x: x, weight: w.conv1.weight, bias: w.conv1.bias, batch: s.batch,
-                                    inChannels: s.channels, outChannels: c1, height: s.height, width: s.width)
+                                    inChannels: s.channels, outChannels: s.middleChannels, height: s.height,
+                                    width: s.width)
+            recompute(y: y, weights: w, activations: a)
+        }
+
+        /// a.g1, a.u2 and y = GELU(u2) (B, C2, 4h, 4w; nil: not written) from a.u1: the rest of
+        /// `forward`, bit for bit, for activations whose g1 and u2 were overwritten since.
+        public static func recompute(y: UnsafeMutablePointer<Float>?, weights w: Weights, activations a: Activations) {
+            let s = a.shape, (c1, c2) = (s.middleChannels, s.outputChannels)
             normalize(a.g1, statistics: nil, a.u1, w.norm, s)
             GELU.forward(y: a.g1, x: a.g1, count: s.middleCount)
             ConvTranspose2d.forward(y: a.u2, x: a.g1, weight: w.conv2.weight, bias: w.conv2.bias, batch: s.batch,
                                     inChannels: c1, outChannels: c2, height: 2 * s.height, width: 2 * s.width)
-            GELU.forward(y: y, x: a.u2, count: s.outputCount)
+            if let y { GELU.forward(y: y, x: a.u2, count: s.outputCount) }
         }
 
         /// Accumulates dx (B, D, h, w) (nil: not needed) and the parameter gradients (nil: none)

@@ -6,13 +6,19 @@ extension TwoWayTransformer {
     /// gradient buffer with the parameters' layout, zeroed by the caller) and `inputGradients`
     /// from dQueries (B, N, D), the upstream gradient of `hs`, and dKeys (B, P, D), that of `src`.
     /// `inputs`, `weights` and `activations` are those of the forward pass. A shared image or PE
-    /// (repeats > 1) receives the sum over the rows that read it.
+    /// (repeats > 1) receives the sum over the rows that read it. `dKeys` is consumed: it serves as
+    /// the running keys' gradient (one (B, P, D) buffer less) and holds no meaning on return.
+    /// `scratch`, when given, holds at least B P D floats the pass may overwrite (a buffer of the
+    /// caller's that is dead by now); otherwise the pass allocates them. The activations are consumed
+    /// too: the keys each block saved hold gradients on return.
     public static func backward(
-        gradients: Weights, inputGradients: InputGradients, dQueries: UnsafePointer<Float>, dKeys: UnsafePointer<Float>,
+        gradients: Weights, inputGradients: InputGradients, dQueries: UnsafePointer<Float>,
+        dKeys: UnsafeMutablePointer<Float>, scratch keysWithPE: UnsafeMutablePointer<Float>? = nil,
         inputs: Inputs, weights: Weights, activations: Activations
     ) {
         let pass = TransformerPass(inputs: inputs, activations: activations)
-        let scratch = TransformerGradientScratch(pass, inputGradients: inputGradients)
+        let scratch = TransformerGradientScratch(pass, inputGradients: inputGradients, keys: dKeys,
+                                                 keysWithPE: keysWithPE)
         let depth = activations.config.depth
         func keys(_ l: Int) -> SharedRows {
             l == 0 ? SharedRows(base: inputs.image, repeats: activations.shape.imageRepeats)
@@ -21,7 +27,6 @@ extension TwoWayTransformer {
         func queries(_ l: Int) -> UnsafePointer<Float> {
             l == 0 ? inputs.tokens : UnsafePointer(activations.blocks[l - 1].q3)
         }
-        scratch.keys.update(from: dKeys, count: pass.s.batch * pass.imageStride)
         pass.finalBackward(scratch, dQueries: dQueries, keys: keys(depth), weights: weights, gradients: gradients)
         for l in stride(from: depth - 1, through: 0, by: -1) {
             pass.blockBackward(l, scratch, queries: queries(l), keys: keys(l), weights: weights.layers[l],
@@ -39,14 +44,23 @@ struct TransformerGradientScratch {
     let inputs: TwoWayTransformer.InputGradients
     /// dL/d(current queries), dL/d(queries + tokens), LayerNorm input gradient: (B, N, D) each.
     let queries, queryPE, tokenScratch: UnsafeMutablePointer<Float>
-    /// dL/d(current keys) (B, P, D), norm4's input gradient (B, P, D), dL/d(keys + PE) (U, P, D).
-    let keys, keyScratch, keysWithPE: UnsafeMutablePointer<Float>
+    /// dL/d(current keys) (B, P, D), dL/d(keys + PE) (U, P, D). A block's norm4 input gradient
+    /// goes into the keys that block saved (dead once the later blocks' backward has run).
+    let keys, keysWithPE: UnsafeMutablePointer<Float>
 
-    init(_ pass: TransformerPass, inputGradients: TwoWayTransformer.InputGradients) {
+    /// `keys` (B, P, D) is the caller's, holding dL/d src on entry; `keysWithPE` the caller's scratch or nil.
+    init(_ pass: TransformerPass, inputGradients: TwoWayTransformer.InputGradients, keys: UnsafeMutablePointer<Float>,
+         keysWithPE: UnsafeMutablePointer<Float>?) {
         inputs = inputGradients
         let t = pass.tokenCount, i = pass.s.batch * pass.imageStride
         (queries, queryPE, tokenScratch) = (buffers.take(t), buffers.take(t), buffers.take(t))
-        (keys, keyScratch, keysWithPE) = (buffers.take(i), buffers.take(i), buffers.take(i))
+        self.keys = keys
+        if let keysWithPE {
+            keysWithPE.update(repeating: 0, count: i)
+            self.keysWithPE = keysWithPE
+        } else {
+            self.keysWithPE = buffers.take(i)
+        }
     }
 }
 
@@ -101,7 +115,8 @@ extension TransformerPass {
             DecoderAttention.backward(dq: g.queryPE + tokenOffset * d, dk: g.keysWithPE + u * imageStride,
                                       dv: dValues.row(u * rows, stride: imageStride), gradients: gradients.gradients,
                                       dy: dy + tokenOffset * d, q: queries + tokenOffset * d,
-                                      k: a.keysWithPE + u * imageStride, v: values.row(u * rows, stride: imageStride),
+                                      k: keysWithPE(unit: u, keys: values, rowsPerUnit: rows),
+                                      v: values.row(u * rows, stride: imageStride),
                                       saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di),
                                       parameters: weights.parameters, shape: shape)
         }
@@ -113,7 +128,6 @@ extension TransformerPass {
         layerNormBackward(dx: dx, dy: dQueries, x: f.x, stats: f.norm, weights: w.finalNorm, gradients: gw.finalNorm,
                           rows: s.batch * n)
         g.queries.update(from: dx, count: tokenCount)
-        computeKeysWithPE(keys: keys, rowsPerUnit: 1)
         let dKeys = SharedGradientRows(base: g.keys, repeats: 1)
         tokenToImageBackward(g, dy: dx, queries: f.queryPE, values: keys, dValues: dKeys, rowsPerUnit: 1,
                              weights: w.finalAttention, gradients: gw.finalAttention, saved: f.attention)
@@ -126,20 +140,20 @@ extension TransformerPass {
     func blockBackward(_ l: Int, _ g: TransformerGradientScratch, queries q: UnsafePointer<Float>, keys: SharedRows,
                        weights w: TwoWayBlockWeights, gradients gw: TwoWayBlockWeights) {
         let b = a.blocks[l], rows = rowsPerUnit(layer: l), dx = g.tokenScratch, tokenRows = s.batch * n
+        let keyScratch = b.keys   // norm4's input gradient
         let dKeys = l == 0 ? SharedGradientRows(base: g.inputs.image, repeats: s.imageRepeats)
             : SharedGradientRows(base: g.keys, repeats: 1)
 
-        layerNormBackward(dx: g.keyScratch, dy: g.keys, x: b.x4, stats: b.norm4, weights: w.norm4, gradients: gw.norm4,
+        layerNormBackward(dx: keyScratch, dy: g.keys, x: b.x4, stats: b.norm4, weights: w.norm4, gradients: gw.norm4,
                           rows: s.batch * p)
         for row in 0..<s.batch {
             if let k = dKeys.row(row, stride: imageStride) {
-                if l == 0 { DecoderVector.accumulate(k, g.keyScratch + row * imageStride, count: imageStride) }
-                else { k.update(from: g.keyScratch + row * imageStride, count: imageStride) }
+                if l == 0 { DecoderVector.accumulate(k, keyScratch + row * imageStride, count: imageStride) }
+                else { k.update(from: keyScratch + row * imageStride, count: imageStride) }
             }
         }
-        computeKeysWithPE(keys: keys, rowsPerUnit: rows)
         g.keysWithPE.update(repeating: 0, count: s.batch * imageStride)
-        imageToTokenBackward(l, g, weights: w.imageToToken, gradients: gw.imageToToken)
+        imageToTokenBackward(l, g, keys: keys, weights: w.imageToToken, gradients: gw.imageToToken)
         flushQueryPE(g)
 
         layerNormBackward(dx: dx, dy: g.queries, x: b.x3, stats: b.norm3, weights: w.norm3, gradients: gw.norm3,
@@ -174,19 +188,22 @@ extension TransformerPass {
         }
     }
 
-    /// Backward of `imageToToken`, row by row: norm4's input gradient (g.keyScratch) into
+    /// Backward of `imageToToken`, row by row: norm4's input gradient (the block's saved keys) into
     /// g.keysWithPE (queries side), g.queryPE (keys side) and g.queries (values side).
-    func imageToTokenBackward(_ l: Int, _ g: TransformerGradientScratch, weights: AttentionWeights,
+    func imageToTokenBackward(_ l: Int, _ g: TransformerGradientScratch, keys: SharedRows, weights: AttentionWeights,
                               gradients: AttentionWeights) {
         let b = a.blocks[l], rows = rowsPerUnit(layer: l), di = c.crossInternalDim
         let shape = crossShape(queries: p, keys: n)
         for row in 0..<s.batch {
             let unit = (row / rows) * imageStride
+            let q = row % rows == 0 ? keysWithPE(unit: row / rows, keys: keys, rowsPerUnit: rows)
+                : UnsafePointer(a.keysWithPE)
+            let saved = b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di)
+            DecoderAttention.recomputeContext(saved: saved, shape: shape)   // forward kept one row's
             DecoderAttention.backward(dq: g.keysWithPE + unit, dk: g.queryPE + row * n * d, dv: g.queries + row * n * d,
-                                      gradients: gradients.gradients, dy: g.keyScratch + row * imageStride,
-                                      q: a.keysWithPE + unit, k: b.tokenKeyPE + row * n * d, v: b.q3 + row * n * d,
-                                      saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di),
-                                      parameters: weights.parameters, shape: shape)
+                                      gradients: gradients.gradients, dy: b.keys + row * imageStride,
+                                      q: q, k: b.tokenKeyPE + row * n * d, v: b.q3 + row * n * d,
+                                      saved: saved, parameters: weights.parameters, shape: shape)
         }
     }
 }

@@ -129,15 +129,16 @@ struct TransformerPass {
                           rows: rows, features: d, eps: c.layerNormEps)
     }
 
-    /// a.keysWithPE (U, P, D) <- keys + image PE, one entry per unit of g rows.
-    func computeKeysWithPE(keys: SharedRows, rowsPerUnit g: Int) {
-        for u in 0..<(s.batch / g) {
-            let k = keys.row(u * g, stride: imageStride), e = pe.row(u * g, stride: imageStride)
-            DecoderVector.add(a.keysWithPE + u * imageStride, k, e, count: imageStride)
-        }
+    /// a.keysWithPE (P, D) <- keys + image PE of unit u (g rows), returned. One unit at a time: the
+    /// sum is recomputed at each use (a pass over P D floats that stay in cache for the projection
+    /// GEMM that reads them) instead of holding (U, P, D) floats.
+    func keysWithPE(unit u: Int, keys: SharedRows, rowsPerUnit g: Int) -> UnsafePointer<Float> {
+        let k = keys.row(u * g, stride: imageStride), e = pe.row(u * g, stride: imageStride)
+        DecoderVector.add(a.keysWithPE, k, e, count: imageStride)
+        return UnsafePointer(a.keysWithPE)
     }
 
-    /// y (B, N, D) <- attention of the queries (B, N, D) to keys+PE (a.keysWithPE) and values,
+    /// y (B, N, D) <- attention of the queries (B, N, D) to keys+PE and values,
     /// one call per unit of g rows (whose queries are contiguous: g*N query rows).
     func tokenToImage(y: UnsafeMutablePointer<Float>, queries: UnsafePointer<Float>, values: SharedRows,
                       rowsPerUnit g: Int, weights: AttentionWeights, saved: TwoWayAttentionActivations) {
@@ -145,7 +146,8 @@ struct TransformerPass {
         for u in 0..<(s.batch / g) {
             let tokenOffset = u * g * n
             DecoderAttention.forward(y: y + tokenOffset * d, q: queries + tokenOffset * d,
-                                     k: a.keysWithPE + u * imageStride, v: values.row(u * g, stride: imageStride),
+                                     k: keysWithPE(unit: u, keys: values, rowsPerUnit: g),
+                                     v: values.row(u * g, stride: imageStride),
                                      parameters: weights.parameters, shape: shape,
                                      saved: saved.saved(queryOffset: tokenOffset * di, keyOffset: u * p * di))
         }
@@ -166,7 +168,6 @@ struct TransformerPass {
         layerNorm(b.q1, b.norm1, b.x1, w.norm1, rows: rows)
 
         DecoderVector.add(b.crossQueryPE, b.q1, tokens, count: tokenCount)
-        computeKeysWithPE(keys: keys, rowsPerUnit: rowsPerUnit(layer: l))
         tokenToImage(y: b.x2, queries: b.crossQueryPE, values: keys, rowsPerUnit: rowsPerUnit(layer: l),
                      weights: w.tokenToImage, saved: b.tokenToImage)
         DecoderVector.accumulate(b.x2, b.q1, count: tokenCount)
@@ -181,13 +182,15 @@ struct TransformerPass {
         layerNorm(b.keys, b.norm4, b.x4, w.norm4, rows: s.batch * p)
     }
 
-    /// x4 (B, P, D) <- keys + attention of keys+PE (a.keysWithPE) to the tokens, row by row.
+    /// x4 (B, P, D) <- keys + attention of keys+PE to the tokens, row by row. The attention's
+    /// context is kept for one row only (backward recomputes it from q' and k': 3 keys per query).
     func imageToToken(_ l: Int, keys: SharedRows, weights: AttentionWeights) {
         let b = a.blocks[l], g = rowsPerUnit(layer: l), di = c.crossInternalDim
         let shape = crossShape(queries: p, keys: n)
         for row in 0..<s.batch {
             let y = b.x4 + row * imageStride
-            DecoderAttention.forward(y: y, q: a.keysWithPE + (row / g) * imageStride, k: b.tokenKeyPE + row * n * d,
+            let q = row % g == 0 ? keysWithPE(unit: row / g, keys: keys, rowsPerUnit: g) : UnsafePointer(a.keysWithPE)
+            DecoderAttention.forward(y: y, q: q, k: b.tokenKeyPE + row * n * d,
                                      v: b.q3 + row * n * d, parameters: weights.parameters, shape: shape,
                                      saved: b.imageToToken.saved(queryOffset: row * p * di, keyOffset: row * n * di))
             DecoderVector.accumulate(y, keys.row(row, stride: imageStride), count: imageStride)
@@ -197,7 +200,6 @@ struct TransformerPass {
     func final(queries q: UnsafePointer<Float>, keys: SharedRows, weights w: TwoWayTransformer.Weights) {
         let f = a.final
         DecoderVector.add(f.queryPE, q, inputs.tokens, count: tokenCount)
-        computeKeysWithPE(keys: keys, rowsPerUnit: 1)
         tokenToImage(y: f.x, queries: f.queryPE, values: keys, rowsPerUnit: 1, weights: w.finalAttention,
                      saved: f.attention)
         DecoderVector.accumulate(f.x, q, count: tokenCount)

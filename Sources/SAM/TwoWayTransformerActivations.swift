@@ -24,20 +24,24 @@ struct TwoWayNormStatistics {
 }
 
 /// What `DecoderAttention.forward` saves, for `units` independent calls laid out one after another:
-/// q' and context (query rows, Di), k' and v' (key rows, Di).
+/// q' and context (query rows, Di), k' and v' (key rows, Di). With `contextRows` the context holds
+/// that many rows only, shared by the calls (the caller recomputes it before each backward).
 struct TwoWayAttentionActivations {
     var q, k, v, context: UnsafeMutablePointer<Float>
+    let sharesContext: Bool
 
-    init(queryRows: Int, keyRows: Int, internalDim di: Int, pool: DecoderBuffers) {
+    init(queryRows: Int, keyRows: Int, internalDim di: Int, contextRows: Int? = nil, pool: DecoderBuffers) {
         q = pool.take(queryRows * di)
         k = pool.take(keyRows * di)
         v = pool.take(keyRows * di)
-        context = pool.take(queryRows * di)
+        context = pool.take((contextRows ?? queryRows) * di)
+        sharesContext = contextRows != nil
     }
 
     /// The `DecoderAttention.Saved` of the call whose first query row / key row are at these element offsets.
     func saved(queryOffset: Int = 0, keyOffset: Int = 0) -> DecoderAttention.Saved {
-        DecoderAttention.Saved(q: q + queryOffset, k: k + keyOffset, v: v + keyOffset, context: context + queryOffset)
+        DecoderAttention.Saved(q: q + queryOffset, k: k + keyOffset, v: v + keyOffset,
+                               context: sharesContext ? context : context + queryOffset)
     }
 }
 
@@ -55,7 +59,7 @@ struct TwoWayBlockActivations {
     var x3, q3: UnsafeMutablePointer<Float>           // (B, N, D)
     var norm3: TwoWayNormStatistics
     var tokenKeyPE: UnsafeMutablePointer<Float>       // (B, N, D) q3 + tokens
-    var imageToToken: TwoWayAttentionActivations            // q', ctx (B*P, Di); k', v' (B*N, Di)
+    var imageToToken: TwoWayAttentionActivations            // q' (B*P, Di), ctx (P, Di); k', v' (B*N, Di)
     var x4, keys: UnsafeMutablePointer<Float>         // (B, P, D) before / after norm4
     var norm4: TwoWayNormStatistics                         // (B*P)
 
@@ -64,8 +68,10 @@ struct TwoWayBlockActivations {
         let tokenRows = s.batch * s.tokens, imageRows = s.batch * s.imageTokens
         let tokenCount = tokenRows * d
         func stats(_ rows: Int) -> TwoWayNormStatistics { TwoWayNormStatistics(rows: rows, pool: pool) }
-        func attention(queryRows: Int, keyRows: Int, internalDim: Int) -> TwoWayAttentionActivations {
-            TwoWayAttentionActivations(queryRows: queryRows, keyRows: keyRows, internalDim: internalDim, pool: pool)
+        func attention(queryRows: Int, keyRows: Int, internalDim: Int,
+                       contextRows: Int? = nil) -> TwoWayAttentionActivations {
+            TwoWayAttentionActivations(queryRows: queryRows, keyRows: keyRows, internalDim: internalDim,
+                                       contextRows: contextRows, pool: pool)
         }
         selfQueryPE = pool.take(tokenCount)
         selfAttention = attention(queryRows: tokenRows, keyRows: tokenRows, internalDim: d)
@@ -76,7 +82,7 @@ struct TwoWayBlockActivations {
         mlpHidden = pool.take(tokenRows * c.mlpDim)
         (x3, q3, norm3) = (pool.take(tokenCount), pool.take(tokenCount), stats(tokenRows))
         tokenKeyPE = pool.take(tokenCount)
-        imageToToken = attention(queryRows: imageRows, keyRows: tokenRows, internalDim: di)
+        imageToToken = attention(queryRows: imageRows, keyRows: tokenRows, internalDim: di, contextRows: s.imageTokens)
         (x4, keys, norm4) = (pool.take(imageRows * d), pool.take(imageRows * d), stats(imageRows))
     }
 }
@@ -107,7 +113,7 @@ extension TwoWayTransformer {
         let pool = DecoderBuffers()
         let blocks: [TwoWayBlockActivations]
         let final: TwoWayFinalActivations
-        /// Scratch for keys + image PE of the current layer (U*P, D); recomputed in backward.
+        /// Scratch for keys + image PE of one unit (P, D), recomputed at each use.
         let keysWithPE: UnsafeMutablePointer<Float>
 
         public init(config: TwoWayTransformerConfig, shape: Shape) {
@@ -117,7 +123,7 @@ extension TwoWayTransformer {
                 TwoWayBlockActivations(units: shape.units(layer: $0), config: config, shape: shape, pool: pool)
             }
             final = TwoWayFinalActivations(config: config, shape: shape, pool: pool)
-            keysWithPE = pool.take(shape.batch * shape.imageTokens * config.embeddingDim)
+            keysWithPE = pool.take(shape.imageTokens * config.embeddingDim)
         }
 
         /// The processed tokens `hs` (B, N, D), valid after `forward`.

@@ -98,6 +98,25 @@ final class AutoSAMHeadBackwardTests: XCTestCase {
         XCTAssertEqual(shared.iouPredictions.shape, [1, 2])
     }
 
+    /// The memory that grows with the grid: per image pixel, the workspace holds at most 11.5 (R, D)
+    /// rows (R = B K) at B 2, K 4. The transformer saves ~7.3 of them, u1, dL/d src and the image
+    /// ~2.5, one-row scratch the rest; before the upscaling and the image-to-token context were
+    /// recomputed in backward and keys + PE held one unit, it was ~17 (1.3 GB peak at B4 K4 64^2).
+    func testWorkspaceMemoryPerPixel() {
+        let head = Self.tinyHead(classes: 4), batch = 2
+        let (state, frozen) = head.initialState(seed: 6)
+        func floats(grid: Int) -> Int {
+            var workspace = head.makeWorkspace()
+            _ = head.forward(randomTensor([batch, 16, grid, grid], seed: 221), state: state, frozen: frozen,
+                             workspace: &workspace)
+            return workspace.floatCount
+        }
+        let rows = batch * head.classes, addedPixels = 16 * 16 - 8 * 8
+        let perPixelRow = Double(floats(grid: 16) - floats(grid: 8)) / Double(addedPixels * rows * head.inputChannels)
+        XCTAssertLessThanOrEqual(perPixelRow, 11.5)
+        XCTAssertGreaterThan(perPixelRow, 7, "the saved activations must be counted")
+    }
+
     // MARK: - Training
 
     /// One fixed batch of synthetic embeddings whose labels follow the embedding grid (a class per

@@ -61,6 +61,7 @@ final class AutoSAMHeadTests: XCTestCase {
         let inputs = try HeadFixtureTests.Inputs.load()
         let (state, frozen) = try fixtureState(head)
         var workspace = head.makeWorkspace()
+        workspace.keepsUpscaledEmbedding = true
         let logits = head.forward(inputs.embeddings, state: state, frozen: frozen, workspace: &workspace)
         func check(_ actual: Tensor, _ key: String) throws {
             let expected = try file.tensor(key)
