@@ -3,7 +3,7 @@
 # has everything is left untouched (no apt-get call at all).
 set -euo pipefail
 
-packages=(libopenblas-dev libopenmpi-dev openmpi-bin libpng-dev zlib1g-dev pkg-config iproute2)
+packages=(libopenblas-dev libopenmpi-dev openmpi-bin libpng-dev zlib1g-dev libdnnl-dev pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Layers
 import SAM
 import TensorFiles
 import Tensors
@@ -35,12 +36,18 @@ struct EncoderBenchCommand: ParsableCommand {
     @Flag(help: "With --checkpoint: stop after loading (no forward passes).")
     var loadOnly = false
 
+    @Option(help: ArgumentHelp("Precisions to measure, comma separated: fp32, bf16 (the large linears in "
+                               + "bfloat16; needs AVX512-BF16 or AMX). With both, the embeddings' cosine "
+                               + "similarity and the speed-up are printed."))
+    var precision: String = "fp32"
+
     func validate() throws {
         guard EncoderConfig.preset(named: preset) != nil else {
             throw ValidationError("--preset: unknown '\(preset)'; use vit_b, vit_l or vit_h")
         }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         _ = try threadCounts()
+        _ = try precisions()
         let problems = config().problems
         guard problems.isEmpty else { throw ValidationError("--image-size: " + problems.joined(separator: "; ")) }
     }
@@ -65,13 +72,31 @@ struct EncoderBenchCommand: ParsableCommand {
                      + "MLP %.1f, patch %.1f, neck %.1f)",
                      flops.total / 1e9, flops.qkv / 1e9, flops.attention / 1e9, flops.relativePosition / 1e9,
                      flops.projection / 1e9, flops.mlp / 1e9, flops.patchEmbed / 1e9, flops.neck / 1e9))
-        let encoder = ImageEncoder(weights: try loaded ?? ImageEncoderWeights.random(config: config, seed: seed))
+        let weights = try loaded ?? ImageEncoderWeights.random(config: config, seed: seed)
         let image = CounterRNG(seed: seed, stream: 1).normals(3 * config.imageSize * config.imageSize)
-        var output = [Float](repeating: 0, count: config.outChannels * config.gridSize * config.gridSize)
-        print("weights \(megabytes(4 * encoder.weights.parameterCount)) MB")
+        var outputs: [EncoderPrecision: [Float]] = [:]
+        print("weights \(megabytes(4 * weights.parameterCount)) MB")
+        if try precisions().contains(.bf16) { print("bf16: \(BFloat16Linear.support)") }
 
         var rows: [Measurement] = []
-        for t in try threadCounts() {
+        for p in try precisions() {
+            let encoder = try ImageEncoder(weights: weights, precision: p)
+            var output = [Float](repeating: 0, count: config.outChannels * config.gridSize * config.gridSize)
+            rows += measure(encoder, image: image, output: &output, flops: flops)
+            outputs[p] = output
+        }
+        report(rows, flops: flops)
+        if let reference = outputs[.fp32], let reduced = outputs[.bf16] {
+            summarise(rows, cosine: VectorSimilarity.cosine(reference, reduced))
+        }
+    }
+
+    /// Every thread count's timing of `encoder` (one warm-up pass, then `repeats`); output holds the embedding.
+    private func measure(_ encoder: ImageEncoder, image: [Float], output: inout [Float],
+                         flops: EncoderFLOPs) -> [Measurement] {
+        let config = encoder.config
+        var rows: [Measurement] = []
+        for t in (try? threadCounts()) ?? [] {
             BLASRuntime.setThreads(t)
             let workspace = ImageEncoderWorkspace(config: config, batch: 1)
             func pass() {
@@ -87,18 +112,32 @@ struct EncoderBenchCommand: ParsableCommand {
             for _ in 0..<repeats { pass() }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
             let usage = BenchHarness.usage()
-            rows.append(Measurement(threads: t, seconds: seconds,
+            rows.append(Measurement(threads: t, precision: encoder.precision, seconds: seconds,
                                     cpuSeconds: (usage.cpuSeconds - cpuStart) / Double(repeats),
                                     timings: workspace.timings, peakMegabytes: usage.peakMegabytes))
-            print(String(format: "threads %d: %.2f s/image, %.1f GFLOP/s, workspace %@ MB", t, seconds,
-                         flops.total / seconds / 1e9, megabytes(workspace.byteCount)))
+            print(String(format: "threads %d, %@: %.2f s/image, %.1f GFLOP/s, workspace %@ MB", t,
+                         encoder.precision.rawValue, seconds, flops.total / seconds / 1e9,
+                         megabytes(workspace.byteCount)))
         }
-        report(rows, flops: flops)
+        return rows
+    }
+
+    /// The bf16 rows against the fp32 ones: speed-up per thread count and the embeddings' agreement.
+    private func summarise(_ rows: [Measurement], cosine: Double) {
+        print("")
+        for bf16 in rows where bf16.precision == .bf16 {
+            guard let fp32 = rows.first(where: { $0.precision == .fp32 && $0.threads == bf16.threads }) else {
+                continue
+            }
+            print(String(format: "bf16 vs fp32, %d thread(s): %.2fx faster (%.2f s vs %.2f s per image)", bf16.threads,
+                         fp32.seconds / bf16.seconds, bf16.seconds, fp32.seconds))
+        }
+        print(String(format: "embedding cosine similarity bf16 vs fp32: %.6f", cosine))
     }
 
     /// One thread count's result; stage times are totals over the timed repeats.
     private struct Measurement {
-        var threads: Int, seconds: Double, cpuSeconds: Double
+        var threads: Int, precision: EncoderPrecision, seconds: Double, cpuSeconds: Double
         var timings: ImageEncoderTimings
         var peakMegabytes: Double
     }
@@ -112,7 +151,7 @@ struct EncoderBenchCommand: ParsableCommand {
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + cells.joined())
         }
         print("")
-        line("stage (s/image)") { "\($0.threads) thr" }
+        line("stage (s/image)") { "\($0.threads) thr" + ($0.precision == .fp32 ? "" : " \($0.precision.rawValue)") }
         for stage in ImageEncoderTimings.Stage.allCases {
             line(stage.rawValue) { String(format: "%.3f", ($0.timings.seconds[stage] ?? 0) / Double(repeats)) }
         }
@@ -129,6 +168,19 @@ struct EncoderBenchCommand: ParsableCommand {
     }
 
     private func threadCounts() throws -> [Int] { try BenchHarness.threadCounts(threads) }
+
+    /// The `--precision` list; bf16 is refused with the reason where the CPU lacks the instructions.
+    private func precisions() throws -> [EncoderPrecision] {
+        try precision.split(separator: ",").map { name in
+            guard let p = EncoderPrecision(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--precision: unknown '\(name)'; use fp32, bf16 or fp32,bf16")
+            }
+            if p == .bf16 && !BFloat16Linear.support.available {
+                throw ValidationError("--precision bf16: \(BFloat16Linear.support)")
+            }
+            return p
+        }
+    }
 
     private func megabytes(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / 1_048_576) }
 

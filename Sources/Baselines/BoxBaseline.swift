@@ -33,9 +33,11 @@ public final class BoxBaseline {
 
     /// Loads the three SAM parts from one full checkpoint. `decoderHeads` is the two-way
     /// transformer's head count (8 in every SAM release; not visible in the weights' shapes).
-    public init(checkpoint: URL, inputPath: BoxInputPath, decoderHeads: Int = 8) throws {
+    /// `precision` as `encoder.precision` (bf16 throws `EncoderPrecisionError` where unsupported).
+    public init(checkpoint: URL, inputPath: BoxInputPath, decoderHeads: Int = 8,
+                precision: EncoderPrecision = .fp32) throws {
         let archive = try TensorArchives.open(checkpoint)
-        imageEncoder = try ImageEncoder(archive: archive)
+        imageEncoder = try ImageEncoder(weights: ImageEncoderWeights.load(from: archive), precision: precision)
         promptEncoder = try PromptEncoder(loading: archive)
         maskDecoder = try MaskDecoder(loading: archive, heads: decoderHeads)
         self.inputPath = inputPath
@@ -55,7 +57,13 @@ public final class BoxBaseline {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ConfigError(source: "config", message: "encoder.checkpoint \(url.path) does not exist")
         }
-        try self.init(checkpoint: url, inputPath: inputPath, decoderHeads: decoderHeads ?? config.encoder.decoder_heads)
+        do {
+            try self.init(checkpoint: url, inputPath: inputPath,
+                          decoderHeads: decoderHeads ?? config.encoder.decoder_heads,
+                          precision: EncoderPrecision(rawValue: config.encoder.precision.rawValue)!)
+        } catch let error as EncoderPrecisionError {
+            throw ConfigError(source: "encoder.precision", message: error.description)
+        }
     }
 
     /// Merges binary class masks (fixtures quirk 14). `masks[k]` (H*W, 0/1) for class k in

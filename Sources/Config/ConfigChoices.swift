@@ -47,6 +47,15 @@ public enum EncoderPreset: String, ConfigChoice {
     case auto
 }
 
+/// `encoder.precision`: the arithmetic of the encoder's large linears (qkv, projection, MLP).
+public enum EncoderArithmetic: String, ConfigChoice {
+    /// float32 (the reference).
+    case fp32
+    /// bfloat16 inputs and weights with float32 accumulation, on CPUs with AVX512-BF16 or AMX only
+    /// (refused elsewhere, with the reason); embeddings are cached apart from fp32 ones.
+    case bf16
+}
+
 /// `data.distribute`: where ranks get the volumes.
 public enum DataDistribution: String, ConfigChoice {
     /// Every node reads `data.root`.

@@ -59,6 +59,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         /// Attention heads of the checkpoint's mask decoder (two-way transformer), used by the
         /// AutoSAM head and the box baseline: checkpoints do not store it; 8 in every SAM release.
         public var decoder_heads = 8
+        /// `fp32`, or `bf16` for the large linears in bfloat16 (AVX512-BF16 or AMX CPUs only): ~1.5x
+        /// faster encoding, embeddings with cosine similarity >= 0.999 to fp32.
+        public var precision = EncoderArithmetic.fp32
         public init() {}
     }
 

@@ -27,9 +27,19 @@ public final class SAMSliceEncoder: SliceEncoder {
     }
 
     /// From the config: the checkpoint when given (checked against the preset), otherwise the
-    /// preset with seeded random weights, clearly labelled as such.
+    /// preset with seeded random weights, clearly labelled as such; at `encoder.precision` (bf16
+    /// throws a `ConfigError` naming the CPU's instruction set where it cannot run).
     public static func make(_ config: ExperimentConfig) throws -> SAMSliceEncoder {
         let mode = Preprocessing.Mode(rawValue: config.data.input_mode.rawValue)!
+        let precision = EncoderPrecision(rawValue: config.encoder.precision.rawValue)!
+        let suffix = precision == .fp32 ? "" : "-\(precision.rawValue)"   // bf16 embeddings are cached apart
+        func encoder(_ weights: ImageEncoderWeights) throws -> ImageEncoder {
+            do {
+                return try ImageEncoder(weights: weights, precision: precision)
+            } catch let error as EncoderPrecisionError {
+                throw ConfigError(source: "encoder.precision", message: error.description)
+            }
+        }
         let preset = config.encoder.preset == .demoSmall ? demoSmall
             : config.encoder.preset == .auto ? nil : EncoderConfig.preset(named: config.encoder.preset.rawValue)
         if config.encoder.checkpoint.isEmpty {
@@ -37,19 +47,19 @@ public final class SAMSliceEncoder: SliceEncoder {
                 throw ConfigError(source: "config", message: "unknown encoder.preset '\(config.encoder.preset)'")
             }
             let weights = try ImageEncoderWeights.random(config: preset, seed: UInt64(config.encoder.random_seed))
-            let name = "random-\(config.encoder.preset)-seed\(config.encoder.random_seed)"
-            return SAMSliceEncoder(encoder: ImageEncoder(weights: weights), mode: mode,
+            let name = "random-\(config.encoder.preset)-seed\(config.encoder.random_seed)" + suffix
+            return SAMSliceEncoder(encoder: try encoder(weights), mode: mode,
                                    cacheKey: try cacheKey(weights: name, config: preset, mode: mode),
                                    provenance: "RANDOM weights (\(config.encoder.preset), "
                                    + "seed \(config.encoder.random_seed)): a demo, not SAM")
         }
         let url = URL(fileURLWithPath: config.encoder.checkpoint)
         let archive = try TensorArchives.open(url)
-        let encoder = try ImageEncoder(archive: archive, preset: preset)
+        let loaded = try encoder(ImageEncoderWeights.load(from: archive, preset: preset))
         let digest = try SHA256.hexDigest(ofFile: url)
-        return SAMSliceEncoder(encoder: encoder, mode: mode,
-                               cacheKey: try cacheKey(weights: "sam-\(digest.prefix(16))", config: encoder.config,
-                                                      mode: mode),
+        return SAMSliceEncoder(encoder: loaded, mode: mode,
+                               cacheKey: try cacheKey(weights: "sam-\(digest.prefix(16))" + suffix,
+                                                      config: loaded.config, mode: mode),
                                provenance: "\(url.path) (sha256 \(digest.prefix(16))...)")
     }
 

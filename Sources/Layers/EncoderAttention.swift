@@ -50,12 +50,17 @@ public enum EncoderAttention {
         public var projBias: UnsafePointer<Float>?          // (C)
         public var relPosH: UnsafePointer<Float>?           // (2H-1, D), required when useRelativePosition
         public var relPosW: UnsafePointer<Float>?           // (2W-1, D), required when useRelativePosition
+        /// bfloat16 copies of Wqkv and Wproj: forward then runs those projections in bfloat16
+        /// (`BFloat16Linear`); backward always uses the float32 weights.
+        public var qkvWeightBF16, projWeightBF16: UnsafePointer<UInt16>?
 
         public init(qkvWeight: UnsafePointer<Float>, qkvBias: UnsafePointer<Float>?,
                     projWeight: UnsafePointer<Float>, projBias: UnsafePointer<Float>?,
-                    relPosH: UnsafePointer<Float>? = nil, relPosW: UnsafePointer<Float>? = nil) {
+                    relPosH: UnsafePointer<Float>? = nil, relPosW: UnsafePointer<Float>? = nil,
+                    qkvWeightBF16: UnsafePointer<UInt16>? = nil, projWeightBF16: UnsafePointer<UInt16>? = nil) {
             (self.qkvWeight, self.qkvBias, self.projWeight, self.projBias) = (qkvWeight, qkvBias, projWeight, projBias)
             (self.relPosH, self.relPosW) = (relPosH, relPosW)
+            (self.qkvWeightBF16, self.projWeightBF16) = (qkvWeightBF16, projWeightBF16)
         }
     }
 
@@ -94,8 +99,8 @@ public enum EncoderAttention {
         parameters p: Parameters, shape s: Shape, saved: Saved
     ) {
         let c = s.channels
-        Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bias: p.qkvBias, rows: s.rows, inFeatures: c,
-                       outFeatures: 3 * c)
+        Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bfloat16: p.qkvWeightBF16, bias: p.qkvBias,
+                       rows: s.rows, inFeatures: c, outFeatures: 3 * c)
         let head = core(s)
         let relCount = s.useRelativePosition ? s.tokens * (s.height + s.width) : 0
         RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
@@ -118,8 +123,8 @@ public enum EncoderAttention {
                              q: q, k: q + c, v: q + 2 * c, bias: bias)
             }
         }
-        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bias: p.projBias, rows: s.rows, inFeatures: c,
-                       outFeatures: c)
+        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,
+                       rows: s.rows, inFeatures: c, outFeatures: c)
     }
 
     /// Accumulates dx (B, H, W, C) and the parameter gradients from dy (B, H, W, C), the input x and

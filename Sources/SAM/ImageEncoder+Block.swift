@@ -18,9 +18,10 @@ extension ImageEncoder {
         attention(i, ws)
         ws.timed(.norms) { layerNorm(ws.normed, ws.tokens, w[b.norm2Weight], w[b.norm2Bias], rows: rows, ws) }
         let hidden = ws.qkv
+        let r = reduced?.blocks[i]
         ws.timed(.mlpLinear) {
-            Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
-                           rows: rows, inFeatures: e, outFeatures: m)
+            Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bfloat16: r?.lin1,
+                           bias: w[b.mlpLin1Bias], rows: rows, inFeatures: e, outFeatures: m)
         }
         ws.timed(.gelu) {
             RowParallel.run(rows: rows, width: m) { r in
@@ -29,8 +30,8 @@ extension ImageEncoder {
             }
         }
         ws.timed(.mlpLinear) {
-            Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
-                           rows: rows, inFeatures: m, outFeatures: e)
+            Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bfloat16: r?.lin2,
+                           bias: w[b.mlpLin2Bias], rows: rows, inFeatures: m, outFeatures: e)
         }
         ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
     }
@@ -41,7 +42,9 @@ extension ImageEncoder {
         let g = c.gridSize, e = c.embedDim, rows = ws.batch * g * g
         let parameters = EncoderAttention.Parameters(
             qkvWeight: w[b.attnQkvWeight], qkvBias: w[b.attnQkvBias], projWeight: w[b.attnProjWeight],
-            projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW])
+            projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW],
+            qkvWeightBF16: reduced.map { UnsafePointer($0.blocks[i].qkv) },
+            projWeightBF16: reduced.map { UnsafePointer($0.blocks[i].proj) })
         let saved = EncoderAttention.Saved(qkv: ws.qkv, context: ws.context)
         if c.isGlobal(i) {
             let shape = EncoderAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,

@@ -24,6 +24,9 @@ public struct ImageEncoder: Sendable {
 
     public let weights: ImageEncoderWeights
     public var config: EncoderConfig { weights.config }
+    /// bfloat16 copies of the large linears' weights when the precision is bf16
+    /// (`ImageEncoder+Precision.swift`); nil: float32.
+    var reduced: ReducedEncoderWeights?
 
     public init(weights: ImageEncoderWeights) { self.weights = weights }
 

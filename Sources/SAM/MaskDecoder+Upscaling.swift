@@ -70,7 +70,8 @@ extension MaskDecoder {
             /// u1 in the caller's `u1` (middleCount elements, kept by the caller); g1 and u2 shared
             /// with `scratch`, so only the last forward's (or `recompute`'s) values are there.
             public init(shape: Shape, u1: UnsafeMutablePointer<Float>, sharingScratchOf scratch: Activations) {
-                precondition(scratch.shape == shape, "shared upscaling scratch of shape \(scratch.shape), need \(shape)")
+                precondition(scratch.shape == shape,
+                             "shared upscaling scratch of shape \(scratch.shape), need \(shape)")
                 (self.shape, self.u1, g1, u2, scratchOwner) = (shape, u1, scratch.g1, scratch.u2, scratch)
             }
         }

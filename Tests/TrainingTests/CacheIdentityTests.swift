@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import SAM
 import XCTest
+import Layers
 @testable import Baselines
 @testable import Config
 @testable import Embeddings
@@ -145,6 +146,16 @@ final class CacheIdentityTests: XCTestCase {
         var c = ExperimentConfig()
         c.encoder.preset = .demoSmall
         XCTAssertEqual(try SAMSliceEncoder.make(c).cacheKey, try key(weights: "random-demo_small-seed0"))
+        // bf16 embeddings differ from fp32 ones: their own key where the CPU runs them, a
+        // configuration error naming the instruction set where it cannot.
+        c.encoder.precision = .bf16
+        if BFloat16Linear.support.available {
+            XCTAssertEqual(try SAMSliceEncoder.make(c).cacheKey, try key(weights: "random-demo_small-seed0-bf16"))
+        } else {
+            XCTAssertThrowsError(try SAMSliceEncoder.make(c)) { error in
+                XCTAssertTrue("\(error)".contains("encoder.precision") && "\(error)".contains("bf16"), "\(error)")
+            }
+        }
     }
 
     /// The identity encoder's key names only the input mode; its slice size and channels are the

@@ -1,0 +1,77 @@
+import XCTest
+import Layers
+import Tensors
+import TestSupport
+
+/// bfloat16 rounding, and the oneDNN bfloat16 linear against a double-precision reference on
+/// exactly the rounded inputs it sees. The linear's tests run only on CPUs with bfloat16 matrix
+/// instructions and are skipped with the reason (printed by XCTest) everywhere else.
+final class BFloat16Tests: XCTestCase {
+    func testRoundsToNearestEven() {
+        // Halfway cases go to the even bfloat16; just above / below halfway go up / down.
+        XCTAssertEqual(BFloat16.bits(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie, 0x3F80 even
+        XCTAssertEqual(BFloat16.bits(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie, 0x3F81 odd -> up
+        XCTAssertEqual(BFloat16.bits(Float(bitPattern: 0x3F80_8001)), 0x3F81)
+        XCTAssertEqual(BFloat16.bits(Float(bitPattern: 0x3F80_7FFF)), 0x3F80)
+        XCTAssertEqual(BFloat16.bits(-1.5), 0xBFC0)
+        XCTAssertTrue(BFloat16.rounded(.nan).isNaN)
+        XCTAssertTrue(BFloat16.rounded(Float(bitPattern: 0x7F80_0001)).isNaN, "a NaN with low payload bits only")
+        XCTAssertEqual(BFloat16.rounded(.infinity), .infinity)
+        XCTAssertEqual(BFloat16.rounded(-.infinity), -.infinity)
+        XCTAssertEqual(BFloat16.rounded(.greatestFiniteMagnitude), .infinity, "beyond the largest bfloat16")
+        XCTAssertEqual(BFloat16.rounded(0), 0)
+        // Relative error at most half a unit in the last place of an 8-bit significand: 2^-8.
+        let x = randomTensor([4096], seed: 71, scale: 100).data
+        for v in x where v != 0 {
+            XCTAssertLessThanOrEqual(abs(BFloat16.rounded(v) - v), abs(v) * 0x1p-8, "\(v)")
+        }
+        var bits = [UInt16](repeating: 0, count: x.count)
+        BFloat16.convert(x, to: &bits, count: x.count)
+        XCTAssertEqual(bits, x.map(BFloat16.bits))
+    }
+
+    func testLinearMatchesDoubleReferenceOnRoundedInputs() throws {
+        try skipWithoutBFloat16()
+        for (rows, input, output, bias) in [(37, 70, 29, true), (256, 96, 288, false), (1, 8, 3, true)] {
+            let x = randomTensor([rows, input], seed: 72).data, w = randomTensor([output, input], seed: 73).data
+            let b = randomTensor([output], seed: 74).data
+            let wBits = w.map(BFloat16.bits)
+            var y = [Float](repeating: .nan, count: rows * output)
+            BFloat16Linear.forward(y: &y, x: x, weight: wBits, bias: bias ? b : nil, rows: rows, inFeatures: input,
+                                   outFeatures: output)
+            var yFloat = [Float](repeating: 0, count: rows * output)
+            Linear.forward(y: &yFloat, x: x, weight: w, bias: bias ? b : nil, rows: rows, inFeatures: input,
+                           outFeatures: output)
+            for r in 0..<rows {
+                for o in 0..<output {
+                    var exact = bias ? Double(b[o]) : 0, magnitude = bias ? abs(Double(b[o])) : 0
+                    for k in 0..<input {
+                        let term = Double(BFloat16.rounded(x[r * input + k])) * Double(BFloat16.float(wBits[o * input + k]))
+                        exact += term
+                        magnitude += abs(term)
+                    }
+                    let got = Double(y[r * output + o])
+                    // float32 accumulation of exact bf16 products: at most ~(input + 1) roundings.
+                    XCTAssertLessThanOrEqual(abs(got - exact), Double(input + 2) * 0x1p-24 * magnitude + 1e-30,
+                                             "(\(rows), \(input), \(output)) at [\(r), \(o)]")
+                    // Against float32 inputs: each product moves by at most 2 half-ulps of bfloat16.
+                    XCTAssertLessThanOrEqual(abs(got - Double(yFloat[r * output + o])), 0x1p-7 * magnitude + 1e-6)
+                }
+            }
+        }
+    }
+
+    /// Where the CPU lacks the instructions the support says why, naming oneDNN's instruction set.
+    func testSupportIsReported() {
+        let s = BFloat16Linear.support
+        XCTAssertFalse(s.instructionSet.isEmpty)
+        XCTAssertTrue(s.description.contains(s.instructionSet), s.description)
+        if !s.available { XCTAssertTrue(s.description.contains("needs AVX512-BF16 or AMX"), s.description) }
+    }
+}
+
+/// Skips (with the reason in the test log) on CPUs without bfloat16 matrix instructions.
+func skipWithoutBFloat16() throws {
+    try XCTSkipUnless(BFloat16Linear.support.available,
+                      "bfloat16 path not tested on this CPU: \(BFloat16Linear.support)")
+}
