@@ -9,9 +9,10 @@ public enum BFloat16 {
     @inlinable @inline(__always)
     public static func bits(_ x: Float) -> UInt16 {
         let u = x.bitPattern
-        if u & 0x7FFF_FFFF > 0x7F80_0000 { return UInt16(truncatingIfNeeded: u >> 16) | 0x0040 }   // quiet NaN
-        let rounded = u &+ 0x7FFF &+ ((u >> 16) & 1)
-        return UInt16(truncatingIfNeeded: rounded >> 16)
+        let rounded = (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16
+        let quietNaN = (u >> 16) | 0x0040
+        // A select, not a branch, so conversion loops vectorise.
+        return UInt16(truncatingIfNeeded: u & 0x7FFF_FFFF > 0x7F80_0000 ? quietNaN : rounded)
     }
 
     /// The float32 value of bfloat16 bits (exact).

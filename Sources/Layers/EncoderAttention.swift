@@ -119,8 +119,12 @@ public enum EncoderAttention {
                                              batch: 1, height: s.height, width: s.width, headDim: s.headDim)
                     bias = AttentionHead.Bias(relH: relH, relW: relW, keyHeight: s.height, keyWidth: s.width)
                 }
-                head.forward(o: saved.context + b * s.tokens * c + h * s.headDim, scratch: scratch,
-                             q: q, k: q + c, v: q + 2 * c, bias: bias)
+                let o = saved.context + b * s.tokens * c + h * s.headDim
+                if p.qkvWeightBF16 != nil {
+                    head.forwardBFloat16(o: o, q: q, k: q + c, v: q + 2 * c, bias: bias)
+                } else {
+                    head.forward(o: o, scratch: scratch, q: q, k: q + c, v: q + 2 * c, bias: bias)
+                }
             }
         }
         Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,

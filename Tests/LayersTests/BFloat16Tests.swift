@@ -61,6 +61,47 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// The encoder attention with bf16 weights (projections and both per-head products in
+    /// bfloat16) against float32: windowed-like and global-like grids, relative positions, query
+    /// blocks with a ragged last one.
+    func testEncoderAttentionInBFloat16FollowsFloat32() throws {
+        try skipWithoutBFloat16()
+        let shapes: [EncoderAttention.Shape] = [
+            .init(batch: 2, height: 5, width: 5, channels: 32, heads: 2, useRelativePosition: true, scoreBudget: 50),
+            .init(batch: 1, height: 8, width: 8, channels: 64, heads: 4, useRelativePosition: true),
+            .init(batch: 3, height: 3, width: 4, channels: 16, heads: 1, useRelativePosition: false),
+        ]
+        for (n, s) in shapes.enumerated() {
+            let c = s.channels, seed = UInt64(80 + n)
+            let x = randomTensor([s.rows, c], seed: seed).data
+            let qkv = randomTensor([3 * c, c], seed: seed, stream: 1, scale: 0.3).data
+            let qkvBias = randomTensor([3 * c], seed: seed, stream: 2).data
+            let proj = randomTensor([c, c], seed: seed, stream: 3, scale: 0.3).data
+            let projBias = randomTensor([c], seed: seed, stream: 4).data
+            let relH = randomTensor([2 * s.height - 1, s.headDim], seed: seed, stream: 5, scale: 0.5).data
+            let relW = randomTensor([2 * s.width - 1, s.headDim], seed: seed, stream: 6, scale: 0.5).data
+            let (qkvBits, projBits) = (qkv.map(BFloat16.bits), proj.map(BFloat16.bits))
+            func run(reduced: Bool) -> [Float] {
+                var y = [Float](repeating: .nan, count: s.rows * c)
+                var saved = [Float](repeating: .nan, count: s.rows * 4 * c)
+                saved.withUnsafeMutableBufferPointer { buffer in
+                    let parameters = EncoderAttention.Parameters(
+                        qkvWeight: qkv, qkvBias: qkvBias, projWeight: proj, projBias: projBias,
+                        relPosH: relH, relPosW: relW, qkvWeightBF16: reduced ? qkvBits : nil,
+                        projWeightBF16: reduced ? projBits : nil)
+                    let b = buffer.baseAddress!
+                    EncoderAttention.forward(y: &y, x: x, parameters: parameters, shape: s,
+                                             saved: .init(qkv: b, context: b + s.rows * 3 * c))
+                }
+                return y
+            }
+            let (reference, reduced) = (run(reduced: false), run(reduced: true))
+            XCTAssertGreaterThanOrEqual(VectorSimilarity.cosine(reference, reduced), 0.999, "shape \(n)")
+            let scale = reference.map(abs).max()!
+            XCTAssertLessThanOrEqual(zip(reference, reduced).map { abs($0 - $1) }.max()!, 0.05 * scale, "shape \(n)")
+        }
+    }
+
     /// Where the CPU lacks the instructions the support says why, naming oneDNN's instruction set.
     func testSupportIsReported() {
         let s = BFloat16Linear.support
