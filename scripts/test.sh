@@ -32,3 +32,10 @@ for family in "${families[@]}"; do
   OPENBLAS_CORETYPE=$family run_tests --filter "$sensitive"
   echo "test.sh: $family pass took $(( $(date +%s) - started )) s"
 done
+
+# The bfloat16 encoder: where this CPU runs it, check its refusal path too, with oneDNN limited to
+# AVX2 (what a CPU without bfloat16 instructions gets: a clear error, never a silent fallback).
+if .build/release/autosam info | grep -q '^bf16 encoder: *bfloat16 matmuls'; then
+  echo "test.sh: bfloat16 tests again with ONEDNN_MAX_CPU_ISA=AVX2 (the refusal path)"
+  ONEDNN_MAX_CPU_ISA=AVX2 run_tests --filter 'BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests'
+fi

@@ -2,6 +2,7 @@ import ArgumentParser
 import CMPI
 import CPNG
 import CZlib
+import Layers
 import Tensors
 
 /// `autosam info`: the native libraries this build runs on.
@@ -13,6 +14,7 @@ struct Info: ParsableCommand {
     func run() throws {
         print("OpenBLAS core:    \(BLASRuntime.selection)")
         print("OpenBLAS threads: \(BLASRuntime.threads)")
+        print("bf16 encoder:     \(BFloat16Linear.support)")
         print("MPI library:      \(mpiLibraryVersion())")
         print("libpng:           \(String(cString: png_get_libpng_ver(nil)))")
         print("zlib:             \(String(cString: zlibVersion()))")
