@@ -55,6 +55,7 @@ struct AttentionHead {
         o: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: Bias?
     ) {
+        if bias == nil && takesFewKeysPath { return forwardFewKeys(o: o, q: q, k: k, v: v) }
         let e = scratch, sums = scratch + blockRows &* keys
         for first in stride(from: 0, to: queries, by: blockRows) {
             let rows = min(blockRows, queries - first)
@@ -91,6 +92,9 @@ struct AttentionHead {
         dBias: BiasGradient?, dO: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: Bias?
     ) {
+        if bias == nil && takesFewKeysPath {
+            return backwardFewKeys(dq: dq, dk: dk, dv: dv, dO: dO, q: q, k: k, v: v)
+        }
         let p = scratch, dp = scratch + blockRows &* keys
         for first in stride(from: 0, to: queries, by: blockRows) {
             let rows = min(blockRows, queries - first)

@@ -124,10 +124,14 @@ final class AttentionTests: XCTestCase {
 
     // MARK: DecoderAttention (SAM mask decoder, two-way transformer)
 
+    /// Up to 8 keys take `AttentionHead`'s few-keys path (the image-to-token attention: many
+    /// queries, 3 keys; 70 queries leave a ragged chunk of 6), more keys the GEMM path.
     let decoderShapes: [DecoderAttention.Shape] = [
         .init(batch: 2, queries: 3, keys: 5, embeddingDim: 8, heads: 2, downsampleRate: 2),
         .init(batch: 1, queries: 1, keys: 1, embeddingDim: 4, heads: 1),
         .init(batch: 2, queries: 7, keys: 3, embeddingDim: 6, heads: 3, scoreBudget: 6),
+        .init(batch: 1, queries: 70, keys: 3, embeddingDim: 8, heads: 2, downsampleRate: 2),
+        .init(batch: 2, queries: 5, keys: 12, embeddingDim: 6, heads: 2, scoreBudget: 24),
     ]
 
     /// [q, k, v, qW, qB, kW, kB, vW, vB, outW, outB].
