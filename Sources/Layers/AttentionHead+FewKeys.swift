@@ -50,9 +50,7 @@ extension AttentionHead {
                 for j in 0..<n {   // dP, then P dP summed per query
                     let row = v + j &* ldv, pj = p + j &* chunk, dpj = ds + j &* chunk
                     for i in 0..<m {
-                        let g = dOb + i &* ldo
-                        var dot: Float = 0
-                        for c in 0..<d { dot += g[c] * row[c] }
+                        let dot = Self.dot(dOb + i &* ldo, row, count: d)
                         dpj[i] = dot
                         dots[i] += pj[i] * dot
                     }
@@ -90,12 +88,7 @@ extension AttentionHead {
         let n = keys, d = headDim, chunk = Self.fewKeysChunk
         for j in 0..<n {
             let row = k + j &* ldk, pj = p + j &* chunk
-            for i in 0..<m {
-                let x = q + i &* ldq
-                var dot: Float = 0
-                for c in 0..<d { dot += x[c] * row[c] }
-                pj[i] = dot * scale
-            }
+            for i in 0..<m { pj[i] = Self.dot(q + i &* ldq, row, count: d) * scale }
         }
         for i in 0..<m { sums[i] = p[i] }   // the running maximum first
         for j in 1..<max(n, 1) {
@@ -116,5 +109,25 @@ extension AttentionHead {
             let pj = p + j &* chunk
             for i in 0..<m { pj[i] *= sums[i] }
         }
+    }
+
+    /// a . b over `count` floats: eight lanes at a time when count is a multiple of 8 (head dims
+    /// 16 and 32 in SAM's decoder), one horizontal sum at the end.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        guard count & 7 == 0 else {
+            var sum: Float = 0
+            for c in 0..<count { sum += a[c] * b[c] }
+            return sum
+        }
+        var acc = SIMD8<Float>()
+        var c = 0
+        while c < count {
+            let x = UnsafeRawPointer(a + c).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(b + c).loadUnaligned(as: SIMD8<Float>.self)
+            acc.addProduct(x, y)
+            c &+= 8
+        }
+        return acc.sum()
     }
 }
