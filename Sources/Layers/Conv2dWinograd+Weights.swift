@@ -122,25 +122,4 @@ extension Conv2dWinograd {
             }
         }
     }
-
-    /// dst[e] = sum_k coefficient_k * source_k[e] over the terms with a nonzero coefficient,
-    /// e in 0..<count (zero when every coefficient is zero). Terms are added in order k = 0, 1, ...
-    @inline(__always)
-    static func combine(
-        _ dst: UnsafeMutablePointer<Float>, count: Int, terms: Int,
-        _ term: (Int) -> (Float, UnsafePointer<Float>)
-    ) {
-        var first = true
-        for k in 0..<terms {
-            let (w, src) = term(k)
-            if w == 0 { continue }
-            if first {
-                for e in 0..<count { dst[e] = w * src[e] }
-                first = false
-            } else {
-                for e in 0..<count { dst[e] += w * src[e] }
-            }
-        }
-        if first { dst.update(repeating: 0, count: count) }
-    }
 }
