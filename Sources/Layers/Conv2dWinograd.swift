@@ -26,6 +26,16 @@ public enum Conv2dWinograd {
         isWinogradShape(s) && min(s.inChannels, s.outChannels) >= 32 && s.height * s.width >= 14 * 14
     }
 
+    /// The tile `Conv2d` uses for `s` (one that `applies`): F(4x4, 3x3) on planes of at least 28 x 28
+    /// with at least 128 of its tiles, F(2x2, 3x3) otherwise. Measured (B = 4, 1 thread, forward + both
+    /// gradients): F(4x4) is 1.4x faster for 256-1024 channels at 64 x 64, 1.05-1.2x for 64 channels
+    /// at 224 x 224 and 512 at 28 x 28, even for 128 at 112 x 112, but 1.15x slower for 1024 channels
+    /// at 14 x 14 (64 tiles: the GEMMs run far below peak and U is 2.25x larger).
+    public static func transform(for s: Conv2d.Shape) -> WinogradTransform {
+        let tiles = s.batch * ((s.height + 3) / 4) * ((s.width + 3) / 4)
+        return s.height * s.width >= 28 * 28 && tiles >= 128 ? .f4 : .f2
+    }
+
     /// y (B, O, H, W) <- x (B, I, H, W), weight (O, I, 3, 3), bias (O) or nil. `shape` must be 3x3,
     /// stride 1, padding 1 (any size).
     public static func forward(
