@@ -27,6 +27,10 @@ extension Conv2dWinograd {
         case 2: combine2(dst, count: count, (weights[0], sources[0]), (weights[1], sources[1]))
         case 3: combine3(dst, count: count, (weights[0], sources[0]), (weights[1], sources[1]),
                          (weights[2], sources[2]))
+        case 4: combine4(dst, count: count, (weights[0], sources[0]), (weights[1], sources[1]),
+                         (weights[2], sources[2]), (weights[3], sources[3]))
+        case 5: combine5(dst, count: count, (weights[0], sources[0]), (weights[1], sources[1]),
+                         (weights[2], sources[2]), (weights[3], sources[3]), (weights[4], sources[4]))
         default: combineN(dst, count: count, n: n, weights, sources)
         }
     }
@@ -74,6 +78,38 @@ extension Conv2dWinograd {
             e += Lanes.scalarCount
         }
         while e < count { dst[e] = a.0 * a.1[e] + b.0 * b.1[e] + c.0 * c.1[e]; e += 1 }
+    }
+
+    /// 4 terms: F(4x4)'s B^T rows 1-4 and G^T / A^T columns.
+    static func combine4(
+        _ dst: UnsafeMutablePointer<Float>, count: Int, _ a: (Float, UnsafePointer<Float>),
+        _ b: (Float, UnsafePointer<Float>), _ c: (Float, UnsafePointer<Float>), _ d: (Float, UnsafePointer<Float>)
+    ) {
+        var e = 0
+        while e + Lanes.scalarCount <= count {
+            store(a.0 * load(a.1, e) + b.0 * load(b.1, e) + c.0 * load(c.1, e) + d.0 * load(d.1, e), dst, e)
+            e += Lanes.scalarCount
+        }
+        while e < count { dst[e] = a.0 * a.1[e] + b.0 * b.1[e] + c.0 * c.1[e] + d.0 * d.1[e]; e += 1 }
+    }
+
+    /// 5 terms: F(4x4)'s B^T rows 0 and 5 and A^T rows.
+    static func combine5(
+        _ dst: UnsafeMutablePointer<Float>, count: Int, _ a: (Float, UnsafePointer<Float>),
+        _ b: (Float, UnsafePointer<Float>), _ c: (Float, UnsafePointer<Float>), _ d: (Float, UnsafePointer<Float>),
+        _ f: (Float, UnsafePointer<Float>)
+    ) {
+        var e = 0
+        while e + Lanes.scalarCount <= count {
+            let sum = a.0 * load(a.1, e) + b.0 * load(b.1, e) + c.0 * load(c.1, e) + d.0 * load(d.1, e)
+            store(sum + f.0 * load(f.1, e), dst, e)
+            e += Lanes.scalarCount
+        }
+        while e < count {
+            let sum = a.0 * a.1[e] + b.0 * b.1[e] + c.0 * c.1[e] + d.0 * d.1[e]
+            dst[e] = sum + f.0 * f.1[e]
+            e += 1
+        }
     }
 
     static func combineN(
