@@ -135,22 +135,25 @@ public enum Conv2dWinograd {
     static let kSlice = 256
 
     /// `count` GEMMs `C_p = op(A_p) @ op(B_p) + beta C_p` (A not transposed) as `Gemm.batched`, with k fed
-    /// in slices of at most `kSlice` (beta 1 after the first). OpenBLAS cuts a k between GEMM_Q and
-    /// 2 GEMM_Q at one point with one thread (driver/level3/level3.c) and at another with several
-    /// (level3_thread.c), which would make the sums round differently with the thread count. That
-    /// makes the Cooperlake/SkylakeX kernels' results thread-count independent here; with the
-    /// Haswell kernels OpenBLAS's results still vary with its thread count (CI's Haswell pass).
+    /// in slices of at most `kSlice` (beta 1 after the first). The positions p are split over the cores,
+    /// each GEMM on one thread (`RowParallel.itemsWithSingleThreadedBLAS`): a cache-sized band's GEMMs
+    /// are too small for OpenBLAS to split well, and every one of them computes with one BLAS
+    /// thread whatever the thread count. OpenBLAS cuts a k between GEMM_Q and 2 GEMM_Q at one point
+    /// with one thread (driver/level3/level3.c) and at another with several (level3_thread.c); the
+    /// slices keep that cut out of the sums in any case.
     static func slicedGemms(
         count: Int, transB: Bool = false, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
     ) {
-        for p in 0..<count {
-            for start in stride(from: 0, to: k, by: kSlice) {
-                Gemm.sgemm(transB: transB, m: m, n: n, k: min(kSlice, k - start),
-                           a: a + p * strideA + start, lda: lda,
-                           b: b + p * strideB + (transB ? start : start * ldb), ldb: ldb,
-                           beta: start == 0 ? beta : 1, c: c + p * strideC, ldc: ldc)
+        RowParallel.itemsWithSingleThreadedBLAS(count) { positions in
+            for p in positions {
+                for start in stride(from: 0, to: k, by: kSlice) {
+                    Gemm.sgemm(transB: transB, m: m, n: n, k: min(kSlice, k - start),
+                               a: a + p * strideA + start, lda: lda,
+                               b: b + p * strideB + (transB ? start : start * ldb), ldb: ldb,
+                               beta: start == 0 ? beta : 1, c: c + p * strideC, ldc: ldc)
+                }
             }
         }
     }

@@ -118,7 +118,7 @@ final class WinogradTests: XCTestCase {
 
     /// The transforms run on every core (`RowParallel`, one channel per chunk): the same bits with
     /// the transforms in one chunk or split, BLAS at 2 threads in both runs (OpenBLAS's Haswell
-    /// kernels round differently with 1 and 2 threads, which is not what this is about). F(2x2) then
+    /// kernels round differently with 1 and 2 threads), then 1 and 2 BLAS threads. F(2x2) then
     /// F(4x4) on the same buffers: y is F(4x4)'s, dx and dW accumulate both.
     func testThreadCountIndependence() {
         let c = Case(b: 2, i: 48, o: 40, h: 33, w: 30, bias: true), s = shape(c), (x, w, bias, dy) = inputs(c, seed: 4)
@@ -133,6 +133,13 @@ final class WinogradTests: XCTestCase {
             }.flatMap(\.data)
         }
         XCTAssertTrue(sameBits(resultsSerialAndSplit(run)), "Winograd depends on how its transforms are split")
+        // Each transform position's GEMM runs on one BLAS thread whatever the thread count.
+        let before = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(before) }
+        BLASRuntime.setThreads(1)
+        let one = run()
+        BLASRuntime.setThreads(2)
+        XCTAssertTrue(sameBits((one, run())), "Winograd depends on the BLAS thread count")
     }
 }
 
