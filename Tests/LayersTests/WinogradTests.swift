@@ -13,7 +13,7 @@ import XCTest
 /// these data). Winograd adds a constant factor: the transforms mix a tile's values with bounded weights
 /// (row sums of |B^T|, |G|, |A^T| at most 2, 1.5, 3 for F(2x2); 14, 1.9, 11.1 for F(4x4)) before and after the
 /// GEMM, so its error is `factor * sqrt(n) * eps * max S` with a factor that does not grow with n.
-/// The factors below leave an 18x margin over the errors observed, for other GEMM kernels' rounding.
+/// The factors below leave a 16-18x margin over the errors observed, for other GEMM kernels' rounding.
 final class WinogradTests: XCTestCase {
     struct Case { var b, i, o, h, w: Int; var bias: Bool }
 
