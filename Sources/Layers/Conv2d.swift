@@ -58,9 +58,10 @@ public enum Conv2d {
     /// Whether 3x3 stride-1 pad-1 convolutions large enough to pay run as Winograd
     /// (`Conv2dWinograd.applies`); false keeps every convolution on im2col.
     public nonisolated(unsafe) static var useWinograd = true
-    /// The Winograd tile when `useWinograd`: F(2x2, 3x3) rounds about like im2col; F(4x4, 3x3) saves
-    /// another 1.8x multiplies at about 10x the rounding error (WinogradTests).
-    public nonisolated(unsafe) static var winogradTransform = WinogradTransform.f2
+    /// The Winograd tile when `useWinograd`; nil (the default) picks it per shape
+    /// (`Conv2dWinograd.transform(for:)`). F(2x2, 3x3) rounds about like im2col; F(4x4, 3x3) saves
+    /// another 1.8x multiplies at about 4x its mean rounding error (WinogradTests).
+    public nonisolated(unsafe) static var winogradTransform: WinogradTransform?
 
     /// y (B, O, Ho, Wo) <- x (B, I, H, W), weight (O, I, kh, kw), bias (O) or nil.
     /// `columnBudget` bounds the im2col buffer (elements); a band holds at least one output row.
@@ -71,7 +72,7 @@ public enum Conv2d {
     ) {
         if useWinograd && Conv2dWinograd.applies(to: s) {
             return Conv2dWinograd.forward(y: y, x: x, weight: weight, bias: bias, shape: s,
-                                          transform: winogradTransform)
+                                          transform: winogradTransform ?? Conv2dWinograd.transform(for: s))
         }
         let l = s.outHeight * s.outWidth, inImage = s.inChannels * s.height * s.width
         let bands = outputBands(s, budget: columnBudget)
@@ -112,7 +113,7 @@ public enum Conv2d {
                 for n in 0..<s.batch { addRowSums(dBias, dy + n * s.outChannels * l, rows: s.outChannels, cols: l) }
             }
             return Conv2dWinograd.backward(dx: dx, dWeight: dWeight, dy: dy, x: x, weight: weight, shape: s,
-                                           transform: winogradTransform)
+                                           transform: winogradTransform ?? Conv2dWinograd.transform(for: s))
         }
         let bands = outputBands(s, budget: columnBudget)
         let columnCount = s.isPointwise ? 0 : s.patchSize * bands.rows * s.outWidth

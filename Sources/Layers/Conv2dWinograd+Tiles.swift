@@ -72,10 +72,11 @@ extension Conv2dWinograd {
     ) {
         let (m, alpha, tilesX) = (t.m, t.alpha, t.tilesX), rowLength = t.m * tilesX
         RowParallel.run(rows: channels, width: rows.count * tilesX * alpha * alpha) { range in
-            // half (alpha, m, tilesX) = M @ A over j; out (m, tilesX) one output row, de-interleaved.
-            let half = UnsafeMutablePointer<Float>.allocate(capacity: (alpha + 1) * rowLength)
+            // half (alpha, m, tilesX) = M @ A over j; out (m, tilesX) one output row, de-interleaved;
+            // line (W) that row interleaved when it is added to y.
+            let half = UnsafeMutablePointer<Float>.allocate(capacity: (alpha + 2) * rowLength)
             defer { half.deallocate() }
-            let out = half + alpha * rowLength
+            let out = half + alpha * rowLength, line = out + rowLength
             for o in range {
                 let bv = bias?[o] ?? 0
                 for r in rows {
@@ -92,7 +93,8 @@ extension Conv2dWinograd {
                             (aT[k * alpha + $0], UnsafePointer(half + $0 * rowLength))
                         }
                         let yRow = y + ((b * channels + o) * t.height + m * ty + k) * t.width
-                        storePhases(yRow, out, width: t.width, m: m, phase: tilesX, bias: bv, accumulate: accumulate)
+                        storePhases(accumulate ? line : yRow, out, width: t.width, m: m, phase: tilesX, bias: bv)
+                        if accumulate { addRow(yRow, line, count: t.width) }
                     }
                 }
             }
@@ -133,42 +135,6 @@ extension Conv2dWinograd {
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /// phases (m, P) <- `phases[p, q] = row[m*q + p + offset]`, zero outside 0..<width or when row is nil.
-    @inline(__always)
-    static func loadPhases(
-        _ phases: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>?, width: Int, m: Int, phase: Int, offset: Int
-    ) {
-        guard let row else { return phases.update(repeating: 0, count: m * phase) }
-        for p in 0..<m {
-            let dst = phases + p * phase, s = p + offset
-            let lo = s >= 0 ? 0 : (m - 1 - s) / m
-            let hi = max(lo, min(phase, (width - s + m - 1) / m))
-            dst.update(repeating: 0, count: lo)
-            if m == 2 {
-                for q in lo..<hi { dst[q] = row[2 &* q &+ s] }
-            } else {
-                for q in lo..<hi { dst[q] = row[m &* q &+ s] }
-            }
-            (dst + hi).update(repeating: 0, count: phase - hi)
-        }
-    }
-
-    /// row[m*q + p] (+)= phases[p, q] + bias for the columns m*q + p < width. phases (m, P).
-    @inline(__always)
-    static func storePhases(
-        _ row: UnsafeMutablePointer<Float>, _ phases: UnsafePointer<Float>, width: Int, m: Int, phase: Int,
-        bias: Float, accumulate: Bool
-    ) {
-        for p in 0..<m {
-            let src = phases + p * phase, count = (width - p + m - 1) / m
-            if accumulate {
-                for q in 0..<count { row[m &* q &+ p] += src[q] + bias }
-            } else {
-                for q in 0..<count { row[m &* q &+ p] = src[q] + bias }
             }
         }
     }

@@ -26,6 +26,16 @@ public enum Conv2dWinograd {
         isWinogradShape(s) && min(s.inChannels, s.outChannels) >= 32 && s.height * s.width >= 14 * 14
     }
 
+    /// The tile `Conv2d` uses for `s` (one that `applies`): F(4x4, 3x3) on planes of at least 28 x 28
+    /// with at least 128 of its tiles, F(2x2, 3x3) otherwise. Measured (B = 4, 1 thread, forward + both
+    /// gradients): F(4x4) is 1.4x faster for 256-1024 channels at 64 x 64, 1.05-1.2x for 64 channels
+    /// at 224 x 224 and 512 at 28 x 28, even for 128 at 112 x 112, but 1.15x slower for 1024 channels
+    /// at 14 x 14 (64 tiles: the GEMMs run far below peak and U is 2.25x larger).
+    public static func transform(for s: Conv2d.Shape) -> WinogradTransform {
+        let tiles = s.batch * ((s.height + 3) / 4) * ((s.width + 3) / 4)
+        return s.height * s.width >= 28 * 28 && tiles >= 128 ? .f4 : .f2
+    }
+
     /// y (B, O, H, W) <- x (B, I, H, W), weight (O, I, 3, 3), bias (O) or nil. `shape` must be 3x3,
     /// stride 1, padding 1 (any size).
     public static func forward(
@@ -125,31 +135,43 @@ public enum Conv2dWinograd {
     static let kSlice = 256
 
     /// `count` GEMMs `C_p = op(A_p) @ op(B_p) + beta C_p` (A not transposed) as `Gemm.batched`, with k fed
-    /// in slices of at most `kSlice` (beta 1 after the first). OpenBLAS cuts a k between GEMM_Q and
-    /// 2 GEMM_Q at one point with one thread (driver/level3/level3.c) and at another with several
-    /// (level3_thread.c), which would make the sums round differently with the thread count. That
-    /// makes the Cooperlake/SkylakeX kernels' results thread-count independent here; with the
-    /// Haswell kernels OpenBLAS's results still vary with its thread count (CI's Haswell pass).
+    /// in slices of at most `kSlice` (beta 1 after the first). The positions p are split over the cores,
+    /// each GEMM on one thread (`RowParallel.itemsWithSingleThreadedBLAS`): a cache-sized band's GEMMs
+    /// are too small for OpenBLAS to split well, and every one of them computes with one BLAS
+    /// thread whatever the thread count. OpenBLAS cuts a k between GEMM_Q and 2 GEMM_Q at one point
+    /// with one thread (driver/level3/level3.c) and at another with several (level3_thread.c); the
+    /// slices keep that cut out of the sums in any case.
     static func slicedGemms(
         count: Int, transB: Bool = false, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
     ) {
-        for p in 0..<count {
-            for start in stride(from: 0, to: k, by: kSlice) {
-                Gemm.sgemm(transB: transB, m: m, n: n, k: min(kSlice, k - start),
-                           a: a + p * strideA + start, lda: lda,
-                           b: b + p * strideB + (transB ? start : start * ldb), ldb: ldb,
-                           beta: start == 0 ? beta : 1, c: c + p * strideC, ldc: ldc)
+        RowParallel.itemsWithSingleThreadedBLAS(count) { positions in
+            for p in positions {
+                for start in stride(from: 0, to: k, by: kSlice) {
+                    Gemm.sgemm(transB: transB, m: m, n: n, k: min(kSlice, k - start),
+                               a: a + p * strideA + start, lda: lda,
+                               b: b + p * strideB + (transB ? start : start * ldb), ldb: ldb,
+                               beta: start == 0 ? beta : 1, c: c + p * strideC, ldc: ldc)
+                }
             }
         }
     }
 
-    /// Tile rows split into bands whose scratch (alpha², channels, T) fits `budget` elements; at least
-    /// one tile row per band. `tiles` is the largest band's T.
+    /// Band size the transforms aim at (elements of V and M / Z, 4 MB): the transform writes a band that
+    /// the GEMMs read back while it is still in cache (32 MB L3 and 2 MB L2 per core on Zen 4).
+    static let bandCacheElements = 1 << 20
+
+    /// Tile rows split into bands of about `bandCacheElements` (alpha², channels, T) scratch, but at least
+    /// max(256, 2 * channels) tiles and one tile row, and at most `budget` elements. `tiles` is the largest
+    /// band's T. Each GEMM call repacks U (O, I), which pays only for T large against the channels.
+    /// Measured (B = 4, 1 thread, F(2x2)), against bands as large as the 64 MB budget: 64 -> 64 channels
+    /// at 224 x 224 1.3x faster, 128 -> 128 at 112 x 112 1.1x; 256 -> 256 at 56 x 56 and up unchanged
+    /// (they lose 5 % with T = 256).
     static func tileBands(_ t: WinogradTiling, channels: Int, budget: Int) -> (tiles: Int, ranges: [Range<Int>]) {
-        let perRow = t.alpha * t.alpha * channels * t.tilesX
-        let rows = min(t.tileRows, max(1, budget / perRow))
+        let perTile = t.alpha * t.alpha * channels, perRow = perTile * t.tilesX
+        let target = max(256, 2 * channels, bandCacheElements / perTile)
+        let rows = min(t.tileRows, max(1, min(budget / perRow, (target + t.tilesX - 1) / t.tilesX)))
         let ranges = stride(from: 0, to: t.tileRows, by: rows).map { $0..<min($0 + rows, t.tileRows) }
         return (rows * t.tilesX, ranges)
     }
