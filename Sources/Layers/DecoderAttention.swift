@@ -146,12 +146,18 @@ public enum DecoderAttention {
     }
 
     /// Visits every (batch, head) with the element offsets of its first query row and first key
-    /// row inside the (.., Di) buffers.
+    /// row inside the (.., Di) buffers. Few-keys heads (no BLAS, no shared scratch, disjoint
+    /// outputs) are spread over the cores, each item computed whole by one thread; GEMM heads run
+    /// in order with BLAS's own threads.
     private static func forEachHead(_ s: Shape, _ body: (_ queryOffset: Int, _ keyOffset: Int) -> Void) {
-        for b in 0..<s.batch {
-            for h in 0..<s.heads {
-                body((b * s.queries) * s.internalDim + h * s.headDim, (b * s.keys) * s.internalDim + h * s.headDim)
-            }
+        func visit(_ item: Int) {
+            let (b, h) = (item / s.heads, item % s.heads)
+            body((b * s.queries) * s.internalDim + h * s.headDim, (b * s.keys) * s.internalDim + h * s.headDim)
         }
+        guard core(s).takesFewKeysPath else {
+            for item in 0..<(s.batch * s.heads) { visit(item) }
+            return
+        }
+        RowParallel.run(rows: s.batch * s.heads, width: s.queries * s.headDim) { items in items.forEach(visit) }
     }
 }

@@ -82,7 +82,7 @@ public struct ImageEncoder: Sendable {
         let pixels = c.gridSize * c.gridSize
         for b in 0..<ws.batch {
             let offset = b * pixels * c.embedDim
-            Transpose.matrix(ws.tokens + offset, ws.normed + offset, rows: c.embedDim, cols: pixels)
+            Transpose.matrix(ws.tokens + offset, ws.normed + offset, rows: c.embedDim, columns: pixels)
         }
     }
 
@@ -101,7 +101,7 @@ public struct ImageEncoder: Sendable {
         let c = config, w = weights, pixels = c.gridSize * c.gridSize
         for b in 0..<ws.batch {
             let offset = b * pixels * c.embedDim
-            Transpose.matrix(ws.normed + offset, ws.tokens + offset, rows: pixels, cols: c.embedDim)
+            Transpose.matrix(ws.normed + offset, ws.tokens + offset, rows: pixels, columns: c.embedDim)
         }
         let reduce = Conv2d.Shape(batch: ws.batch, inChannels: c.embedDim, outChannels: c.outChannels,
                                   height: c.gridSize, width: c.gridSize, kernel: 1)
@@ -113,23 +113,5 @@ public struct ImageEncoder: Sendable {
         Conv2d.forward(y: output, x: ws.neck, weight: w[w.neck2Weight], bias: nil, shape: mix)
         LayerNorm2d.forward(y: output, mean: ws.rowMean, rstd: ws.rowRstd, x: output, weight: w[w.neck3Weight],
                             bias: w[w.neck3Bias], batch: ws.batch, channels: c.outChannels, pixels: pixels, eps: c.eps)
-    }
-}
-
-/// Cache-blocked matrix transpose (the NCHW <-> NHWC switches around the ViT blocks).
-enum Transpose {
-    static let tile = 32
-
-    /// dst (cols, rows) <- src (rows, cols)^T.
-    static func matrix(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, cols: Int) {
-        for i0 in stride(from: 0, to: rows, by: tile) {
-            let i1 = min(i0 &+ tile, rows)
-            for j0 in stride(from: 0, to: cols, by: tile) {
-                let j1 = min(j0 &+ tile, cols)
-                for i in i0..<i1 {
-                    for j in j0..<j1 { dst[j &* rows &+ i] = src[i &* cols &+ j] }
-                }
-            }
-        }
     }
 }
