@@ -22,7 +22,8 @@ public final class SAMSliceEncoder: SliceEncoder {
         self.encoder = encoder
         self.mode = mode
         self.cacheKey = cacheKey
-        self.provenance = provenance
+        let precision = encoder.precision == .fp32 ? "" : "; \(encoder.precision.rawValue) matrix products"
+        self.provenance = provenance + precision
         self.workspace = ImageEncoderWorkspace(config: encoder.config, batch: 1)
     }
 
