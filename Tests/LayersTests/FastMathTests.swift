@@ -51,4 +51,20 @@ final class FastMathTests: XCTestCase {
         print("FastMath.normalCDF on [-13, 8]: max relative error \(rel) at \(at)")
         XCTAssertLessThan(rel, 1e-6, "Phi worst at \(at)")
     }
+
+    /// The 16-lane exp performs the scalar one's operations lane by lane: the same bits, edges included.
+    func testSIMDExpMatchesScalarBitForBit() {
+        var inputs: [Float] = [0, -0, 1, -1, 88.3, 88.31, 100, -87.3365, -87.34, -200, .nan, .infinity, -.infinity,
+                               .leastNonzeroMagnitude, 0.5, -0.5]
+        inputs += randomTensor([4096], seed: 90, scale: 40).data
+        for start in stride(from: 0, to: inputs.count - 15, by: 16) {
+            let v = SIMD16<Float>((0..<16).map { inputs[start + $0] })
+            let vector = FastMath.exp(v)
+            for lane in 0..<16 {
+                let scalar = FastMath.exp(v[lane])
+                XCTAssertTrue(vector[lane].bitPattern == scalar.bitPattern || (vector[lane].isNaN && scalar.isNaN),
+                              "exp(\(v[lane])): \(vector[lane]) vs \(scalar)")
+            }
+        }
+    }
 }
