@@ -82,7 +82,7 @@ struct EncoderBenchCommand: ParsableCommand {
         for p in try precisions() {
             let encoder = try ImageEncoder(weights: weights, precision: p)
             var output = [Float](repeating: 0, count: config.outChannels * config.gridSize * config.gridSize)
-            rows += measure(encoder, image: image, output: &output, flops: flops)
+            rows += measure(encoder, threads: try threadCounts(), image: image, output: &output, flops: flops)
             outputs[p] = output
         }
         report(rows, flops: flops)
@@ -92,11 +92,11 @@ struct EncoderBenchCommand: ParsableCommand {
     }
 
     /// Every thread count's timing of `encoder` (one warm-up pass, then `repeats`); output holds the embedding.
-    private func measure(_ encoder: ImageEncoder, image: [Float], output: inout [Float],
+    private func measure(_ encoder: ImageEncoder, threads: [Int], image: [Float], output: inout [Float],
                          flops: EncoderFLOPs) -> [Measurement] {
         let config = encoder.config
         var rows: [Measurement] = []
-        for t in (try? threadCounts()) ?? [] {
+        for t in threads {
             BLASRuntime.setThreads(t)
             let workspace = ImageEncoderWorkspace(config: config, batch: 1)
             func pass() {

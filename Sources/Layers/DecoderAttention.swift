@@ -84,19 +84,13 @@ public enum DecoderAttention {
         Linear.forward(y: saved.q, x: q, weight: p.qWeight, bias: p.qBias, rows: qRows, inFeatures: d, outFeatures: di)
         Linear.forward(y: saved.k, x: k, weight: p.kWeight, bias: p.kBias, rows: kRows, inFeatures: d, outFeatures: di)
         Linear.forward(y: saved.v, x: v, weight: p.vWeight, bias: p.vBias, rows: kRows, inFeatures: d, outFeatures: di)
-        let head = core(s)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
-        defer { scratch.deallocate() }
-        forEachHead(s) { qOff, kOff in
-            head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff,
-                         v: saved.v + kOff, bias: nil)
-        }
+        recomputeContext(saved: saved, shape: s)
         Linear.forward(y: y, x: saved.context, weight: p.outWeight, bias: p.outBias, rows: qRows, inFeatures: di,
                        outFeatures: d)
     }
 
-    /// saved.context <- P @ v' from the saved q', k', v', as forward computed it (same arithmetic, same
-    /// bits), for callers that keep the context of one call only. Cheap when there are few keys.
+    /// saved.context <- P @ v' from the saved q', k', v': forward's own attention step, so a caller
+    /// that keeps the context of one call only gets the same bits back. Cheap when there are few keys.
     public static func recomputeContext(saved: Saved, shape s: Shape) {
         let head = core(s)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
