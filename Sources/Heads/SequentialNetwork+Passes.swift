@@ -17,7 +17,16 @@ extension SequentialNetwork {
         ws.prepare(self, inputShape: x.shape)
         x.withPointer { ws.values[0].pointer.update(from: $0, count: x.count) }
         parameters.withUnsafeBufferPointer { pb in
-            for l in layers.indices { forwardLayer(l, parameters: pb.baseAddress!, ws) }
+            var l = 0
+            while l < layers.count {
+                if Self.fusesPointwiseRuns, let run = pointwiseRun(from: l) {
+                    forwardPointwise(run, parameters: pb.baseAddress!, ws)
+                    l = run.upperBound
+                } else {
+                    forwardLayer(l, parameters: pb.baseAddress!, ws)
+                    l += 1
+                }
+            }
         }
         let last = ws.values[ws.values.count - 1]
         return Tensor(shape: ws.shape(ofValue: ws.values.count - 1),
@@ -36,11 +45,18 @@ extension SequentialNetwork {
         dy.withPointer { ws.gradient.pointer.update(from: $0, count: dy.count) }
         parameters.withUnsafeBufferPointer { pb in
             gradients.withUnsafeMutableBufferPointer { gb in
-                for l in layers.indices.reversed() {
+                var l = layers.count - 1
+                while l >= 0 {
+                    if Self.fusesPointwiseRuns, let run = pointwiseRun(endingAt: l) {
+                        backwardPointwise(run, parameters: pb.baseAddress!, gradients: gb.baseAddress!, ws)
+                        l = run.lowerBound - 1
+                        continue
+                    }
                     let inputGradient: UnsafeMutablePointer<Float>? = l > 0 ? ws.nextGradient.pointer : nil
                     inputGradient?.update(repeating: 0, count: ws.count(ofValue: ws.inputValue[l]))
                     backwardLayer(l, dx: inputGradient, parameters: pb.baseAddress!, gradients: gb.baseAddress!, ws)
                     if inputGradient != nil { ws.swapGradients() }
+                    l -= 1
                 }
             }
         }
@@ -63,6 +79,8 @@ extension SequentialNetwork {
                                 eps: Self.layerNormEps)
         case .relu:
             ReLU.forward(y: y, x: x, count: b * c * h * w)
+        case .gelu where ws.keepsGELUDerivative[l]:
+            GELU.forwardKeepingDerivative(y: y, x: x, count: b * c * h * w)
         case .gelu:
             GELU.forward(y: y, x: x, count: b * c * h * w)
         }
@@ -90,6 +108,8 @@ extension SequentialNetwork {
                                  batch: b, channels: c, pixels: h * w)
         case .relu:
             if let dx { ReLU.backward(dx: dx, dy: dy, y: y, count: b * c * h * w) }
+        case .gelu where ws.keepsGELUDerivative[l]:
+            if let dx { GELU.backward(dx: dx, dy: dy, derivative: x, count: b * c * h * w) }
         case .gelu:
             if let dx { GELU.backward(dx: dx, dy: dy, x: x, count: b * c * h * w) }
         }

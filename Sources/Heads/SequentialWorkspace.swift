@@ -17,7 +17,9 @@ final class FloatBuffer {
 ///
 /// Values: `values[0]` is a copy of the input; every layer except ReLU writes a new value, ReLU
 /// overwrites its input in place (its backward needs only its output, and no other layer's
-/// backward needs its own output). Every value is kept: each is the input some backward reads.
+/// backward needs its own output). Every value is kept: each is the input some backward reads. A GELU
+/// whose input only its own backward reads overwrites that input with its derivative
+/// (`keepsGELUDerivative`).
 public final class SequentialWorkspace {
     /// (B, C, H, W) of the input the buffers are sized for; empty before the first forward.
     public private(set) var inputShape: [Int] = []
@@ -30,6 +32,9 @@ public final class SequentialWorkspace {
     private(set) var inputValue: [Int] = [], outputValue: [Int] = []
     /// LayerNorm2d statistics of layer l, mean and rstd (B, H*W) each; nil for other layers.
     private(set) var means: [FloatBuffer?] = [], rstds: [FloatBuffer?] = []
+    /// For layer l: whether it is a GELU that replaces its saved input by its derivative in forward
+    /// (when no other backward reads that value: the layer before it is not an in-place ReLU).
+    private(set) var keepsGELUDerivative: [Bool] = []
     /// Gradient ping-pong buffers, each as large as the largest value.
     private(set) var gradient = FloatBuffer(count: 0), nextGradient = FloatBuffer(count: 0)
 
@@ -67,6 +72,9 @@ public final class SequentialWorkspace {
             let statistics = layer.isLayerNorm ? FloatBuffer(count: shape[0] * pixels) : nil
             means.append(statistics)
             rstds.append(statistics.map { FloatBuffer(count: $0.count) })
+        }
+        keepsGELUDerivative = network.layers.indices.map { l in
+            network.layers[l] == .gelu && (l == 0 || network.layers[l - 1] != .relu)
         }
         values = shapes.indices.map { FloatBuffer(count: count(ofValue: $0)) }
         let largest = values.map(\.count).max() ?? 0

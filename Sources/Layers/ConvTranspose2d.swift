@@ -10,24 +10,34 @@ import Tensors
 /// Shapes: B batch, I input channels, O output channels, H x W input grid.
 /// x (B, I, H, W), w (I, O, 2, 2) (PyTorch layout), bias (O), y (B, O, 2H, 2W), T (O*4, H*W) scratch.
 public enum ConvTranspose2d {
-    /// y (B, O, 2H, 2W) <- x (B, I, H, W), weight (I, O, 2, 2), bias (O) or nil.
+    /// Default bound (elements, 512 KB) on one band's T (O*4, band pixels): a band's GEMM output is
+    /// scattered while it is still in the core's cache.
+    public static let defaultBandBudget = 1 << 17
+
+    /// y (B, O, 2H, 2W) <- x (B, I, H, W), weight (I, O, 2, 2), bias (O) or nil. Bands of input
+    /// rows (`bandBudget` elements of T each) run on the cores at once, one BLAS thread each.
     public static func forward(
         y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int
+        batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int,
+        bandBudget: Int = defaultBandBudget
     ) {
-        let hw = h * w, t = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * hw)
-        defer { t.deallocate() }
-        for n in 0..<b {
-            Gemm.sgemm(transA: true, m: 4 * o, n: hw, k: i, a: weight, lda: 4 * o,
-                       b: x + n * i * hw, ldb: hw, c: t, ldc: hw)
-            let yb = y + n * o * 4 * hw
-            forEachOutputRow(outChannels: o, height: h, width: w) { channel, tRow, yRow in
-                let t0 = t + tRow, t1 = t + (tRow &+ hw), out = yb + yRow
-                let bv = bias?[channel] ?? 0
-                for col in 0..<w {
-                    out[2 &* col] = t0[col] + bv
-                    out[2 &* col &+ 1] = t1[col] + bv
+        let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget), hw = h * w
+        RowParallel.itemsWithSingleThreadedBLAS(bands.count) { items in
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.rows * w)
+            defer { t.deallocate() }
+            for item in items {
+                let (n, rows) = bands[item], px = rows.count * w
+                Gemm.sgemm(transA: true, m: 4 * o, n: px, k: i, a: weight, lda: 4 * o,
+                           b: x + n * i * hw + rows.lowerBound * w, ldb: hw, c: t, ldc: px)
+                let yb = y + n * o * 4 * hw
+                forEachOutputRow(outChannels: o, rows: rows, height: h, width: w) { channel, tRow, yRow in
+                    let t0 = t + tRow, t1 = t + (tRow &+ px), out = yb + yRow
+                    let bv = bias?[channel] ?? 0
+                    for col in 0..<w {
+                        out[2 &* col] = t0[col] + bv
+                        out[2 &* col &+ 1] = t1[col] + bv
+                    }
                 }
             }
         }
@@ -35,66 +45,112 @@ public enum ConvTranspose2d {
 
     /// Accumulates `dx += w @ dT`, `dWeight += x @ dT^T` and `dBias += sum dy` per channel, where
     /// `dT (O*4, H*W)` is dy (B, O, 2H, 2W) gathered back into the GEMM layout (each skipped when nil).
+    /// Bands run as in `forward`; each band's dWeight is a partial sum, added in band order, so the
+    /// result does not depend on the thread count.
     public static func backward(
         dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int
+        batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int,
+        bandBudget: Int = defaultBandBudget
     ) {
-        let hw = h * w, dt = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * hw)
-        defer { dt.deallocate() }
-        for n in 0..<b {
-            let dyb = dy + n * o * 4 * hw
-            if let dBias {
+        let hw = h * w
+        if let dBias {
+            for n in 0..<b {
+                let dyb = dy + n * o * 4 * hw
                 RowParallel.run(rows: o, width: 4 * hw) { channels in
                     Conv2d.addRowSums(dBias + channels.lowerBound, dyb + channels.lowerBound * 4 * hw,
                                       rows: channels.count, cols: 4 * hw)
                 }
             }
-            guard dx != nil || dWeight != nil else { continue }
-            forEachOutputRow(outChannels: o, height: h, width: w) { _, tRow, yRow in
-                let t0 = dt + tRow, t1 = dt + (tRow &+ hw), grad = dyb + yRow
-                for col in 0..<w {
-                    t0[col] = grad[2 &* col]
-                    t1[col] = grad[2 &* col &+ 1]
+        }
+        guard dx != nil || dWeight != nil else { return }
+        let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget)
+        let weightCount = i * 4 * o, partials = dWeight == nil ? nil : PartialSums(count: weightCount, bands.count)
+        RowParallel.itemsWithSingleThreadedBLAS(bands.count) { items in
+            let dt = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.rows * w)
+            defer { dt.deallocate() }
+            for item in items {
+                let (n, rows) = bands[item], px = rows.count * w, offset = n * i * hw + rows.lowerBound * w
+                let dyb = dy + n * o * 4 * hw
+                forEachOutputRow(outChannels: o, rows: rows, height: h, width: w) { _, tRow, yRow in
+                    let t0 = dt + tRow, t1 = dt + (tRow &+ px), grad = dyb + yRow
+                    for col in 0..<w {
+                        t0[col] = grad[2 &* col]
+                        t1[col] = grad[2 &* col &+ 1]
+                    }
+                }
+                if let partials {
+                    Gemm.sgemm(transB: true, m: i, n: 4 * o, k: px, a: x + offset, lda: hw,
+                               b: dt, ldb: px, c: partials[item], ldc: 4 * o)
+                }
+                if let dx {
+                    Gemm.sgemm(m: i, n: px, k: 4 * o, a: weight, lda: 4 * o, b: dt, ldb: px,
+                               beta: 1, c: dx + offset, ldc: hw)
                 }
             }
-            if let dWeight {
-                Gemm.sgemm(transB: true, m: i, n: 4 * o, k: hw, a: x + n * i * hw, lda: hw,
-                           b: dt, ldb: hw, beta: 1, c: dWeight, ldc: 4 * o)
-            }
-            if let dx {
-                Gemm.sgemm(m: i, n: hw, k: 4 * o, a: weight, lda: 4 * o, b: dt, ldb: hw,
-                           beta: 1, c: dx + n * i * hw, ldc: hw)
-            }
+        }
+        if let dWeight, let partials { partials.add(into: dWeight) }
+    }
+
+    /// Bands of whole input rows, per image, whose T (tRows, rows * W) fits `budget` elements.
+    struct Bands {
+        let rows: Int, perImage: Int, count: Int, height: Int
+
+        init(batch: Int, tRows: Int, height: Int, width: Int, budget: Int) {
+            rows = min(height, max(1, budget / max(1, tRows * width)))
+            perImage = (height + rows - 1) / rows
+            count = batch * perImage
+            self.height = height
+        }
+
+        /// Band `item`: its image and its input rows.
+        subscript(item: Int) -> (image: Int, rows: Range<Int>) {
+            let first = item % perImage * rows
+            return (item / perImage, first..<min(first + rows, height))
         }
     }
 
-    /// Visits each output row (o, 2h + di): `tRow` is the offset of T[(o, di, dj = 0), h * W] (the
-    /// dj = 1 row follows H*W later), `yRow` the offset of y[o, 2h + di, 0] within one image.
-    /// Channels are visited in parallel (`RowParallel`); each row is written by one call.
+    /// Visits each output row (o, 2h + di) of the input rows `rows`: `tRow` is the offset of
+    /// T[(o, di, dj = 0), h - rows.lowerBound] in a band's T (O*4, rows.count * W) (the dj = 1 row
+    /// follows one band later), `yRow` the offset of y[o, 2h + di, 0] within one image.
     @inline(__always)
     private static func forEachOutputRow(
-        outChannels o: Int, height h: Int, width w: Int,
+        outChannels o: Int, rows: Range<Int>, height h: Int, width w: Int,
         _ body: (_ channel: Int, _ tRow: Int, _ yRow: Int) -> Void
     ) {
-        RowParallel.run(rows: o, width: 4 &* h &* w) { channels in
-            forEachOutputRow(channels: channels, height: h, width: w, body)
-        }
-    }
-
-    @inline(__always)
-    private static func forEachOutputRow(
-        channels: Range<Int>, height h: Int, width w: Int,
-        _ body: (_ channel: Int, _ tRow: Int, _ yRow: Int) -> Void
-    ) {
-        let hw = h &* w
-        for channel in channels {
+        let px = rows.count &* w
+        for channel in 0..<o {
             for di in 0..<2 {
-                for row in 0..<h {
-                    let tRow = (channel &* 4 &+ di &* 2) &* hw &+ row &* w
+                for row in rows {
+                    let tRow = (channel &* 4 &+ di &* 2) &* px &+ (row &- rows.lowerBound) &* w
                     let yRow = (channel &* 2 &* h &+ 2 &* row &+ di) &* 2 &* w
                     body(channel, tRow, yRow)
                 }
+            }
+        }
+    }
+}
+
+/// Per-band partial sums of one gradient, added in band order (independent of the thread count).
+final class PartialSums {
+    let count: Int, bands: Int
+    private let storage: UnsafeMutablePointer<Float>
+
+    init(count: Int, _ bands: Int) {
+        (self.count, self.bands) = (count, bands)
+        storage = .allocate(capacity: count * bands)
+    }
+
+    deinit { storage.deallocate() }
+
+    subscript(band: Int) -> UnsafeMutablePointer<Float> { storage + band * count }
+
+    /// target[j] += sum over bands of partial[band][j], bands in order; entries split over the cores.
+    func add(into target: UnsafeMutablePointer<Float>) {
+        RowParallel.elements(count, block: 1024) { start, length in
+            for band in 0..<bands {
+                let partial = storage + band * count + start, out = target + start
+                for j in 0..<length { out[j] += partial[j] }
             }
         }
     }

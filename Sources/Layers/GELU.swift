@@ -31,15 +31,72 @@ public enum GELU {
     public static func backward(
         dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, count n: Int
     ) {
-        let inverseSqrtTwoPi: Float = 0.398_942_28
         RowParallel.elements(n) { start, count in
             let (dx, dy, x) = (dx + start, dy + start, x + start)
-            for i in 0..<count {
-                let v = x[i]
-                let gaussian = FastMath.gaussianKernel(v)
-                let derivative = FastMath.normalCDF(v, gaussian: gaussian) + v * (gaussian * inverseSqrtTwoPi)
-                dx[i] += dy[i] * derivative
-            }
+            for i in 0..<count { dx[i] += dy[i] * derivative(x[i]) }
         }
+    }
+
+    /// y (n) <- GELU(x (n)) on the calling thread, for tiles a caller already spreads over the
+    /// cores. `y` must not alias `x`.
+    public static func forwardSerial(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let v = x[i]
+            y[i] = v * FastMath.normalCDF(v)
+        }
+    }
+
+    /// y (n) <- GELU(x (n)), then x (n) <- GELU'(x): for a caller whose backward needs the input only
+    /// for this layer's gradient, so the derivative (a few operations more than the forward) replaces
+    /// it and backward becomes a product (`backward(dx:dy:derivative:count:)`). `y` must not alias `x`.
+    public static func forwardKeepingDerivative(y: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
+                                                count n: Int) {
+        precondition(UnsafeMutableRawPointer(y) != UnsafeMutableRawPointer(x), "GELU output must not alias its input")
+        RowParallel.elements(n) { start, count in
+            forwardKeepingDerivativeSerial(y: y + start, x: x + start, count: count)
+        }
+    }
+
+    /// `forwardKeepingDerivative` on the calling thread.
+    public static func forwardKeepingDerivativeSerial(y: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>,
+                                                      count n: Int) {
+        for i in 0..<n {
+            let v = x[i], (cdf, slope) = cdfAndDerivative(v)
+            y[i] = v * cdf
+            x[i] = slope
+        }
+    }
+
+    /// Accumulates `dx += dy * derivative`, the derivative kept by `forwardKeepingDerivative`.
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                derivative: UnsafePointer<Float>, count n: Int) {
+        RowParallel.elements(n) { start, count in
+            let (dx, dy, d) = (dx + start, dy + start, derivative + start)
+            for i in 0..<count { dx[i] += dy[i] * d[i] }
+        }
+    }
+
+    /// g (n) *= GELU'(x (n)) on the calling thread: the chain rule in place on a gradient tile.
+    public static func scaleByDerivative(_ g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n { g[i] *= derivative(x[i]) }
+    }
+
+    /// g (n) *= derivative (n), the derivative kept by `forwardKeepingDerivative`, on the calling thread.
+    public static func scaleByKeptDerivative(_ g: UnsafeMutablePointer<Float>, derivative: UnsafePointer<Float>,
+                                             count n: Int) {
+        for i in 0..<n { g[i] *= derivative[i] }
+    }
+
+    /// dGELU/dx = Phi(x) + x phi(x).
+    @inline(__always)
+    static func derivative(_ v: Float) -> Float { cdfAndDerivative(v).derivative }
+
+    /// (Phi(x), Phi(x) + x phi(x)) sharing one exp.
+    @inline(__always)
+    static func cdfAndDerivative(_ v: Float) -> (cdf: Float, derivative: Float) {
+        let inverseSqrtTwoPi: Float = 0.398_942_28
+        let gaussian = FastMath.gaussianKernel(v)
+        let cdf = FastMath.normalCDF(v, gaussian: gaussian)
+        return (cdf, cdf + v * (gaussian * inverseSqrtTwoPi))
     }
 }

@@ -18,4 +18,9 @@ public enum ReLU {
     ) {
         for i in 0..<n { dx[i] += y[i] > 0 ? dy[i] : 0 }
     }
+
+    /// g (n) <- g where y > 0, else 0: the chain rule in place on a gradient tile.
+    public static func maskGradient(_ g: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n { g[i] = y[i] > 0 ? g[i] : 0 }
+    }
 }

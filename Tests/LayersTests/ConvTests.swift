@@ -100,9 +100,11 @@ final class ConvTests: XCTestCase {
 
     // MARK: ConvTranspose2d (kernel 2, stride 2)
 
-    struct TCase { var b, i, o, h, w: Int; var bias: Bool }
+    /// `budget`: elements of one band's GEMM output (the last case: bands of 2, 2, 2 and 1 rows).
+    struct TCase { var b, i, o, h, w: Int; var bias: Bool; var budget = ConvTranspose2d.defaultBandBudget }
     let tcases = [TCase(b: 2, i: 3, o: 4, h: 3, w: 5, bias: true), TCase(b: 1, i: 1, o: 1, h: 1, w: 1, bias: true),
-                  TCase(b: 1, i: 4, o: 2, h: 2, w: 1, bias: false), TCase(b: 3, i: 2, o: 3, h: 1, w: 4, bias: true)]
+                  TCase(b: 1, i: 4, o: 2, h: 2, w: 1, bias: false), TCase(b: 3, i: 2, o: 3, h: 1, w: 4, bias: true),
+                  TCase(b: 2, i: 3, o: 2, h: 7, w: 5, bias: true, budget: 80)]
 
     func tinputs(_ c: TCase, seed: UInt64) -> [Tensor] {
         var t = [randomTensor([c.b, c.i, c.h, c.w], seed: seed), randomTensor([c.i, c.o, 2, 2], seed: seed, stream: 1)]
@@ -117,8 +119,8 @@ final class ConvTests: XCTestCase {
                 NaiveConvTranspose2d.forward(y: o[0], x: i[0], weight: i[1], bias: bias,
                                              batch: c.b, inChannels: c.i, outChannels: c.o, height: c.h, width: c.w)
             } else {
-                ConvTranspose2d.forward(y: o[0], x: i[0], weight: i[1], bias: bias,
-                                        batch: c.b, inChannels: c.i, outChannels: c.o, height: c.h, width: c.w)
+                ConvTranspose2d.forward(y: o[0], x: i[0], weight: i[1], bias: bias, batch: c.b, inChannels: c.i,
+                                        outChannels: c.o, height: c.h, width: c.w, bandBudget: c.budget)
             }
         }[0]
     }
@@ -127,7 +129,7 @@ final class ConvTests: XCTestCase {
         runKernel(xs + [dy], outputs: grads) { i, o in
             ConvTranspose2d.backward(dx: o[0], dWeight: o[1], dBias: c.bias ? o[2] : nil, dy: i[xs.count], x: i[0],
                                      weight: i[1], batch: c.b, inChannels: c.i, outChannels: c.o, height: c.h,
-                                     width: c.w)
+                                     width: c.w, bandBudget: c.budget)
         }
     }
 

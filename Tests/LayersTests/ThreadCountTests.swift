@@ -53,4 +53,26 @@ final class ThreadCountTests: XCTestCase {
             return y + dx + dW + dB
         }, "ConvTranspose2d")
     }
+
+    /// Bands run one per core with one BLAS thread each, and the weight gradient's band partials are
+    /// added in band order: the BLAS thread count does not change the bits either.
+    func testConvTranspose2dBandsWithAnyBLASThreadCount() {
+        let (b, i, o, h, w) = (2, 8, 16, 32, 32)
+        let x = randomTensor([b, i, h, w], seed: 11), weight = randomTensor([i, o, 2, 2], seed: 12)
+        let dy = randomTensor([b, o, 2 * h, 2 * w], seed: 13)
+        let before = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(before) }
+        let results = [1, 2].map { threads -> [Float] in
+            BLASRuntime.setThreads(threads)
+            var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+            var dW = [Float](repeating: 0, count: weight.count)
+            ConvTranspose2d.forward(y: &y, x: x.data, weight: weight.data, bias: nil, batch: b, inChannels: i,
+                                    outChannels: o, height: h, width: w, bandBudget: 4 * o * 3 * w)
+            ConvTranspose2d.backward(dx: &dx, dWeight: &dW, dBias: nil, dy: dy.data, x: x.data, weight: weight.data,
+                                     batch: b, inChannels: i, outChannels: o, height: h, width: w,
+                                     bandBudget: 4 * o * 3 * w)
+            return y + dx + dW
+        }
+        XCTAssertTrue(sameBits((results[0], results[1])), "ConvTranspose2d depends on the BLAS thread count")
+    }
 }

@@ -1,0 +1,178 @@
+import Layers
+import Tensors
+
+/// Runs of pointwise layers (1x1 convolutions, ReLU, GELU) executed tile by tile: every layer of
+/// the run is applied to one tile of pixels (all channels) while it is in cache, instead of one
+/// layer over the whole map at a time. The linear head's tail (GELU, conv 1x1, ReLU, conv 1x1,
+/// ReLU on 256^2 maps) and the CNN head's input block are such runs; layer by layer they are
+/// memory-bound element passes and GEMMs with k <= 64.
+///
+/// Same arithmetic as the layer-by-layer path except the summation order of the parameter
+/// gradients: each tile's partial dW and db is reduced in tile order, so results do not depend on
+/// the thread count (each tile runs its GEMMs on one core).
+///
+/// Shapes: a run reads value v_in (B, C_in, H, W) and writes values on the same H x W grid; a tile
+/// is P consecutive pixels of one image, each channel's P values at stride H*W.
+extension SequentialNetwork {
+    /// Whether forward/backward fuse pointwise runs (tests compare with the layer-by-layer path).
+    public nonisolated(unsafe) static var fusesPointwiseRuns = true
+
+    /// Floats of one activation tile (all channels): 256 KB keeps a layer's input and output tile
+    /// in the per-core L2 cache.
+    static let pointwiseTileBudget = 1 << 16
+
+    /// The longest run of >= 2 pointwise layers starting at `l` that holds a 1x1 convolution.
+    func pointwiseRun(from l: Int) -> Range<Int>? {
+        var end = l
+        while end < layers.count, layers[end].isPointwise { end += 1 }
+        let run = l..<end
+        return run.count >= 2 && run.contains(where: { layers[$0].isConvolution }) ? run : nil
+    }
+
+    /// The run `pointwiseRun` would find ending at `last` (inclusive), scanning back to its start.
+    func pointwiseRun(endingAt last: Int) -> Range<Int>? {
+        guard layers[last].isPointwise, last + 1 == layers.count || !layers[last + 1].isPointwise else { return nil }
+        var start = last
+        while start > 0, layers[start - 1].isPointwise { start -= 1 }
+        return pointwiseRun(from: start)
+    }
+
+    /// Tiles of a run: P pixels per tile, tiles per image, and B * tiles items.
+    private func tiling(_ run: Range<Int>, _ ws: SequentialWorkspace) -> (pixels: Int, perImage: Int, items: Int) {
+        let s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
+        let widest = run.map { ws.shapes[ws.outputValue[$0]].channels }.max()! // swiftlint:disable:this force_unwrapping
+        let pixels = min(plane, max(64, Self.pointwiseTileBudget / max(widest, s.channels) / 16 * 16))
+        let perImage = (plane + pixels - 1) / pixels
+        return (pixels, perImage, ws.batch * perImage)
+    }
+
+    /// Forward of `run`: writes every value the layer-by-layer path writes.
+    func forwardPointwise(_ run: Range<Int>, parameters: UnsafePointer<Float>, _ ws: SequentialWorkspace) {
+        let tiles = tiling(run, ws), s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
+        RowParallel.itemsWithSingleThreadedBLAS(tiles.items) { items in
+            for item in items {
+                let b = item / tiles.perImage, p0 = item % tiles.perImage * tiles.pixels
+                let n = min(tiles.pixels, plane - p0)
+                for l in run {
+                    let ci = ws.shapes[ws.inputValue[l]].channels, co = ws.shapes[ws.outputValue[l]].channels
+                    let x = ws.values[ws.inputValue[l]].pointer + b * ci * plane + p0
+                    let y = ws.values[ws.outputValue[l]].pointer + b * co * plane + p0
+                    switch layers[l] {
+                    case .conv:
+                        let weight = parameters + weightOffsets[l], bias = weight + co * ci
+                        for o in 0..<co { (y + o * plane).update(repeating: bias[o], count: n) }
+                        Gemm.sgemm(m: co, n: n, k: ci, a: weight, lda: ci, b: x, ldb: plane, beta: 1, c: y, ldc: plane)
+                    case .relu:
+                        for c in 0..<co { ReLU.forward(y: y + c * plane, x: x + c * plane, count: n) }
+                    case .gelu where ws.keepsGELUDerivative[l]:
+                        for c in 0..<co {
+                            GELU.forwardKeepingDerivativeSerial(y: y + c * plane, x: x + c * plane, count: n)
+                        }
+                    case .gelu:
+                        for c in 0..<co { GELU.forwardSerial(y: y + c * plane, x: x + c * plane, count: n) }
+                    case .convTranspose, .layerNorm2d:
+                        preconditionFailure("\(layers[l]) is not pointwise")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Backward of `run` from `ws.gradient` (the gradient of its last value): parameter gradients
+    /// added to `gradients`; the gradient of its input value written to `ws.nextGradient` and the
+    /// buffers swapped, unless the run starts the network. Returns whether it swapped.
+    @discardableResult
+    func backwardPointwise(_ run: Range<Int>, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                           _ ws: SequentialWorkspace) -> Bool {
+        let tiles = tiling(run, ws), s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
+        let formsInputGradient = run.lowerBound > 0
+        let convs = run.filter { layers[$0].isConvolution }
+        var partialOffsets = [Int: Int](), perItem = 0
+        for l in convs {
+            partialOffsets[l] = perItem
+            perItem += layers[l].parameterCount
+        }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: perItem * tiles.items)
+        defer { partials.deallocate() }
+        let widest = (run.map { ws.shapes[ws.outputValue[$0]].channels } + [s.channels]).max()! // swiftlint:disable:this force_unwrapping
+        let last = ws.shapes[ws.outputValue[run.upperBound - 1]].channels
+        RowParallel.itemsWithSingleThreadedBLAS(tiles.items) { items in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest * tiles.pixels)
+            defer { scratch.deallocate() }
+            for item in items {
+                let b = item / tiles.perImage, p0 = item % tiles.perImage * tiles.pixels
+                let n = min(tiles.pixels, plane - p0)
+                var g = scratch, spare = scratch + widest * tiles.pixels
+                let dy = ws.gradient.pointer + b * last * plane + p0
+                for c in 0..<last { (g + c * n).update(from: dy + c * plane, count: n) }
+                for l in run.reversed() {
+                    let ci = ws.shapes[ws.inputValue[l]].channels, co = ws.shapes[ws.outputValue[l]].channels
+                    let x = ws.values[ws.inputValue[l]].pointer + b * ci * plane + p0
+                    switch layers[l] {
+                    case .conv:
+                        let weight = parameters + weightOffsets[l]
+                        let dWeight = partials + item * perItem + partialOffsets[l]!, dBias = dWeight + co * ci
+                        Gemm.sgemm(transB: true, m: co, n: ci, k: n, a: g, lda: n, b: x, ldb: plane,
+                                   c: dWeight, ldc: ci)
+                        for o in 0..<co { dBias[o] = (g + o * n).sum(count: n) }
+                        if l > 0 {
+                            Gemm.sgemm(transA: true, m: ci, n: n, k: co, a: weight, lda: ci, b: g, ldb: n,
+                                       c: spare, ldc: n)
+                            swap(&g, &spare)
+                        }
+                    case .relu:
+                        let y = ws.values[ws.outputValue[l]].pointer + b * co * plane + p0
+                        for c in 0..<co { ReLU.maskGradient(g + c * n, y: y + c * plane, count: n) }
+                    case .gelu where ws.keepsGELUDerivative[l]:
+                        for c in 0..<co { GELU.scaleByKeptDerivative(g + c * n, derivative: x + c * plane, count: n) }
+                    case .gelu:
+                        for c in 0..<co { GELU.scaleByDerivative(g + c * n, x: x + c * plane, count: n) }
+                    case .convTranspose, .layerNorm2d:
+                        preconditionFailure("\(layers[l]) is not pointwise")
+                    }
+                }
+                if formsInputGradient {
+                    let dx = ws.nextGradient.pointer + b * s.channels * plane + p0
+                    for c in 0..<s.channels { (dx + c * plane).update(from: g + c * n, count: n) }
+                }
+            }
+        }
+        for l in convs {
+            let target = gradients + weightOffsets[l], count = layers[l].parameterCount
+            for item in 0..<tiles.items {
+                let partial = partials + item * perItem + partialOffsets[l]!
+                for j in 0..<count { target[j] += partial[j] }
+            }
+        }
+        if formsInputGradient { ws.swapGradients() }
+        return formsInputGradient
+    }
+}
+
+extension HeadLayer {
+    /// 1x1 convolution, ReLU or GELU: each output pixel depends on the same input pixel only.
+    var isPointwise: Bool {
+        switch self {
+        case let .conv(_, _, _, k): return k == 1
+        case .relu, .gelu: return true
+        case .convTranspose, .layerNorm2d: return false
+        }
+    }
+
+    var isConvolution: Bool {
+        if case .conv = self { return true }
+        return false
+    }
+
+    /// Floats of the weight and bias.
+    var parameterCount: Int { parameters.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+}
+
+private extension UnsafeMutablePointer where Pointee == Float {
+    /// Sum of the first `count` floats, in index order.
+    func sum(count: Int) -> Float {
+        var acc: Float = 0
+        for j in 0..<count { acc += self[j] }
+        return acc
+    }
+}
