@@ -40,8 +40,8 @@ extension SequentialNetwork {
     /// Tiles of a run: P pixels per tile, tiles per image, and B * tiles items.
     private func tiling(_ run: Range<Int>, _ ws: SequentialWorkspace) -> (pixels: Int, perImage: Int, items: Int) {
         let s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
-        let widest = run.map { ws.shapes[ws.outputValue[$0]].channels }.max()! // swiftlint:disable:this force_unwrapping
-        let pixels = min(plane, max(64, Self.pointwiseTileBudget / max(widest, s.channels) / 16 * 16))
+        let widest = run.reduce(s.channels) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
+        let pixels = min(plane, max(64, Self.pointwiseTileBudget / widest / 16 * 16))
         let perImage = (plane + pixels - 1) / pixels
         return (pixels, perImage, ws.batch * perImage)
     }
@@ -92,9 +92,8 @@ extension SequentialNetwork {
             partialOffsets[l] = perItem
             perItem += layers[l].parameterCount
         }
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: perItem * tiles.items)
-        defer { partials.deallocate() }
-        let widest = (run.map { ws.shapes[ws.outputValue[$0]].channels } + [s.channels]).max()! // swiftlint:disable:this force_unwrapping
+        let partials = PartialSums(count: perItem, tiles.items)
+        let widest = run.reduce(s.channels) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
         let last = ws.shapes[ws.outputValue[run.upperBound - 1]].channels
         RowParallel.itemsWithSingleThreadedBLAS(tiles.items) { items in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest * tiles.pixels)
@@ -111,7 +110,7 @@ extension SequentialNetwork {
                     switch layers[l] {
                     case .conv:
                         let weight = parameters + weightOffsets[l]
-                        let dWeight = partials + item * perItem + partialOffsets[l]!, dBias = dWeight + co * ci
+                        let dWeight = partials[item] + partialOffsets[l]!, dBias = dWeight + co * ci
                         Gemm.sgemm(transB: true, m: co, n: ci, k: n, a: g, lda: n, b: x, ldb: plane,
                                    c: dWeight, ldc: ci)
                         for o in 0..<co { dBias[o] = (g + o * n).sum(count: n) }
@@ -137,12 +136,11 @@ extension SequentialNetwork {
                 }
             }
         }
+        var sums = [Float](repeating: 0, count: perItem)
+        partials.add(into: &sums)
         for l in convs {
-            let target = gradients + weightOffsets[l], count = layers[l].parameterCount
-            for item in 0..<tiles.items {
-                let partial = partials + item * perItem + partialOffsets[l]!
-                for j in 0..<count { target[j] += partial[j] }
-            }
+            let target = gradients + weightOffsets[l], sum = partialOffsets[l]!
+            for j in 0..<layers[l].parameterCount { target[j] += sums[sum + j] }
         }
         if formsInputGradient { ws.swapGradients() }
         return formsInputGradient

@@ -130,28 +130,3 @@ public enum ConvTranspose2d {
         }
     }
 }
-
-/// Per-band partial sums of one gradient, added in band order (independent of the thread count).
-final class PartialSums {
-    let count: Int, bands: Int
-    private let storage: UnsafeMutablePointer<Float>
-
-    init(count: Int, _ bands: Int) {
-        (self.count, self.bands) = (count, bands)
-        storage = .allocate(capacity: count * bands)
-    }
-
-    deinit { storage.deallocate() }
-
-    subscript(band: Int) -> UnsafeMutablePointer<Float> { storage + band * count }
-
-    /// target[j] += sum over bands of partial[band][j], bands in order; entries split over the cores.
-    func add(into target: UnsafeMutablePointer<Float>) {
-        RowParallel.elements(count, block: 1024) { start, length in
-            for band in 0..<bands {
-                let partial = storage + band * count + start, out = target + start
-                for j in 0..<length { out[j] += partial[j] }
-            }
-        }
-    }
-}
