@@ -4,7 +4,7 @@ import Tensors
 
 /// The output upscaling and the mask product, one (image, class) row at a time, so that the large
 /// per-row tensors (u2 and the upscaled embedding, C2 16 P floats each) exist for one row only.
-/// Forward keeps u1 (C1 4 P floats) per row; backward recomputes g1, u2 and the upscaled embedding
+/// Forward keeps u1 (C1 4 P floats) per row; backward recomputes the rest and the upscaled embedding
 /// from it (`MaskDecoder.Upscaling.recompute`, the same arithmetic as forward, so the values match
 /// bit for bit) before the row's backward. Measured at B4 K4 (R = 16 rows, D 256, 64 x 64): the saved
 /// upscaling state falls from 100M to 17M floats for one more second transposed convolution per row.

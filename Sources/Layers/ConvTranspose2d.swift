@@ -16,11 +16,14 @@ public enum ConvTranspose2d {
 
     /// y (B, O, 2H, 2W) <- x (B, I, H, W), weight (I, O, 2, 2), bias (O) or nil. Bands of input
     /// rows (`bandBudget` elements of T each) run on the cores at once, one BLAS thread each.
+    /// `epilogue(offset, count)`, when given, is called on the writing thread for every contiguous
+    /// run of y a band has just written (one per band and output channel; offsets from `y`), so an
+    /// element-wise map that follows the convolution runs while its input is in cache.
     public static func forward(
         y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int,
-        bandBudget: Int = defaultBandBudget
+        bandBudget: Int = defaultBandBudget, epilogue: ((_ offset: Int, _ count: Int) -> Void)? = nil
     ) {
         let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget), hw = h * w
         RowParallel.itemsWithSingleThreadedBLAS(bands.count) { items in
@@ -38,6 +41,9 @@ public enum ConvTranspose2d {
                         out[2 &* col] = t0[col] + bv
                         out[2 &* col &+ 1] = t1[col] + bv
                     }
+                }
+                if let epilogue {
+                    for channel in 0..<o { epilogue((n * o + channel) * 4 * hw + rows.lowerBound * 4 * w, px * 4) }
                 }
             }
         }

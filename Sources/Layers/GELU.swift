@@ -81,10 +81,14 @@ public enum GELU {
         for i in 0..<n { g[i] *= derivative(x[i]) }
     }
 
-    /// g (n) *= derivative (n), the derivative kept by `forwardKeepingDerivative`, on the calling thread.
+    /// g (n) *= derivative (n), the derivative kept by `forwardKeepingDerivative`: the chain rule in
+    /// place. Large maps run on the BLAS threads' cores.
     public static func scaleByKeptDerivative(_ g: UnsafeMutablePointer<Float>, derivative: UnsafePointer<Float>,
                                              count n: Int) {
-        for i in 0..<n { g[i] *= derivative[i] }
+        RowParallel.elements(n) { start, count in
+            let (g, d) = (g + start, derivative + start)
+            for i in 0..<count { g[i] *= d[i] }
+        }
     }
 
     /// dGELU/dx = Phi(x) + x phi(x).

@@ -49,30 +49,37 @@ extension MaskDecoder {
             }
         }
 
-        /// Saved by forward: u1 = conv1(x) (B, C1, 2h, 2w), g1 = GELU(norm(u1)) (same),
-        /// u2 = conv2(g1) (B, C2, 4h, 4w). LayerNorm statistics are recomputed in backward.
-        /// Activations made with `init(shape:u1:sharingScratchOf:)` keep only u1: their g1 and u2
-        /// live in another instance's buffers, shared by many, and `recompute` restores them.
+        /// Saved by forward: u1 = conv1(x) (B, C1, 2h, 2w), g1 = GELU(norm(u1)) (same), slope1 =
+        /// GELU'(norm(u1)) (same), the LayerNorm statistics mean and rstd (B, 2h 2w) each, and slope2 =
+        /// GELU'(conv2(g1)) (B, C2, 4h, 4w): backward needs the two GELUs' derivatives only, so they are
+        /// kept instead of their inputs (conv2's output is written to slope2 and replaced there).
+        /// Activations made with `init(shape:u1:sharingScratchOf:)` keep only u1: everything else
+        /// lives in another instance's buffers, shared by many, and `recompute` restores it.
         public final class Activations {
             public let shape: Shape
             let buffers = DecoderBuffers()
-            let u1, g1, u2: UnsafeMutablePointer<Float>
-            /// The instance whose g1 and u2 these views use (kept alive).
+            let u1, g1, slope1, slope2, mean, rstd: UnsafeMutablePointer<Float>
+            /// The instance whose scratch these views use (kept alive).
             private let scratchOwner: Activations?
 
             public init(shape: Shape) {
                 self.shape = shape
+                let statistics = shape.batch * 4 * shape.height * shape.width
                 (u1, g1) = (buffers.take(shape.middleCount), buffers.take(shape.middleCount))
-                u2 = buffers.take(shape.outputCount)
+                slope1 = buffers.take(shape.middleCount)
+                slope2 = buffers.take(shape.outputCount)
+                (mean, rstd) = (buffers.take(statistics), buffers.take(statistics))
                 scratchOwner = nil
             }
 
-            /// u1 in the caller's `u1` (middleCount elements, kept by the caller); g1 and u2 shared
+            /// u1 in the caller's `u1` (middleCount elements, kept by the caller); the rest shared
             /// with `scratch`, so only the last forward's (or `recompute`'s) values are there.
             public init(shape: Shape, u1: UnsafeMutablePointer<Float>, sharingScratchOf scratch: Activations) {
                 precondition(scratch.shape == shape,
                              "shared upscaling scratch of shape \(scratch.shape), need \(shape)")
-                (self.shape, self.u1, g1, u2, scratchOwner) = (shape, u1, scratch.g1, scratch.u2, scratch)
+                (self.shape, self.u1, scratchOwner) = (shape, u1, scratch)
+                (g1, slope1, slope2, mean, rstd) = (scratch.g1, scratch.slope1, scratch.slope2, scratch.mean,
+                                                    scratch.rstd)
             }
         }
 
@@ -86,52 +93,45 @@ extension MaskDecoder {
             recompute(y: y, weights: w, activations: a)
         }
 
-        /// a.g1, a.u2 and y = GELU(u2) (B, C2, 4h, 4w; nil: not written) from a.u1: the rest of
-        /// `forward`, bit for bit, for activations whose g1 and u2 were overwritten since.
-        public static func recompute(y: UnsafeMutablePointer<Float>?, weights w: Weights, activations a: Activations) {
+        /// The rest of `forward` from a.u1, bit for bit: y = GELU(u2) (B, C2, 4h, 4w) and every saved
+        /// activation, for activations whose shared scratch was overwritten since.
+        public static func recompute(y: UnsafeMutablePointer<Float>, weights w: Weights, activations a: Activations) {
             let s = a.shape, (c1, c2) = (s.middleChannels, s.outputChannels)
-            normalize(a.g1, statistics: nil, a.u1, w.norm, s)
-            GELU.forward(y: a.g1, x: a.g1, count: s.middleCount)
-            ConvTranspose2d.forward(y: a.u2, x: a.g1, weight: w.conv2.weight, bias: w.conv2.bias, batch: s.batch,
-                                    inChannels: c1, outChannels: c2, height: 2 * s.height, width: 2 * s.width)
-            if let y { GELU.forward(y: y, x: a.u2, count: s.outputCount) }
+            let normalized = a.slope1
+            LayerNorm2d.forward(y: normalized, mean: a.mean, rstd: a.rstd, x: a.u1, weight: w.norm.weight,
+                                bias: w.norm.bias, batch: s.batch, channels: c1, pixels: 4 * s.height * s.width,
+                                eps: layerNormEps)
+            GELU.forwardKeepingDerivative(y: a.g1, x: normalized, count: s.middleCount)
+            let u2 = a.slope2
+            ConvTranspose2d.forward(y: u2, x: a.g1, weight: w.conv2.weight, bias: w.conv2.bias, batch: s.batch,
+                                    inChannels: c1, outChannels: c2, height: 2 * s.height, width: 2 * s.width) {
+                GELU.forwardKeepingDerivativeSerial(y: y + $0, x: u2 + $0, count: $1)
+            }
         }
 
         /// Accumulates dx (B, D, h, w) (nil: not needed) and the parameter gradients (nil: none)
-        /// from dy (B, C2, 4h, 4w), the forward input x and the activations.
-        public static func backward(dx: UnsafeMutablePointer<Float>?, gradients: Weights?, dy: UnsafePointer<Float>,
-                                    x: UnsafePointer<Float>, weights w: Weights, activations a: Activations) {
+        /// from dy (B, C2, 4h, 4w), the forward input x and the activations. dy is consumed: it is
+        /// overwritten with the gradient of conv2's output.
+        public static func backward(dx: UnsafeMutablePointer<Float>?, gradients: Weights?,
+                                    dy: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: Weights,
+                                    activations a: Activations) {
             let s = a.shape, (c1, c2) = (s.middleChannels, s.outputChannels)
             let buffers = DecoderBuffers()
-            let dU2 = buffers.take(s.outputCount), dG1 = buffers.take(s.middleCount)
-            let n1 = buffers.take(s.middleCount), dN1 = buffers.take(s.middleCount)
-            let statistics = s.batch * 4 * s.height * s.width
-            let mean = buffers.take(statistics), rstd = buffers.take(statistics)
-            GELU.backward(dx: dU2, dy: dy, x: a.u2, count: s.outputCount)
+            let dG1 = buffers.take(s.middleCount), dN1 = buffers.take(s.middleCount)
+            let dU2 = dy
+            GELU.scaleByKeptDerivative(dU2, derivative: a.slope2, count: s.outputCount)
             ConvTranspose2d.backward(dx: dG1, dWeight: gradients?.conv2.weight, dBias: gradients?.conv2.bias, dy: dU2,
                                      x: a.g1, weight: w.conv2.weight, batch: s.batch, inChannels: c1, outChannels: c2,
                                      height: 2 * s.height, width: 2 * s.width)
-            normalize(n1, statistics: (mean, rstd), a.u1, w.norm, s)
-            GELU.backward(dx: dN1, dy: dG1, x: n1, count: s.middleCount)
+            GELU.backward(dx: dN1, dy: dG1, derivative: a.slope1, count: s.middleCount)
             let dU1 = dG1   // dG1 is dead once dN1 is computed
             dU1.update(repeating: 0, count: s.middleCount)
             LayerNorm2d.backward(dx: dU1, dWeight: gradients?.norm.weight, dBias: gradients?.norm.bias, dy: dN1,
-                                 x: a.u1, mean: mean, rstd: rstd, weight: w.norm.weight, batch: s.batch, channels: c1,
-                                 pixels: 4 * s.height * s.width)
+                                 x: a.u1, mean: a.mean, rstd: a.rstd, weight: w.norm.weight, batch: s.batch,
+                                 channels: c1, pixels: 4 * s.height * s.width)
             ConvTranspose2d.backward(dx: dx, dWeight: gradients?.conv1.weight, dBias: gradients?.conv1.bias, dy: dU1,
                                      x: x, weight: w.conv1.weight, batch: s.batch, inChannels: s.channels,
                                      outChannels: c1, height: s.height, width: s.width)
-        }
-
-        /// y <- LayerNorm2d(u1); statistics into the given buffers (B, 4hw) or scratch.
-        private static func normalize(_ y: UnsafeMutablePointer<Float>,
-                                      statistics: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)?,
-                                      _ u1: UnsafePointer<Float>, _ norm: WeightAndBias, _ s: Shape) {
-            let pixels = 4 * s.height * s.width
-            let buffers = DecoderBuffers()
-            let (mean, rstd) = statistics ?? (buffers.take(s.batch * pixels), buffers.take(s.batch * pixels))
-            LayerNorm2d.forward(y: y, mean: mean, rstd: rstd, x: u1, weight: norm.weight, bias: norm.bias,
-                                batch: s.batch, channels: s.middleChannels, pixels: pixels, eps: layerNormEps)
         }
     }
 }

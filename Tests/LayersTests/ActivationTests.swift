@@ -46,6 +46,28 @@ final class ActivationTests: XCTestCase {
         assertClose(dx.data, naive, atol: 1e-7, rtol: 1e-6, "GELU derivative")
     }
 
+    /// The variants that keep the derivative (in place of the input), scale a gradient by it, or
+    /// compute it tile by tile give the same values as `forward` and `backward`.
+    func testGELUVariantsMatchForwardAndBackward() {
+        let x = randomTensor([70_001], seed: 9, scale: 4), dy = randomTensor([70_001], seed: 10)
+        let y = gelu(x)
+        var dx = Tensor(zeros: x.shape)
+        x.withPointer { px in dy.withPointer { GELU.backward(dx: &dx.data, dy: $0, x: px, count: x.count) } }
+        var kept = x.data, keptY = [Float](repeating: 0, count: x.count), serialY = keptY
+        GELU.forwardKeepingDerivative(y: &keptY, x: &kept, count: x.count)
+        GELU.forwardSerial(y: &serialY, x: x.data, count: x.count)
+        var product = dy.data, scaled = dy.data, accumulated = [Float](repeating: 0, count: x.count)
+        GELU.scaleByKeptDerivative(&product, derivative: kept, count: x.count)
+        GELU.scaleByDerivative(&scaled, x: x.data, count: x.count)
+        GELU.backward(dx: &accumulated, dy: dy.data, derivative: kept, count: x.count)
+        for (name, values) in [("kept y", keptY), ("serial y", serialY)] {
+            XCTAssertTrue(sameBits((values, y.data)), name)
+        }
+        for (name, values) in [("kept product", product), ("serial scale", scaled), ("kept backward", accumulated)] {
+            XCTAssertTrue(values == dx.data, name)   // == : a product may be -0 where 0 + product is +0
+        }
+    }
+
     func testGELUGradients() {
         for (i, n) in [1, 2, 9, 33].enumerated() {
             GradientCheck().verify("gelu \(n)", inputs: [randomTensor([n], seed: 3 + UInt64(i), scale: 2)],

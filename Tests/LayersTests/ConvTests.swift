@@ -148,6 +148,22 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The epilogue sees every output element exactly once, after it was written.
+    func testConvTransposeEpilogueCoversTheOutputOnce() {
+        for (n, c) in tcases.enumerated() {
+            let xs = tinputs(c, seed: UInt64(70 + n)), plain = convT(c, xs)
+            let mapped = runKernel(xs, outputs: [Tensor(repeating: .nan, shape: plain.shape)]) { i, o in
+                let y = o[0]
+                ConvTranspose2d.forward(y: y, x: i[0], weight: i[1], bias: c.bias ? i[2] : nil, batch: c.b,
+                                        inChannels: c.i, outChannels: c.o, height: c.h, width: c.w,
+                                        bandBudget: c.budget) { offset, count in
+                    for j in offset..<offset + count { y[j] = 2 * y[j] + 1 }
+                }
+            }[0]
+            XCTAssertEqual(mapped.data, plain.data.map { 2 * $0 + 1 }, "convT case \(n) epilogue")
+        }
+    }
+
     func testConvTransposeBackwardAccumulates() {
         let c = tcases[0]
         let xs = tinputs(c, seed: 60), dy = randomTensor([c.b, c.o, 2 * c.h, 2 * c.w], seed: 61)
