@@ -92,47 +92,20 @@ extension SequentialNetwork {
             partialOffsets[l] = perItem
             perItem += layers[l].parameterCount
         }
-        let partials = PartialSums(count: perItem, tiles.items)
+        let groups = ItemGroups(items: tiles.items, partialFloats: perItem)
+        let partials = PartialSums(count: perItem, groups.count)
         let widest = run.reduce(s.channels) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
-        let last = ws.shapes[ws.outputValue[run.upperBound - 1]].channels
-        RowParallel.itemsWithSingleThreadedBLAS(tiles.items) { items in
+        RowParallel.itemsWithSingleThreadedBLAS(groups.count) { groupRange in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest * tiles.pixels)
             defer { scratch.deallocate() }
-            for item in items {
-                let b = item / tiles.perImage, p0 = item % tiles.perImage * tiles.pixels
-                let n = min(tiles.pixels, plane - p0)
-                var g = scratch, spare = scratch + widest * tiles.pixels
-                let dy = ws.gradient.pointer + b * last * plane + p0
-                for c in 0..<last { (g + c * n).update(from: dy + c * plane, count: n) }
-                for l in run.reversed() {
-                    let ci = ws.shapes[ws.inputValue[l]].channels, co = ws.shapes[ws.outputValue[l]].channels
-                    let x = ws.values[ws.inputValue[l]].pointer + b * ci * plane + p0
-                    switch layers[l] {
-                    case .conv:
-                        let weight = parameters + weightOffsets[l]
-                        let dWeight = partials[item] + partialOffsets[l]!, dBias = dWeight + co * ci
-                        Gemm.sgemm(transB: true, m: co, n: ci, k: n, a: g, lda: n, b: x, ldb: plane,
-                                   c: dWeight, ldc: ci)
-                        for o in 0..<co { dBias[o] = (g + o * n).sum(count: n) }
-                        if l > 0 {
-                            Gemm.sgemm(transA: true, m: ci, n: n, k: co, a: weight, lda: ci, b: g, ldb: n,
-                                       c: spare, ldc: n)
-                            swap(&g, &spare)
-                        }
-                    case .relu:
-                        let y = ws.values[ws.outputValue[l]].pointer + b * co * plane + p0
-                        for c in 0..<co { ReLU.maskGradient(g + c * n, y: y + c * plane, count: n) }
-                    case .gelu where ws.keepsGELUDerivative[l]:
-                        for c in 0..<co { GELU.scaleByKeptDerivative(g + c * n, derivative: x + c * plane, count: n) }
-                    case .gelu:
-                        for c in 0..<co { GELU.scaleByDerivative(g + c * n, x: x + c * plane, count: n) }
-                    case .convTranspose, .layerNorm2d:
-                        preconditionFailure("\(layers[l]) is not pointwise")
-                    }
-                }
-                if formsInputGradient {
-                    let dx = ws.nextGradient.pointer + b * s.channels * plane + p0
-                    for c in 0..<s.channels { (dx + c * plane).update(from: g + c * n, count: n) }
+            for group in groupRange {
+                for item in groups[group] {
+                    let tile = Tile(image: item / tiles.perImage, first: item % tiles.perImage * tiles.pixels,
+                                    count: min(tiles.pixels, plane - item % tiles.perImage * tiles.pixels),
+                                    plane: plane)
+                    backwardTile(tile, run, parameters: parameters, partial: partials[group],
+                                 offsets: partialOffsets, accumulates: item != groups[group].lowerBound,
+                                 scratch: (scratch, scratch + widest * tiles.pixels), ws)
                 }
             }
         }
@@ -144,6 +117,55 @@ extension SequentialNetwork {
         }
         if formsInputGradient { ws.swapGradients() }
         return formsInputGradient
+    }
+
+    /// Pixels first ..< first + count of one image (planes of `plane` pixels).
+    struct Tile {
+        var image, first, count, plane: Int
+    }
+
+    /// One tile's backward through `run`: its parameter gradients into `partial` (overwritten, or
+    /// added to when `accumulates`), its input gradient into `ws.nextGradient` unless the run starts
+    /// the network. `scratch`: two gradient tiles of the widest value.
+    private func backwardTile(_ t: Tile, _ run: Range<Int>, parameters: UnsafePointer<Float>,
+                              partial: UnsafeMutablePointer<Float>, offsets: [Int: Int], accumulates: Bool,
+                              scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
+                              _ ws: SequentialWorkspace) {
+        let (b, p0, n, plane) = (t.image, t.first, t.count, t.plane)
+        var (g, spare) = scratch
+        let last = ws.shapes[ws.outputValue[run.upperBound - 1]].channels
+        let dy = ws.gradient.pointer + b * last * plane + p0
+        for c in 0..<last { (g + c * n).update(from: dy + c * plane, count: n) }
+        for l in run.reversed() {
+            let ci = ws.shapes[ws.inputValue[l]].channels, co = ws.shapes[ws.outputValue[l]].channels
+            let x = ws.values[ws.inputValue[l]].pointer + b * ci * plane + p0
+            switch layers[l] {
+            case .conv:
+                let weight = parameters + weightOffsets[l]
+                let dWeight = partial + offsets[l]!, dBias = dWeight + co * ci
+                Gemm.sgemm(transB: true, m: co, n: ci, k: n, a: g, lda: n, b: x, ldb: plane,
+                           beta: accumulates ? 1 : 0, c: dWeight, ldc: ci)
+                for o in 0..<co { dBias[o] = (accumulates ? dBias[o] : 0) + (g + o * n).sum(count: n) }
+                if l > 0 {
+                    Gemm.sgemm(transA: true, m: ci, n: n, k: co, a: weight, lda: ci, b: g, ldb: n, c: spare, ldc: n)
+                    swap(&g, &spare)
+                }
+            case .relu:
+                let y = ws.values[ws.outputValue[l]].pointer + b * co * plane + p0
+                for c in 0..<co { ReLU.maskGradient(g + c * n, y: y + c * plane, count: n) }
+            case .gelu where ws.keepsGELUDerivative[l]:
+                for c in 0..<co { GELU.scaleByKeptDerivative(g + c * n, derivative: x + c * plane, count: n) }
+            case .gelu:
+                for c in 0..<co { GELU.scaleByDerivative(g + c * n, x: x + c * plane, count: n) }
+            case .convTranspose, .layerNorm2d:
+                preconditionFailure("\(layers[l]) is not pointwise")
+            }
+        }
+        if run.lowerBound > 0 {
+            let channels = ws.shapes[ws.inputValue[run.lowerBound]].channels
+            let dx = ws.nextGradient.pointer + b * channels * plane + p0
+            for c in 0..<channels { (dx + c * plane).update(from: g + c * n, count: n) }
+        }
     }
 }
 

@@ -51,8 +51,8 @@ public enum ConvTranspose2d {
 
     /// Accumulates `dx += w @ dT`, `dWeight += x @ dT^T` and `dBias += sum dy` per channel, where
     /// `dT (O*4, H*W)` is dy (B, O, 2H, 2W) gathered back into the GEMM layout (each skipped when nil).
-    /// Bands run as in `forward`; each band's dWeight is a partial sum, added in band order, so the
-    /// result does not depend on the thread count.
+    /// Bands run as in `forward`; groups of bands (`ItemGroups`) sum dWeight into their own partial,
+    /// added in group order, so the result does not depend on the thread count.
     public static func backward(
         dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -71,27 +71,31 @@ public enum ConvTranspose2d {
         }
         guard dx != nil || dWeight != nil else { return }
         let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget)
-        let weightCount = i * 4 * o, partials = dWeight == nil ? nil : PartialSums(count: weightCount, bands.count)
-        RowParallel.itemsWithSingleThreadedBLAS(bands.count) { items in
+        let weightCount = i * 4 * o
+        let groups = ItemGroups(items: bands.count, partialFloats: dWeight == nil ? 0 : weightCount)
+        let partials = dWeight == nil ? nil : PartialSums(count: weightCount, groups.count)
+        RowParallel.itemsWithSingleThreadedBLAS(groups.count) { groupRange in
             let dt = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.rows * w)
             defer { dt.deallocate() }
-            for item in items {
-                let (n, rows) = bands[item], px = rows.count * w, offset = n * i * hw + rows.lowerBound * w
-                let dyb = dy + n * o * 4 * hw
-                forEachOutputRow(outChannels: o, rows: rows, height: h, width: w) { _, tRow, yRow in
-                    let t0 = dt + tRow, t1 = dt + (tRow &+ px), grad = dyb + yRow
-                    for col in 0..<w {
-                        t0[col] = grad[2 &* col]
-                        t1[col] = grad[2 &* col &+ 1]
+            for group in groupRange {
+                for item in groups[group] {
+                    let (n, rows) = bands[item], px = rows.count * w, offset = n * i * hw + rows.lowerBound * w
+                    let dyb = dy + n * o * 4 * hw
+                    forEachOutputRow(outChannels: o, rows: rows, height: h, width: w) { _, tRow, yRow in
+                        let t0 = dt + tRow, t1 = dt + (tRow &+ px), grad = dyb + yRow
+                        for col in 0..<w {
+                            t0[col] = grad[2 &* col]
+                            t1[col] = grad[2 &* col &+ 1]
+                        }
                     }
-                }
-                if let partials {
-                    Gemm.sgemm(transB: true, m: i, n: 4 * o, k: px, a: x + offset, lda: hw,
-                               b: dt, ldb: px, c: partials[item], ldc: 4 * o)
-                }
-                if let dx {
-                    Gemm.sgemm(m: i, n: px, k: 4 * o, a: weight, lda: 4 * o, b: dt, ldb: px,
-                               beta: 1, c: dx + offset, ldc: hw)
+                    if let partials {
+                        Gemm.sgemm(transB: true, m: i, n: 4 * o, k: px, a: x + offset, lda: hw, b: dt, ldb: px,
+                                   beta: item == groups[group].lowerBound ? 0 : 1, c: partials[group], ldc: 4 * o)
+                    }
+                    if let dx {
+                        Gemm.sgemm(m: i, n: px, k: 4 * o, a: weight, lda: 4 * o, b: dt, ldb: px,
+                                   beta: 1, c: dx + offset, ldc: hw)
+                    }
                 }
             }
         }

@@ -75,4 +75,32 @@ final class ThreadCountTests: XCTestCase {
         }
         XCTAssertTrue(sameBits((results[0], results[1])), "ConvTranspose2d depends on the BLAS thread count")
     }
+
+    /// A weight-heavy shape (32 one-band images, 256 x 1024 weights): bands share partial sums in
+    /// groups (`ItemGroups`); the weight gradient matches per-image GEMMs over the whole image.
+    func testConvTranspose2dGroupedWeightGradient() {
+        let (b, i, o, h, w) = (32, 256, 256, 4, 4), hw = h * w
+        let x = randomTensor([b, i, h, w], seed: 14), weight = randomTensor([i, o, 2, 2], seed: 15)
+        let dy = randomTensor([b, o, 2 * h, 2 * w], seed: 16)
+        var dW = [Float](repeating: 0, count: weight.count), expected = dW
+        ConvTranspose2d.backward(dx: nil, dWeight: &dW, dBias: nil, dy: dy.data, x: x.data, weight: weight.data,
+                                 batch: b, inChannels: i, outChannels: o, height: h, width: w)
+        var dt = [Float](repeating: 0, count: 4 * o * hw)
+        for n in 0..<b {   // dT (O*4, H*W) gathered from dy, then dW += x_n @ dT^T
+            for c in 0..<o {
+                for di in 0..<2 {
+                    for dj in 0..<2 {
+                        for p in 0..<hw {
+                            let (row, col) = (p / w, p % w)
+                            dt[(c * 4 + di * 2 + dj) * hw + p] = dy.data[((n * o + c) * 2 * h + 2 * row + di) * 2 * w
+                                                                         + 2 * col + dj]
+                        }
+                    }
+                }
+            }
+            Gemm.sgemm(transB: true, m: i, n: 4 * o, k: hw, a: Array(x.data[(n * i * hw)...]), lda: hw, b: dt,
+                       ldb: hw, beta: 1, c: &expected, ldc: 4 * o)
+        }
+        assertClose(dW, expected, atol: 1e-4, rtol: 1e-4, "grouped dW")
+    }
 }

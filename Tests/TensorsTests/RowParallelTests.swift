@@ -72,3 +72,28 @@ final class HeapPolicyTests: XCTestCase {
         #endif
     }
 }
+
+/// `ItemGroups` partition the items into consecutive, non-empty groups whose partials fit the budget.
+final class ItemGroupsTests: XCTestCase {
+    func testGroupsCoverEveryItemOnceWithinTheBudget() {
+        for (items, floats, budget) in [(16, 65_536, 1 << 22), (32, 1 << 20, 1 << 22), (7, 10, 25), (1, 99, 10),
+                                        (5, 0, 1), (0, 3, 9)] {
+            let groups = ItemGroups(items: items, partialFloats: floats, budget: budget)
+            let ranges = (0..<groups.count).map { groups[$0] }
+            XCTAssertEqual(ranges.flatMap { Array($0) }, Array(0..<items), "items \(items)")
+            XCTAssertTrue(ranges.allSatisfy { !$0.isEmpty }, "empty group for items \(items)")
+            if items > 0 { XCTAssertTrue(groups.count * floats <= budget || groups.count == 1, "budget") }
+        }
+        XCTAssertEqual(ItemGroups(items: 16, partialFloats: 65_536).count, 16)
+        XCTAssertEqual(ItemGroups(items: 32, partialFloats: 1 << 20).count, 4)
+    }
+
+    func testPartialSumsAddInGroupOrder() {
+        let sums = PartialSums(count: 3, 2)
+        sums[0].update(from: [1, 2, 3], count: 3)
+        sums[1].update(from: [10, 20, 30], count: 3)
+        var target: [Float] = [100, 200, 300]
+        sums.add(into: &target)
+        XCTAssertEqual(target, [111, 222, 333])
+    }
+}
