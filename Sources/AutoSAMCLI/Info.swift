@@ -3,6 +3,7 @@ import CMPI
 import CPNG
 import CZlib
 import Layers
+import Foundation
 import Tensors
 
 /// `autosam info`: the native libraries this build runs on.
@@ -14,6 +15,8 @@ struct Info: ParsableCommand {
     func run() throws {
         print("OpenBLAS core:    \(BLASRuntime.selection)")
         print("OpenBLAS threads: \(BLASRuntime.threads)")
+        let spin = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].map { "2^\($0)" } ?? "default"
+        print("OpenBLAS idle:    workers spin \(spin) cycles before sleeping (OPENBLAS_THREAD_TIMEOUT)")
         print("bf16 encoder:     \(BFloat16Linear.support)")
         print("MPI library:      \(mpiLibraryVersion())")
         print("libpng:           \(String(cString: png_get_libpng_ver(nil)))")

@@ -50,8 +50,17 @@ public enum BLASRuntime {
         openblas_set_num_threads(Int32(n))
     }
 
+    /// log2 of the CPU cycles an idle OpenBLAS worker spins (calling `sched_yield`) before it sleeps,
+    /// unless the user set `OPENBLAS_THREAD_TIMEOUT`. OpenBLAS's default, 2^28 cycles (about 0.1 s),
+    /// keeps its workers spinning through the element-wise passes and the one-item-per-core phases
+    /// (`RowParallel`) that run between GEMMs on the same cores: on 2 cores the AutoSAM head step took
+    /// 1.58-2.09 s with the default and 1.40-1.45 s with 2^4 (OpenBLAS's minimum); the encoder, CNN
+    /// head, linear head and UNet were unchanged or faster (README, Performance).
+    public static let idleSpinExponent = 4
+
     private static func configure() -> Selection {
         HeapPolicy.keepFreedMemory()
+        shortenIdleSpinning()
         let detected = coreName
         guard getenv("OPENBLAS_CORETYPE") == nil,
               let wanted = CPUFeatures.current.bestOpenBLASCore,
@@ -62,6 +71,17 @@ public enum BLASRuntime {
         gotoblas_dynamic_quit()
         gotoblas_dynamic_init()
         return Selection(detectedCore: detected, activeCore: coreName, overridden: true)
+    }
+
+    /// Restarts OpenBLAS's worker threads with `idleSpinExponent` as their spin timeout (read only
+    /// when the pool starts, which happens when the library loads). A user's `OPENBLAS_THREAD_TIMEOUT`
+    /// is left alone.
+    private static func shortenIdleSpinning() {
+        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+        setenv("OPENBLAS_THREAD_TIMEOUT", String(idleSpinExponent), 1)
+        openblas_read_env()
+        _ = blas_thread_shutdown_()
+        _ = blas_thread_init()
     }
 
     /// Vector ISA level of an OpenBLAS x86 kernel family: 0 SSE-era, 1 AVX, 2 AVX2, 3 AVX-512.

@@ -85,4 +85,19 @@ final class GemmTests: XCTestCase {
         BLASRuntime.setThreads(before)
         XCTAssertEqual(BLASRuntime.threads, before)
     }
+
+    /// The worker pool restarted with a short idle spin still computes with all its threads.
+    func testRestartedThreadPoolComputesWithTwoThreads() {
+        _ = BLASRuntime.selection
+        XCTAssertNotNil(getenv("OPENBLAS_THREAD_TIMEOUT"), "the spin timeout is set for the pool")
+        let before = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(before) }
+        BLASRuntime.setThreads(2)
+        let (m, n, k) = (300, 257, 190)
+        let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
+        var c = [Float](repeating: 0, count: m * n), naive = c
+        Gemm.sgemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: &c, ldc: n)
+        NaiveGemm.sgemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: &naive, ldc: n)
+        assertClose(c, naive, atol: 1e-4, rtol: 1e-4, "2-thread GEMM after the pool restart")
+    }
 }
