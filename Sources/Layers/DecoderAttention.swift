@@ -93,9 +93,7 @@ public enum DecoderAttention {
     /// that keeps the context of one call only gets the same bits back. Cheap when there are few keys.
     public static func recomputeContext(saved: Saved, shape s: Shape) {
         let head = core(s)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
-        defer { scratch.deallocate() }
-        forEachHead(s) { qOff, kOff in
+        forEachHead(s, scratch: head.forwardScratchCount) { qOff, kOff, scratch in
             head.forward(o: saved.context + qOff, scratch: scratch, q: saved.q + qOff, k: saved.k + kOff,
                          v: saved.v + kOff, bias: nil)
         }
@@ -115,13 +113,13 @@ public enum DecoderAttention {
         let qRows = s.batch * s.queries, kRows = s.batch * s.keys
         let qCount = qRows * di, kCount = kRows * di
         let head = core(s)
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * qCount + 2 * kCount + head.backwardScratchCount)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * qCount + 2 * kCount)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0, count: 2 * qCount + 2 * kCount)
-        let dContext = buffer, dqp = buffer + qCount, dkp = dqp + qCount, dvp = dkp + kCount, scratch = dvp + kCount
+        let dContext = buffer, dqp = buffer + qCount, dkp = dqp + qCount, dvp = dkp + kCount
         Linear.backward(dx: dContext, dWeight: g.outWeight, dBias: g.outBias, dy: dy, x: saved.context,
                         weight: p.outWeight, rows: qRows, inFeatures: di, outFeatures: d)
-        forEachHead(s) { qOff, kOff in
+        forEachHead(s, scratch: head.backwardScratchCount) { qOff, kOff, scratch in
             head.backward(dq: dqp + qOff, dk: dkp + kOff, dv: dvp + kOff, dBias: nil, dO: dContext + qOff,
                           scratch: scratch, q: saved.q + qOff, k: saved.k + kOff, v: saved.v + kOff, bias: nil)
         }
@@ -140,18 +138,28 @@ public enum DecoderAttention {
     }
 
     /// Visits every (batch, head) with the element offsets of its first query row and first key
-    /// row inside the (.., Di) buffers. Few-keys heads (no BLAS, no shared scratch, disjoint
-    /// outputs) are spread over the cores, each item computed whole by one thread; GEMM heads run
-    /// in order with BLAS's own threads.
-    private static func forEachHead(_ s: Shape, _ body: (_ queryOffset: Int, _ keyOffset: Int) -> Void) {
-        func visit(_ item: Int) {
-            let (b, h) = (item / s.heads, item % s.heads)
-            body((b * s.queries) * s.internalDim + h * s.headDim, (b * s.keys) * s.internalDim + h * s.headDim)
+    /// row inside the (.., Di) buffers, and a scratch of `count` floats of the visiting thread. The
+    /// items write disjoint rows and columns, so they are spread over the cores, each computed whole by
+    /// one thread: few-keys heads (no BLAS) as element work, GEMM heads with single-threaded BLAS
+    /// (their GEMMs have a handful of query rows, which BLAS's own threads split badly). Results do
+    /// not depend on the thread count.
+    private static func forEachHead(
+        _ s: Shape, scratch count: Int,
+        _ body: (_ queryOffset: Int, _ keyOffset: Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        func visit(_ items: Range<Int>) {
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            defer { scratch.deallocate() }
+            for item in items {
+                let (b, h) = (item / s.heads, item % s.heads)
+                body((b * s.queries) * s.internalDim + h * s.headDim, (b * s.keys) * s.internalDim + h * s.headDim,
+                     scratch)
+            }
         }
-        guard core(s).takesFewKeysPath else {
-            for item in 0..<(s.batch * s.heads) { visit(item) }
-            return
+        if core(s).takesFewKeysPath {
+            RowParallel.run(rows: s.batch * s.heads, width: s.queries * s.headDim, visit)
+        } else {
+            RowParallel.itemsWithSingleThreadedBLAS(s.batch * s.heads, visit)
         }
-        RowParallel.run(rows: s.batch * s.heads, width: s.queries * s.headDim) { items in items.forEach(visit) }
     }
 }
