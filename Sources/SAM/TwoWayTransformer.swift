@@ -207,18 +207,23 @@ struct TransformerPass {
     }
 }
 
-/// Element-wise sums used by the decoder's residual connections and PE additions.
+/// Element-wise sums used by the decoder's residual connections and PE additions; large ones
+/// (the image side, P D floats per row) run on the BLAS threads' cores (`RowParallel`).
 enum DecoderVector {
     /// y (n) <- a + b.
-    @inline(__always)
     static func add(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                     count: Int) {
-        for i in 0..<count { y[i] = a[i] + b[i] }
+        RowParallel.elements(count) { start, length in
+            let (y, a, b) = (y + start, a + start, b + start)
+            for i in 0..<length { y[i] = a[i] + b[i] }
+        }
     }
 
     /// y (n) += x.
-    @inline(__always)
     static func accumulate(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] += x[i] }
+        RowParallel.elements(count) { start, length in
+            let (y, x) = (y + start, x + start)
+            for i in 0..<length { y[i] += x[i] }
+        }
     }
 }

@@ -39,6 +39,22 @@ final class ThreadCountTests: XCTestCase {
         }, "LayerNorm2d")
     }
 
+    func testLayerNorm() {
+        let (n, c) = (2500, 48)
+        let x = randomTensor([n, c], seed: 17, scale: 2), dy = randomTensor([n, c], seed: 18)
+        let w = randomTensor([c], seed: 19), bias = randomTensor([c], seed: 20)
+        assertSameBits(resultsSerialAndSplit {
+            var y = [Float](repeating: 0, count: x.count), dx = [Float](repeating: 0, count: x.count)
+            var mean = [Float](repeating: 0, count: n), rstd = mean
+            var dW = [Float](repeating: 0.25, count: c), dB = dW
+            LayerNorm.forward(y: &y, mean: &mean, rstd: &rstd, x: x.data, weight: w.data, bias: bias.data,
+                              rows: n, features: c, eps: 1e-5)
+            LayerNorm.backward(dx: &dx, dWeight: &dW, dBias: &dB, dy: dy.data, x: x.data, mean: mean, rstd: rstd,
+                               weight: w.data, rows: n, features: c)
+            return y + dx + dW + dB + mean + rstd
+        }, "LayerNorm")
+    }
+
     func testConvTranspose2d() {
         let (b, i, o, h, w) = (2, 8, 16, 32, 32)
         let x = randomTensor([b, i, h, w], seed: 7), weight = randomTensor([i, o, 2, 2], seed: 8)
