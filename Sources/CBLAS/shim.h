@@ -8,9 +8,4 @@ char *openblas_get_corename(void);
    OPENBLAS_CORETYPE. Used once, before any BLAS work, when OpenBLAS misdetects the CPU. */
 void gotoblas_dynamic_init(void);
 void gotoblas_dynamic_quit(void);
-/* Environment and thread pool: read_env re-reads OPENBLAS_* variables (OPENBLAS_THREAD_TIMEOUT among
-   them), shutdown joins the worker threads, init starts them again with the timeout read. */
-void openblas_read_env(void);
-int blas_thread_shutdown_(void);
-int blas_thread_init(void);
 #endif

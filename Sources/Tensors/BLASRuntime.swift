@@ -74,14 +74,22 @@ public enum BLASRuntime {
     }
 
     /// Restarts OpenBLAS's worker threads with `idleSpinExponent` as their spin timeout (read only
-    /// when the pool starts, which happens when the library loads). A user's `OPENBLAS_THREAD_TIMEOUT`
-    /// is left alone.
+    /// when the pool starts, which happens when the library loads): `openblas_read_env` re-reads the
+    /// OPENBLAS_* variables, `blas_thread_shutdown_` joins the workers, `blas_thread_init` starts them
+    /// again. The three are looked up at run time, so an OpenBLAS build without a thread pool (the
+    /// serial variant) is simply left as it is. A user's `OPENBLAS_THREAD_TIMEOUT` is left alone.
     private static func shortenIdleSpinning() {
-        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+        #if canImport(Glibc)
+        typealias Call = @convention(c) () -> Int32
+        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil,
+              let readEnvironment = dlsym(nil, "openblas_read_env"),
+              let shutdown = dlsym(nil, "blas_thread_shutdown_"), let start = dlsym(nil, "blas_thread_init")
+        else { return }
         setenv("OPENBLAS_THREAD_TIMEOUT", String(idleSpinExponent), 1)
-        openblas_read_env()
-        _ = blas_thread_shutdown_()
-        _ = blas_thread_init()
+        unsafeBitCast(readEnvironment, to: (@convention(c) () -> Void).self)()
+        _ = unsafeBitCast(shutdown, to: Call.self)()
+        _ = unsafeBitCast(start, to: Call.self)()
+        #endif
     }
 
     /// Vector ISA level of an OpenBLAS x86 kernel family: 0 SSE-era, 1 AVX, 2 AVX2, 3 AVX-512.
