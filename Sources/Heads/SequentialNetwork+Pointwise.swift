@@ -37,22 +37,26 @@ extension SequentialNetwork {
         return pointwiseRun(from: start)
     }
 
-    /// Tiles of a run: P pixels per tile, tiles per image, and B * tiles items.
-    private func tiling(_ run: Range<Int>, _ ws: SequentialWorkspace) -> (pixels: Int, perImage: Int, items: Int) {
-        let s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
-        let widest = run.reduce(s.channels) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
-        let pixels = min(plane, max(64, Self.pointwiseTileBudget / widest / 16 * 16))
-        let perImage = (plane + pixels - 1) / pixels
-        return (pixels, perImage, ws.batch * perImage)
+    /// Tiles of a run: P consecutive pixels of one image (all channels), sized so that the widest
+    /// value's tile fits `pointwiseTileBudget`.
+    func tiles(_ run: Range<Int>, _ ws: SequentialWorkspace) -> ImageChunks {
+        let s = ws.shapes[ws.inputValue[run.lowerBound]]
+        return ImageChunks(batch: ws.batch, length: s.height * s.width,
+                           chunk: max(64, Self.pointwiseTileBudget / widestChannels(run, ws) / 16 * 16))
+    }
+
+    /// The most channels of any value the run reads or writes.
+    func widestChannels(_ run: Range<Int>, _ ws: SequentialWorkspace) -> Int {
+        let input = ws.shapes[ws.inputValue[run.lowerBound]].channels
+        return run.reduce(input) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
     }
 
     /// Forward of `run`: writes every value the layer-by-layer path writes.
     func forwardPointwise(_ run: Range<Int>, parameters: UnsafePointer<Float>, _ ws: SequentialWorkspace) {
-        let tiles = tiling(run, ws), s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
-        RowParallel.itemsWithSingleThreadedBLAS(tiles.items) { items in
+        let tiles = tiles(run, ws), plane = tiles.length
+        RowParallel.itemsWithSingleThreadedBLAS(tiles.count) { items in
             for item in items {
-                let b = item / tiles.perImage, p0 = item % tiles.perImage * tiles.pixels
-                let n = min(tiles.pixels, plane - p0)
+                let (b, pixels) = tiles[item], p0 = pixels.lowerBound, n = pixels.count
                 for l in run {
                     let ci = ws.shapes[ws.inputValue[l]].channels, co = ws.shapes[ws.outputValue[l]].channels
                     let x = ws.values[ws.inputValue[l]].pointer + b * ci * plane + p0
@@ -80,58 +84,42 @@ extension SequentialNetwork {
 
     /// Backward of `run` from `ws.gradient` (the gradient of its last value): parameter gradients
     /// added to `gradients`; the gradient of its input value written to `ws.nextGradient` and the
-    /// buffers swapped, unless the run starts the network. Returns whether it swapped.
-    @discardableResult
+    /// buffers swapped, unless the run starts the network. The run's parameters (its convolutions'
+    /// weights and biases) are contiguous in the layout, so each group of tiles keeps one partial
+    /// sum laid out like them.
     func backwardPointwise(_ run: Range<Int>, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
-                           _ ws: SequentialWorkspace) -> Bool {
-        let tiles = tiling(run, ws), s = ws.shapes[ws.inputValue[run.lowerBound]], plane = s.height * s.width
-        let formsInputGradient = run.lowerBound > 0
+                           _ ws: SequentialWorkspace) {
+        let tiles = tiles(run, ws), widest = widestChannels(run, ws)
         let convs = run.filter { layers[$0].isConvolution }
-        var partialOffsets = [Int: Int](), perItem = 0
-        for l in convs {
-            partialOffsets[l] = perItem
-            perItem += layers[l].parameterCount
-        }
-        let groups = ItemGroups(items: tiles.items, partialFloats: perItem)
-        let partials = PartialSums(count: perItem, groups.count)
-        let widest = run.reduce(s.channels) { max($0, ws.shapes[ws.outputValue[$1]].channels) }
+        let first = weightOffsets[convs[0]], last = convs[convs.count - 1]
+        let partialCount = weightOffsets[last] + layers[last].parameterCount - first
+        let groups = ItemGroups(items: tiles.count, partialFloats: partialCount)
+        let partials = PartialSums(count: partialCount, groups.count)
         RowParallel.itemsWithSingleThreadedBLAS(groups.count) { groupRange in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest * tiles.pixels)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest * tiles.chunk)
             defer { scratch.deallocate() }
             for group in groupRange {
                 for item in groups[group] {
-                    let tile = Tile(image: item / tiles.perImage, first: item % tiles.perImage * tiles.pixels,
-                                    count: min(tiles.pixels, plane - item % tiles.perImage * tiles.pixels),
-                                    plane: plane)
-                    backwardTile(tile, run, parameters: parameters, partial: partials[group],
-                                 offsets: partialOffsets, accumulates: item != groups[group].lowerBound,
-                                 scratch: (scratch, scratch + widest * tiles.pixels), ws)
+                    backwardTile(tiles[item], plane: tiles.length, run, parameters: parameters,
+                                 partial: (partials[group], first), accumulates: item != groups[group].lowerBound,
+                                 scratch: (scratch, scratch + widest * tiles.chunk), ws)
                 }
             }
         }
-        var sums = [Float](repeating: 0, count: perItem)
-        partials.add(into: &sums)
-        for l in convs {
-            let target = gradients + weightOffsets[l], sum = partialOffsets[l]!
-            for j in 0..<layers[l].parameterCount { target[j] += sums[sum + j] }
-        }
-        if formsInputGradient { ws.swapGradients() }
-        return formsInputGradient
+        partials.add(into: gradients + first)
+        if run.lowerBound > 0 { ws.swapGradients() }
     }
 
-    /// Pixels first ..< first + count of one image (planes of `plane` pixels).
-    struct Tile {
-        var image, first, count, plane: Int
-    }
-
-    /// One tile's backward through `run`: its parameter gradients into `partial` (overwritten, or
-    /// added to when `accumulates`), its input gradient into `ws.nextGradient` unless the run starts
-    /// the network. `scratch`: two gradient tiles of the widest value.
-    private func backwardTile(_ t: Tile, _ run: Range<Int>, parameters: UnsafePointer<Float>,
-                              partial: UnsafeMutablePointer<Float>, offsets: [Int: Int], accumulates: Bool,
-                              scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
-                              _ ws: SequentialWorkspace) {
-        let (b, p0, n, plane) = (t.image, t.first, t.count, t.plane)
+    /// One tile's backward through `run`: its parameter gradients into `partial` (the parameters from
+    /// offset `first` on; overwritten, or added to when `accumulates`), its input gradient into
+    /// `ws.nextGradient` unless the run starts the network. `scratch`: two gradient tiles of the
+    /// widest value.
+    private func backwardTile(
+        _ t: (image: Int, range: Range<Int>), plane: Int, _ run: Range<Int>, parameters: UnsafePointer<Float>,
+        partial: (base: UnsafeMutablePointer<Float>, first: Int), accumulates: Bool,
+        scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>), _ ws: SequentialWorkspace
+    ) {
+        let (b, p0, n) = (t.image, t.range.lowerBound, t.range.count)
         var (g, spare) = scratch
         let last = ws.shapes[ws.outputValue[run.upperBound - 1]].channels
         let dy = ws.gradient.pointer + b * last * plane + p0
@@ -142,10 +130,10 @@ extension SequentialNetwork {
             switch layers[l] {
             case .conv:
                 let weight = parameters + weightOffsets[l]
-                let dWeight = partial + offsets[l]!, dBias = dWeight + co * ci
+                let dWeight = partial.base + (weightOffsets[l] - partial.first), dBias = dWeight + co * ci
                 Gemm.sgemm(transB: true, m: co, n: ci, k: n, a: g, lda: n, b: x, ldb: plane,
                            beta: accumulates ? 1 : 0, c: dWeight, ldc: ci)
-                for o in 0..<co { dBias[o] = (accumulates ? dBias[o] : 0) + (g + o * n).sum(count: n) }
+                for o in 0..<co { dBias[o] = (accumulates ? dBias[o] : 0) + FastMath.sum(g + o * n, count: n) }
                 if l > 0 {
                     Gemm.sgemm(transA: true, m: ci, n: n, k: co, a: weight, lda: ci, b: g, ldb: n, c: spare, ldc: n)
                     swap(&g, &spare)
@@ -186,13 +174,4 @@ extension HeadLayer {
 
     /// Floats of the weight and bias.
     var parameterCount: Int { parameters.reduce(0) { $0 + $1.shape.reduce(1, *) } }
-}
-
-private extension UnsafeMutablePointer where Pointee == Float {
-    /// Sum of the first `count` floats, in index order.
-    func sum(count: Int) -> Float {
-        var acc: Float = 0
-        for j in 0..<count { acc += self[j] }
-        return acc
-    }
 }

@@ -25,9 +25,9 @@ public enum ConvTranspose2d {
         batch b: Int, inChannels i: Int, outChannels o: Int, height h: Int, width w: Int,
         bandBudget: Int = defaultBandBudget, epilogue: ((_ offset: Int, _ count: Int) -> Void)? = nil
     ) {
-        let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget), hw = h * w
+        let bands = Self.bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget), hw = h * w
         RowParallel.itemsWithSingleThreadedBLAS(bands.count) { items in
-            let t = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.rows * w)
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.chunk * w)
             defer { t.deallocate() }
             for item in items {
                 let (n, rows) = bands[item], px = rows.count * w
@@ -70,12 +70,12 @@ public enum ConvTranspose2d {
             }
         }
         guard dx != nil || dWeight != nil else { return }
-        let bands = Bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget)
+        let bands = Self.bands(batch: b, tRows: 4 * o, height: h, width: w, budget: bandBudget)
         let weightCount = i * 4 * o
         let groups = ItemGroups(items: bands.count, partialFloats: dWeight == nil ? 0 : weightCount)
         let partials = dWeight == nil ? nil : PartialSums(count: weightCount, groups.count)
         RowParallel.itemsWithSingleThreadedBLAS(groups.count) { groupRange in
-            let dt = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.rows * w)
+            let dt = UnsafeMutablePointer<Float>.allocate(capacity: 4 * o * bands.chunk * w)
             defer { dt.deallocate() }
             for group in groupRange {
                 for item in groups[group] {
@@ -103,21 +103,8 @@ public enum ConvTranspose2d {
     }
 
     /// Bands of whole input rows, per image, whose T (tRows, rows * W) fits `budget` elements.
-    struct Bands {
-        let rows: Int, perImage: Int, count: Int, height: Int
-
-        init(batch: Int, tRows: Int, height: Int, width: Int, budget: Int) {
-            rows = min(height, max(1, budget / max(1, tRows * width)))
-            perImage = (height + rows - 1) / rows
-            count = batch * perImage
-            self.height = height
-        }
-
-        /// Band `item`: its image and its input rows.
-        subscript(item: Int) -> (image: Int, rows: Range<Int>) {
-            let first = item % perImage * rows
-            return (item / perImage, first..<min(first + rows, height))
-        }
+    static func bands(batch: Int, tRows: Int, height: Int, width: Int, budget: Int) -> ImageChunks {
+        ImageChunks(batch: batch, length: height, chunk: max(1, budget / max(1, tRows * width)))
     }
 
     /// Visits each output row (o, 2h + di) of the input rows `rows`: `tRow` is the offset of

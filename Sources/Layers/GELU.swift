@@ -16,11 +16,8 @@ public enum GELU {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { buffer in
                 let tmp = buffer.baseAddress!
                 for start in stride(from: first, to: first + count, by: chunk) {
-                    let length = min(chunk, first + count - start), src = x + start
-                    for i in 0..<length {
-                        let v = src[i]
-                        tmp[i] = v * FastMath.normalCDF(v)
-                    }
+                    let length = min(chunk, first + count - start)
+                    forwardSerial(y: tmp, x: x + start, count: length)
                     (y + start).update(from: tmp, count: length)
                 }
             }
