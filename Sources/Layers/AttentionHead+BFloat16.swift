@@ -26,8 +26,8 @@ extension AttentionHead {
             Matmuls.shared.run(s, threads: 1, c: scores, a: qb, b: kb)
             for i in 0..<rows {
                 let row = scores + i * keys
-                if let bias { Self.addDecomposedBias(row, bias, query: first + i) }
-                sums[i] = Self.expShiftedRow(row, count: keys)
+                let m = Self.biasedMaximum(row, count: keys, bias: bias, query: first + i)
+                sums[i] = Self.expShiftedRow(row, count: keys, maximum: m)
                 Self.round(eb + i * keys, row, rows: 1, columns: keys, ld: keys, scale: 1)
             }
             let out = o + first * ldo

@@ -7,13 +7,15 @@ final class AttentionTests: XCTestCase {
     // MARK: EncoderAttention (SAM image encoder, ViT blocks)
 
     /// Grids with 1x1 tokens, odd non-square sizes, head dim 1, with/without relative positions,
-    /// and score budgets that split the queries into blocks (with a ragged last block).
+    /// and score budgets that split the queries into blocks (with a ragged last block); a key grid 32
+    /// wide takes the one-pass bias-and-maximum row kernel.
     let vitShapes: [EncoderAttention.Shape] = [
         .init(batch: 2, height: 3, width: 5, channels: 8, heads: 2, useRelativePosition: true),
         .init(batch: 1, height: 1, width: 1, channels: 3, heads: 1, useRelativePosition: true),
         .init(batch: 3, height: 4, width: 4, channels: 6, heads: 3, useRelativePosition: false, scoreBudget: 40),
         .init(batch: 1, height: 7, width: 2, channels: 4, heads: 4, useRelativePosition: true, scoreBudget: 1),
         .init(batch: 2, height: 3, width: 5, channels: 4, heads: 2, useRelativePosition: true, scoreBudget: 60),
+        .init(batch: 1, height: 2, width: 32, channels: 4, heads: 2, useRelativePosition: true, scoreBudget: 200),
     ]
 
     /// [x, qkvWeight, qkvBias, projWeight, projBias, relPosH, relPosW] (tables only with rel pos).
