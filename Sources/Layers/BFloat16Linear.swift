@@ -79,6 +79,8 @@ struct MatmulKey: Hashable {
     var m, k, n: Int
     var aStrides, bStrides, cStrides: [Int64]
     var bias: Bool
+    /// OpenMP team size the primitive was made for (set by `Matmuls.run`).
+    var threads = 0
 
     /// x (rows, in) @ W^T with W (out, in) row-major, y (rows, out) dense.
     init(rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool) {
@@ -115,11 +117,16 @@ final class Matmuls: @unchecked Sendable {
 
     func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<Float>, a: UnsafePointer<UInt16>,
              b: UnsafePointer<UInt16>, bias: UnsafePointer<Float>? = nil) {
+        // oneDNN plans a primitive's parallel split for the calling thread's OpenMP team size at
+        // creation, so primitives are kept per team size: one made for 1 thread would run a later
+        // 2-thread call on one core.
+        omp_set_num_threads(Int32(threads))
+        var key = key
+        key.threads = threads
         lock.lock()
         var m = primitives[key] ?? make(key)
         primitives[key] = m
         lock.unlock()
-        omp_set_num_threads(Int32(threads))
         var stream: dnnl_stream_t?
         check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(m.scratchpadBytes, 64), alignment: 64)
@@ -142,6 +149,13 @@ final class Matmuls: @unchecked Sendable {
         if let bias { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memory(&m.bias, bias))) }
         check(dnnl_primitive_execute(m.primitive, stream, Int32(args.count), &args), "matmul execute")
         check(dnnl_stream_wait(stream), "stream wait")
+    }
+
+    /// The OpenMP team sizes holding a primitive for this shape (any `threads` in `key`).
+    func teamSizes(_ key: MatmulKey) -> [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return primitives.keys.filter { var k = $0; k.threads = key.threads; return k == key }.map(\.threads).sorted()
     }
 
     private func make(_ key: MatmulKey) -> Matmul {
