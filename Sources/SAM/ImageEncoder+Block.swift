@@ -38,13 +38,9 @@ extension ImageEncoder {
 
     /// tokens += attn(normed), global or windowed.
     private func attention(_ i: Int, _ ws: ImageEncoderWorkspace) {
-        let c = config, w = weights, b = weights.blocks[i]
+        let c = config
         let g = c.gridSize, e = c.embedDim, rows = ws.batch * g * g
-        let parameters = EncoderAttention.Parameters(
-            qkvWeight: w[b.attnQkvWeight], qkvBias: w[b.attnQkvBias], projWeight: w[b.attnProjWeight],
-            projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW],
-            qkvWeightBF16: reduced.map { UnsafePointer($0.blocks[i].qkv) },
-            projWeightBF16: reduced.map { UnsafePointer($0.blocks[i].proj) })
+        let parameters = attentionParameters(i)
         let saved = EncoderAttention.Saved(qkv: ws.qkv, context: ws.context)
         if c.isGlobal(i) {
             let shape = EncoderAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,
@@ -72,6 +68,16 @@ extension ImageEncoder {
                                         channels: e, window: s)
         }
         ws.timed(.norms) { addRows(ws.tokens, ws.normed, rows: rows, width: e) }
+    }
+
+    /// Block i's attention weights (with their bfloat16 copies when the precision is bf16).
+    func attentionParameters(_ i: Int) -> EncoderAttention.Parameters {
+        let w = weights, b = weights.blocks[i]
+        return EncoderAttention.Parameters(
+            qkvWeight: w[b.attnQkvWeight], qkvBias: w[b.attnQkvBias], projWeight: w[b.attnProjWeight],
+            projBias: w[b.attnProjBias], relPosH: w[b.attnRelPosH], relPosW: w[b.attnRelPosW],
+            qkvWeightBF16: reduced.map { UnsafePointer($0.blocks[i].qkv) },
+            projWeightBF16: reduced.map { UnsafePointer($0.blocks[i].proj) })
     }
 
     /// y (rows, C) <- LayerNorm(x) with eps from the config, row-parallel.

@@ -176,4 +176,19 @@ final class ImageEncoderTests: XCTestCase {
         XCTAssertEqual(output.shape, [1, config.outChannels, config.gridSize, config.gridSize])
         XCTAssertTrue(output.data.allSatisfy(\.isFinite))
     }
+
+    /// `bench encoder` times the products alone on a workspace between real passes: that pass runs on
+    /// windowed and global blocks and leaves the weights and the next real pass untouched.
+    func testProductsOnlyPassLeavesTheNextForwardUnchanged() throws {
+        let config = try manifestEncoderConfig()
+        let encoder = ImageEncoder(weights: try ImageEncoderWeights.random(config: config, seed: 6))
+        let workspace = ImageEncoderWorkspace(config: config, batch: 1)
+        let image = randomTensor([1, 3, config.imageSize, config.imageSize], seed: 7)
+        let before = encoder.forward(image, workspace: workspace)
+        var scratch = Tensor(zeros: before.shape)
+        image.withPointer { x in
+            scratch.withMutablePointer { y in encoder.forwardProductsOnly(output: y, images: x, workspace: workspace) }
+        }
+        XCTAssertEqual(encoder.forward(image, workspace: workspace).data, before.data)
+    }
 }

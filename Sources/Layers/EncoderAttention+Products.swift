@@ -1,0 +1,72 @@
+import Tensors
+
+extension EncoderAttention {
+    /// Only the matrix products `forward` computes, with its shapes, precision, blocking and threading:
+    /// the qkv and output projections and, per (grid, head) item spread over the cores, the scores
+    /// and weighted-sum products of each query block. No bias, softmax or relative positions: the
+    /// time of this call is what the attention would cost if everything but its GEMMs were free
+    /// (`bench encoder`'s roofline on the encoder's own shapes). Values written are meaningless.
+    public static func forwardProductsOnly(
+        y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, parameters p: Parameters, shape s: Shape,
+        saved: Saved
+    ) {
+        let c = s.channels
+        Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bfloat16: p.qkvWeightBF16, bias: p.qkvBias,
+                       rows: s.rows, inFeatures: c, outFeatures: 3 * c)
+        let head = AttentionHead(queries: s.tokens, keys: s.tokens, headDim: s.headDim,
+                                 scale: 1 / Float(s.headDim).squareRoot(), scoreBudget: s.scoreBudget,
+                                 ldq: 3 * c, ldk: 3 * c, ldv: 3 * c, ldo: c)
+        let reduced = p.qkvWeightBF16 != nil
+        RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
+            let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: reduced ? head.productsOnlyHalves : 1)
+            defer { scratch.deallocate(); halves.deallocate() }
+            halves.initialize(repeating: 0, count: reduced ? head.productsOnlyHalves : 1)
+            for item in items {
+                let h = item / s.batch, b = item % s.batch
+                let q = UnsafePointer(saved.qkv) + b * s.tokens * 3 * c + h * s.headDim
+                let o = saved.context + b * s.tokens * c + h * s.headDim
+                if reduced {
+                    head.productsOnlyBFloat16(o: o, scores: scratch, halves: halves)
+                } else {
+                    head.productsOnly(o: o, scores: scratch, q: q, k: q + c, v: q + 2 * c)
+                }
+            }
+        }
+        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,
+                       rows: s.rows, inFeatures: c, outFeatures: c)
+    }
+}
+
+extension AttentionHead {
+    /// `forward`'s two products per query block (float32 BLAS), nothing else.
+    func productsOnly(o: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                      q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
+        for first in stride(from: 0, to: queries, by: blockRows) {
+            let rows = min(blockRows, queries - first)
+            Gemm.sgemm(transB: true, m: rows, n: keys, k: headDim, alpha: scale,
+                       a: q + first &* ldq, lda: ldq, b: k, ldb: ldk, c: scores, ldc: keys)
+            Gemm.sgemm(m: rows, n: headDim, k: keys, a: scores, lda: keys, b: v, ldb: ldv, c: o + first &* ldo,
+                       ldc: ldo)
+        }
+    }
+
+    /// bfloat16 elements `productsOnlyBFloat16` reads: k, v, one query block and its numerators.
+    var productsOnlyHalves: Int { 2 * keys * headDim + blockRows * (headDim + keys) }
+
+    /// `forwardBFloat16`'s two oneDNN products per query block, on zero bfloat16 operands.
+    func productsOnlyBFloat16(o: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                              halves: UnsafePointer<UInt16>) {
+        let d = headDim
+        let kb = halves, vb = kb + keys * d, qb = vb + keys * d, eb = qb + blockRows * d
+        for first in stride(from: 0, to: queries, by: blockRows) {
+            let rows = min(blockRows, queries - first)
+            let s = MatmulKey(m: rows, k: d, n: keys, aStrides: [Int64(d), 1], bStrides: [1, Int64(d)],
+                              cStrides: [Int64(keys), 1])
+            Matmuls.shared.run(s, threads: 1, c: scores, a: qb, b: kb)
+            let p = MatmulKey(m: rows, k: keys, n: d, aStrides: [Int64(keys), 1], bStrides: [Int64(d), 1],
+                              cStrides: [Int64(ldo), 1])
+            Matmuls.shared.run(p, threads: 1, c: o + first &* ldo, a: eb, b: vb)
+        }
+    }
+}
