@@ -17,23 +17,39 @@ extension ImageEncoder {
         ws.timed(.norms) { layerNorm(ws.normed, ws.tokens, w[b.norm1Weight], w[b.norm1Bias], rows: rows, ws) }
         attention(i, ws)
         ws.timed(.norms) { layerNorm(ws.normed, ws.tokens, w[b.norm2Weight], w[b.norm2Bias], rows: rows, ws) }
-        let hidden = ws.qkv
-        let r = reduced?.blocks[i]
-        ws.timed(.mlpLinear) {
-            Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bfloat16: r?.lin1,
-                           bias: w[b.mlpLin1Bias], rows: rows, inFeatures: e, outFeatures: m)
-        }
-        ws.timed(.gelu) {
-            RowParallel.run(rows: rows, width: m) { r in
-                let start = hidden + r.lowerBound * m
-                GELU.forward(y: start, x: start, count: r.count * m)
+        if let r = reduced?.blocks[i] {
+            ws.timed(.mlpLinear) { mlpBFloat16(i, r, ws) }
+        } else {
+            let hidden = ws.qkv
+            ws.timed(.mlpLinear) {
+                Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                               rows: rows, inFeatures: e, outFeatures: m)
+            }
+            ws.timed(.gelu) {
+                RowParallel.run(rows: rows, width: m) { r in
+                    let start = hidden + r.lowerBound * m
+                    GELU.forward(y: start, x: start, count: r.count * m)
+                }
+            }
+            ws.timed(.mlpLinear) {
+                Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
+                               rows: rows, inFeatures: m, outFeatures: e)
             }
         }
-        ws.timed(.mlpLinear) {
-            Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bfloat16: r?.lin2,
-                           bias: w[b.mlpLin2Bias], rows: rows, inFeatures: m, outFeatures: e)
-        }
         ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
+    }
+
+    /// attended <- lin2(GELU(lin1(normed))) in bfloat16: GELU is lin1's oneDNN post-op and the hidden
+    /// activations (N, M) are bfloat16 bits in the qkv buffer (it holds N M floats, twice the bytes).
+    func mlpBFloat16(_ i: Int, _ r: ReducedEncoderWeights.Block, _ ws: ImageEncoderWorkspace) {
+        let c = config, w = weights, b = weights.blocks[i]
+        let rows = ws.batch * c.gridSize * c.gridSize, e = c.embedDim, m = c.mlpDim
+        ws.qkv.withMemoryRebound(to: UInt16.self, capacity: 2 * rows * m) { hidden in
+            BFloat16Linear.forwardGELU(bits: hidden, x: ws.normed, weight: r.lin1, bias: w[b.mlpLin1Bias], rows: rows,
+                                       inFeatures: e, outFeatures: m)
+            BFloat16Linear.forward(y: ws.attended, bits: hidden, weight: r.lin2, bias: w[b.mlpLin2Bias], rows: rows,
+                                   inFeatures: m, outFeatures: e)
+        }
     }
 
     /// tokens += attn(normed), global or windowed.

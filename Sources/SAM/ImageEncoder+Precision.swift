@@ -5,8 +5,10 @@ import Tensors
 public enum EncoderPrecision: String, Sendable, CaseIterable {
     /// float32 everywhere (OpenBLAS sgemm): the reference.
     case fp32
-    /// Those linears with bfloat16 inputs and weights, float32 accumulation and outputs (oneDNN);
-    /// attention scores, softmax, norms, GELU and residuals stay float32. Needs AVX512-BF16 or AMX.
+    /// Those linears and the attention's two per-head products with bfloat16 inputs and weights and
+    /// float32 accumulation (oneDNN); the MLP's GELU runs on lin1's float32 accumulators (a oneDNN
+    /// epilogue) before its output is rounded for lin2. Softmax, norms and residuals stay float32.
+    /// Needs AVX512-BF16 or AMX.
     case bf16
 }
 

@@ -5,7 +5,7 @@ extension ImageEncoder {
     /// Only the matrix products of `forward(output:images:workspace:)`, with its shapes, precision,
     /// blocking and threading: the patch and neck convolutions, and per block the qkv projection,
     /// the attention's per-head products (`EncoderAttention.forwardProductsOnly`), the output
-    /// projection and the two MLP linears. LayerNorms, GELU, softmax, relative positions, window
+    /// projection and the two MLP linears (in bf16 with lin1's GELU epilogue). LayerNorms, GELU, softmax, relative positions, window
     /// partitions and residual sums are skipped, so the time of this call is the encoder's GEMM
     /// roofline on its own shapes (`bench encoder`). It overwrites the workspace and `output` with
     /// meaningless values; run it on a workspace a real pass has filled (no uninitialised operands).
@@ -26,10 +26,14 @@ extension ImageEncoder {
                                                useRelativePosition: true)
             EncoderAttention.forwardProductsOnly(y: ws.attended, x: global ? ws.normed : ws.windows,
                                                  parameters: attentionParameters(i), shape: shape, saved: saved)
-            Linear.forward(y: ws.qkv, x: ws.normed, weight: w[b.mlpLin1Weight], bfloat16: r?.lin1,
-                           bias: w[b.mlpLin1Bias], rows: rows, inFeatures: e, outFeatures: c.mlpDim)
-            Linear.forward(y: ws.attended, x: ws.qkv, weight: w[b.mlpLin2Weight], bfloat16: r?.lin2,
-                           bias: w[b.mlpLin2Bias], rows: rows, inFeatures: c.mlpDim, outFeatures: e)
+            if let r {
+                mlpBFloat16(i, r, ws)   // GELU is the first product's epilogue there
+            } else {
+                Linear.forward(y: ws.qkv, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                               rows: rows, inFeatures: e, outFeatures: c.mlpDim)
+                Linear.forward(y: ws.attended, x: ws.qkv, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
+                               rows: rows, inFeatures: c.mlpDim, outFeatures: e)
+            }
         }
         let reduce = Conv2d.Shape(batch: ws.batch, inChannels: e, outChannels: c.outChannels, height: g, width: g,
                                   kernel: 1)

@@ -61,6 +61,37 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// lin1 of the bfloat16 MLP: GELU on the float32 accumulators, stored as bfloat16, and lin2 reading
+    /// those bits directly, against float32 GELU on the same product.
+    func testGELULinearRoundsOnceAndFeedsTheNextLinear() throws {
+        try skipWithoutBFloat16()
+        let (rows, input, hidden, output) = (33, 40, 72, 24)
+        let x = randomTensor([rows, input], seed: 75, scale: 2).data
+        let w1 = randomTensor([hidden, input], seed: 76).data.map(BFloat16.bits)
+        let b1 = randomTensor([hidden], seed: 77).data
+        let w2 = randomTensor([output, hidden], seed: 78).data.map(BFloat16.bits)
+        var product = [Float](repeating: .nan, count: rows * hidden)
+        BFloat16Linear.forward(y: &product, x: x, weight: w1, bias: b1, rows: rows, inFeatures: input,
+                               outFeatures: hidden)
+        var reference = [Float](repeating: .nan, count: rows * hidden)
+        GELU.forward(y: &reference, x: product, count: product.count)
+        var bits = [UInt16](repeating: 0, count: rows * hidden)
+        BFloat16Linear.forwardGELU(bits: &bits, x: x, weight: w1, bias: b1, rows: rows, inFeatures: input,
+                                   outFeatures: hidden)
+        for (k, (got, want)) in zip(bits.map(BFloat16.float), reference).enumerated() {
+            // one bfloat16 rounding (2^-9 relative) plus oneDNN's erf approximation
+            XCTAssertLessThanOrEqual(abs(got - want), 0x1p-8 * abs(want) + 1e-5, "hidden \(k): \(got) vs \(want)")
+        }
+        XCTAssertGreaterThan(Set(bits).count, rows * hidden / 4, "the hidden values are not degenerate")
+        var fromBits = [Float](repeating: .nan, count: rows * output)
+        BFloat16Linear.forward(y: &fromBits, bits: bits, weight: w2, bias: nil, rows: rows, inFeatures: hidden,
+                               outFeatures: output)
+        var fromFloats = [Float](repeating: .nan, count: rows * output)
+        BFloat16Linear.forward(y: &fromFloats, x: bits.map(BFloat16.float), weight: w2, bias: nil, rows: rows,
+                               inFeatures: hidden, outFeatures: output)
+        XCTAssertEqual(fromBits, fromFloats, "bits in = their float32 values in")
+    }
+
     /// The encoder attention with bf16 weights (projections and both per-head products in
     /// bfloat16) against float32: windowed-like and global-like grids, relative positions, query
     /// blocks with a ragged last one.
