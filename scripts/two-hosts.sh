@@ -118,7 +118,7 @@ root=(); [ "$(id -u)" -ne 0 ] || root=(--allow-run-as-root)
 # 25-40x slower. The TCP interfaces are restricted to the veth network so that nothing leaves the namespaces.
 exec mpirun --hostfile "$tmp/hostfile" --mca plm_rsh_agent "$tmp/agent" --mca plm_rsh_no_tree_spawn 1 \
   --mca btl tcp,self --mca oob_tcp_if_include "$net" --mca btl_tcp_if_include "$net" \
-  --mca mpi_yield_when_idle 1 --bind-to none -x OPENBLAS_NUM_THREADS "${root[@]}" "$@"
+  --mca mpi_yield_when_idle 1 --bind-to none -x OPENBLAS_NUM_THREADS -x OMP_WAIT_POLICY "${root[@]}" "$@"
 EOF
 cat >"$tmp/kill-b" <<'EOF'
 #!/usr/bin/env bash
@@ -138,6 +138,7 @@ chmod +x "$tmp/enter" "$tmp/agent" "$tmp/mpirun" "$tmp/kill-b"
 
 threads=$(( $(nproc) / (2 * np_per_host) )); [ "$threads" -ge 1 ] || threads=1
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$threads}"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export TWO_HOSTS_MPIRUN="$tmp/mpirun" TWO_HOSTS_KILL_B="$tmp/kill-b" TWO_HOSTS_NODE_B_NS="$ns_b"
 export TWO_HOSTS_SCRATCH="$work/scratch" TWO_HOSTS_NODE_A_DIR="$work/node-a" TWO_HOSTS_NODE_B_DIR="$work/node-b"
 

@@ -76,7 +76,10 @@ struct EncoderBenchCommand: ParsableCommand {
         let image = CounterRNG(seed: seed, stream: 1).normals(3 * config.imageSize * config.imageSize)
         var outputs: [EncoderPrecision: [Float]] = [:]
         print("weights \(megabytes(4 * weights.parameterCount)) MB")
-        if try precisions().contains(.bf16) { print("bf16: \(BFloat16Linear.support)") }
+        if try precisions().contains(.bf16) {
+            let wait = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset"
+            print("bf16: \(BFloat16Linear.support); OMP_WAIT_POLICY \(wait) (launch.sh: PASSIVE)")
+        }
 
         var rows: [Measurement] = []
         for p in try precisions() {
