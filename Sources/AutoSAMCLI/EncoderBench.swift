@@ -66,12 +66,14 @@ struct EncoderBenchCommand: ParsableCommand {
         }
         var config = config()
         if let loaded { config = loaded.config }
-        let flops = EncoderFLOPs(config: config)
+        let flops = EncoderFLOPs(config: config, projectionsOnPadding: false)
         print("encoder \(preset): \(config)")
-        print(String(format: "FLOPs per image: %.1f G (qkv %.1f, attention %.1f, rel-pos %.1f, proj %.1f, "
-                     + "MLP %.1f, patch %.1f, neck %.1f)",
+        print(String(format: "FLOPs per image: %.1f G computed here (qkv %.1f, attention %.1f, rel-pos %.1f, "
+                     + "proj %.1f, MLP %.1f, patch %.1f, neck %.1f); PyTorch's %.1f G include the padded "
+                     + "windows' projections",
                      flops.total / 1e9, flops.qkv / 1e9, flops.attention / 1e9, flops.relativePosition / 1e9,
-                     flops.projection / 1e9, flops.mlp / 1e9, flops.patchEmbed / 1e9, flops.neck / 1e9))
+                     flops.projection / 1e9, flops.mlp / 1e9, flops.patchEmbed / 1e9, flops.neck / 1e9,
+                     EncoderFLOPs(config: config).total / 1e9))
         let weights = try loaded ?? ImageEncoderWeights.random(config: config, seed: seed)
         let image = CounterRNG(seed: seed, stream: 1).normals(3 * config.imageSize * config.imageSize)
         var outputs: [EncoderPrecision: [Float]] = [:]

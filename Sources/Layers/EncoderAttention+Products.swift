@@ -6,13 +6,16 @@ extension EncoderAttention {
     /// and weighted-sum products of each query block. No bias, softmax or relative positions: the
     /// time of this call is what the attention would cost if everything but its GEMMs were free
     /// (`bench encoder`'s roofline on the encoder's own shapes). Values written are meaningless.
+    /// The projections run on `projectionRows` rows: `shape.rows`, or the real tokens of a
+    /// `forwardWindowed` grid.
     public static func forwardProductsOnly(
         y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, parameters p: Parameters, shape s: Shape,
-        saved: Saved
+        saved: Saved, projectionRows: Int? = nil
     ) {
-        let c = s.channels
+        let c = s.channels, rows = projectionRows ?? s.rows
+        precondition(rows <= s.rows, "more projection rows than the attention's")
         Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bfloat16: p.qkvWeightBF16, bias: p.qkvBias,
-                       rows: s.rows, inFeatures: c, outFeatures: 3 * c)
+                       rows: rows, inFeatures: c, outFeatures: 3 * c)
         let head = AttentionHead(queries: s.tokens, keys: s.tokens, headDim: s.headDim,
                                  scale: 1 / Float(s.headDim).squareRoot(), scoreBudget: s.scoreBudget,
                                  ldq: 3 * c, ldk: 3 * c, ldv: 3 * c, ldo: c)
@@ -34,7 +37,7 @@ extension EncoderAttention {
             }
         }
         Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,
-                       rows: s.rows, inFeatures: c, outFeatures: c)
+                       rows: rows, inFeatures: c, outFeatures: c)
     }
 }
 

@@ -101,6 +101,14 @@ public enum EncoderAttention {
         let c = s.channels
         Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bfloat16: p.qkvWeightBF16, bias: p.qkvBias,
                        rows: s.rows, inFeatures: c, outFeatures: 3 * c)
+        attend(parameters: p, shape: s, saved: saved)
+        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,
+                       rows: s.rows, inFeatures: c, outFeatures: c)
+    }
+
+    /// saved.context <- the heads' softmax(q k^T + rel) v for every (grid, head) item, from saved.qkv.
+    static func attend(parameters p: Parameters, shape s: Shape, saved: Saved) {
+        let c = s.channels
         let head = core(s)
         let relCount = s.useRelativePosition ? s.tokens * (s.height + s.width) : 0
         RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
@@ -127,8 +135,6 @@ public enum EncoderAttention {
                 }
             }
         }
-        Linear.forward(y: y, x: saved.context, weight: p.projWeight, bfloat16: p.projWeightBF16, bias: p.projBias,
-                       rows: s.rows, inFeatures: c, outFeatures: c)
     }
 
     /// Accumulates dx (B, H, W, C) and the parameter gradients from dy (B, H, W, C), the input x and

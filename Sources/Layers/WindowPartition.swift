@@ -20,14 +20,17 @@ public enum WindowPartition {
         return (n + s - 1) / s * s
     }
 
-    /// windows (B * nWh * nWw, S, S, C) <- tokens (B, H, W, C); padded positions are set to zero.
+    /// windows (B * nWh * nWw, S, S, C) <- tokens (B, H, W, C); padded positions are set to zero, or
+    /// to `padding` (C) when given (what a layer applied after the partition gives a zero token).
     public static func partition(
         windows: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>,
-        batch b: Int, height h: Int, width w: Int, channels c: Int, window s: Int
+        batch b: Int, height h: Int, width w: Int, channels c: Int, window s: Int, padding: UnsafePointer<Float>? = nil
     ) {
         forEachWindowRow(batch: b, height: h, width: w, channels: c, window: s) { windowOffset, tokenOffset in
             if let tokenOffset {
                 (windows + windowOffset).update(from: tokens + tokenOffset, count: c)
+            } else if let padding {
+                (windows + windowOffset).update(from: padding, count: c)
             } else {
                 (windows + windowOffset).update(repeating: 0, count: c)
             }

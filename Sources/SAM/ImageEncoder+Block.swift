@@ -69,21 +69,14 @@ extension ImageEncoder {
             return
         }
         let s = c.windowSize
-        let windows = ws.batch * WindowPartition.windowsPerImage(height: g, width: g, window: s)
-        ws.timed(.windows) {
-            WindowPartition.partition(windows: ws.windows, tokens: ws.normed, batch: ws.batch, height: g, width: g,
-                                      channels: e, window: s)
-        }
-        let shape = EncoderAttention.Shape(batch: windows, height: s, width: s, channels: e, heads: c.heads,
+        let grid = EncoderAttention.Grid(images: ws.batch, height: g, width: g, window: s)
+        let shape = EncoderAttention.Shape(batch: grid.windows, height: s, width: s, channels: e, heads: c.heads,
                                            useRelativePosition: true)
         ws.timed(.attentionWindowed) {
-            EncoderAttention.forward(y: ws.attended, x: ws.windows, parameters: parameters, shape: shape, saved: saved)
+            EncoderAttention.forwardWindowed(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape,
+                                             grid: grid, saved: saved, scratch: ws.windowedScratch)
         }
-        ws.timed(.windows) {
-            WindowPartition.unpartition(tokens: ws.normed, windows: ws.attended, batch: ws.batch, height: g, width: g,
-                                        channels: e, window: s)
-        }
-        ws.timed(.norms) { addRows(ws.tokens, ws.normed, rows: rows, width: e) }
+        ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
     }
 
     /// Block i's attention weights (with their bfloat16 copies when the precision is bf16).

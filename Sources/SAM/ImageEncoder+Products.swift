@@ -24,8 +24,8 @@ extension ImageEncoder {
             let grids = global ? ws.batch : ws.batch * WindowPartition.windowsPerImage(height: g, width: g, window: s)
             let shape = EncoderAttention.Shape(batch: grids, height: s, width: s, channels: e, heads: c.heads,
                                                useRelativePosition: true)
-            EncoderAttention.forwardProductsOnly(y: ws.attended, x: global ? ws.normed : ws.windows,
-                                                 parameters: attentionParameters(i), shape: shape, saved: saved)
+            EncoderAttention.forwardProductsOnly(y: ws.attended, x: ws.normed, parameters: attentionParameters(i),
+                                                 shape: shape, saved: saved, projectionRows: rows)
             if let r {
                 mlpBFloat16(i, r, ws)   // GELU is the first product's epilogue there
             } else {

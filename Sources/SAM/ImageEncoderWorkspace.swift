@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 
 /// Scratch buffers of `ImageEncoder.forward` for one configuration and batch size, allocated once
 /// and reused by every block and every call (one workspace per thread; not thread-safe).
@@ -9,7 +10,9 @@ import Foundation
 /// tokens (N, C) the residual stream (B, g, g, C); normed (N, C); windows (W, C);
 /// attended (R, C); qkv (R, 3C), which the MLP reuses as its hidden (N, M), so it holds
 /// max(3 R C, N M); context (R, C); rowMean, rowRstd (N) the LayerNorm / LayerNorm2d statistics;
-/// neck (B, O, g, g).
+/// neck (B, O, g, g). windows, attended and context are one allocation, in that order: a windowed
+/// block's token-layout qkv (N, 3C) spans them until its partition into `qkv`, and its token-layout
+/// context (N, C) then lives in `windows` (`EncoderAttention.forwardWindowed`; W >= N there).
 public final class ImageEncoderWorkspace {
     public let config: EncoderConfig
     public let batch: Int
@@ -33,11 +36,17 @@ public final class ImageEncoderWorkspace {
         let n = batch * c.gridSize * c.gridSize, e = c.embedDim
         let w = batch * Self.windowTokensPerImage(c), r = max(n, w)
         let neckCount = batch * c.outChannels * c.gridSize * c.gridSize
-        let counts = [n * e, n * e, w * e, r * e, max(3 * r * e, n * c.mlpDim), r * e, n, n, neckCount]
+        let counts = [n * e, n * e, (w + 2 * r) * e, max(3 * r * e, n * c.mlpDim), n, n, neckCount]
         byteCount = 4 * counts.reduce(0, +)
         buffers = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0, 1)) }
-        (tokens, normed, windows, attended, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4])
-        (context, rowMean, rowRstd, neck) = (buffers[5], buffers[6], buffers[7], buffers[8])
+        (tokens, normed, windows, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3])
+        (attended, context) = (windows + w * e, windows + (w + r) * e)
+        (rowMean, rowRstd, neck) = (buffers[4], buffers[5], buffers[6])
+    }
+
+    /// A windowed block's token-layout scratch (see the type's comment).
+    var windowedScratch: EncoderAttention.TokenScratch {
+        EncoderAttention.TokenScratch(qkv: windows, context: windows)
     }
 
     deinit { buffers.forEach { $0.deallocate() } }

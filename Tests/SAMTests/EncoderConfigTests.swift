@@ -126,6 +126,10 @@ final class EncoderFLOPsTests: XCTestCase {
         let f = EncoderFLOPs(config: .vitB)
         XCTAssertEqual(f.total / 1e9, 972, accuracy: 0.5)
         XCTAssertEqual(EncoderFLOPs(config: .vitB, images: 3).total, 3 * f.total, accuracy: 1)
+        // Without the padded windows' projections: 8 windowed blocks x (70^2 - 64^2) padded tokens.
+        let here = EncoderFLOPs(config: .vitB, projectionsOnPadding: false)
+        XCTAssertEqual(f.total - here.total, 8 * Double(70 * 70 - 64 * 64) * 2 * (768 * 2304 + 768 * 768), accuracy: 1)
+        XCTAssertEqual(here.attention, f.attention)
         XCTAssertEqual(f.mlp, 12 * 4 * 4096 * 768 * 3072)
     }
 }
