@@ -18,6 +18,8 @@ struct Info: ParsableCommand {
         let spin = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].map { "2^\($0)" } ?? "default"
         print("OpenBLAS idle:    workers spin \(spin) cycles before sleeping (OPENBLAS_THREAD_TIMEOUT)")
         print("bf16 encoder:     \(BFloat16Linear.support)")
+        let products = EncoderAttention.oneDNNProducts ? "oneDNN float32 (AVX-512)" : "OpenBLAS"
+        print("encoder attention: per-head products through \(products)")
         let wait = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset (libgomp spins a while)"
         print("OpenMP idle:      OMP_WAIT_POLICY=\(wait) (oneDNN's workers; launch.sh sets PASSIVE)")
         print("MPI library:      \(mpiLibraryVersion())")

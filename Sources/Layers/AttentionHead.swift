@@ -26,6 +26,9 @@ struct AttentionHead {
     var scoreBudget: Int
     /// Row strides (elements) of the q, k, v and output views; gradient views use the same strides.
     var ldq: Int, ldk: Int, ldv: Int, ldo: Int
+    /// The two float32 forward products (scores and weighted sum) through oneDNN instead of OpenBLAS
+    /// (`AttentionHead+OneDNN.swift`).
+    var oneDNNProducts = false
 
     /// Decomposed relative position logits of one head for the queries of one grid.
     struct Bias {
@@ -61,7 +64,7 @@ struct AttentionHead {
             let rows = min(blockRows, queries - first)
             exponentials(e, rowSums: sums, q: q + first &* ldq, k: k, bias: bias, firstQuery: first, rows: rows)
             let out = o + first &* ldo
-            Gemm.sgemm(m: rows, n: headDim, k: keys, a: e, lda: keys, b: v, ldb: ldv, c: out, ldc: ldo)
+            weightedSum(out, e, v: v, rows: rows)
             for i in 0..<rows {
                 let row = out + i &* ldo, inv = 1 / sums[i]
                 for c in 0..<headDim { row[c] *= inv }
@@ -75,8 +78,7 @@ struct AttentionHead {
         _ e: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, bias: Bias?, firstQuery first: Int, rows: Int
     ) {
-        Gemm.sgemm(transB: true, m: rows, n: keys, k: headDim, alpha: scale,
-                   a: q, lda: ldq, b: k, ldb: ldk, c: e, ldc: keys)
+        scores(e, q: q, k: k, rows: rows)
         for i in 0..<rows {
             let row = e + i &* keys
             let m = Self.biasedMaximum(row, count: keys, bias: bias, query: first &+ i)

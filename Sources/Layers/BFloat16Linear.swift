@@ -19,6 +19,8 @@ public enum BFloat16Linear {
         public let available: Bool
         /// oneDNN's name for the best instruction set it can use here, e.g. `avx512_core_bf16`.
         public let instructionSet: String
+        /// oneDNN may use AVX-512 (`avx512_core` or better) here.
+        public let hasAVX512: Bool
 
         public var description: String {
             available ? "bfloat16 matmuls on \(instructionSet) (oneDNN \(Self.version))"
@@ -42,7 +44,8 @@ public enum BFloat16Linear {
             (dnnl_cpu_isa_sse41.rawValue, "sse41"),
         ]
         let name = names.first { isa & $0.0 == $0.0 }?.1 ?? "unknown"
-        return Support(available: isa & bf16 == bf16, instructionSet: name)
+        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return Support(available: isa & bf16 == bf16, instructionSet: name, hasAVX512: isa & avx512 == avx512)
     }()
 
     /// y (rows, out) <- x (rows, in) @ weight^T + bias; weight (out, in) bfloat16 bits.

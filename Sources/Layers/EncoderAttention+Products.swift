@@ -16,9 +16,7 @@ extension EncoderAttention {
         precondition(rows <= s.rows, "more projection rows than the attention's")
         Linear.forward(y: saved.qkv, x: x, weight: p.qkvWeight, bfloat16: p.qkvWeightBF16, bias: p.qkvBias,
                        rows: rows, inFeatures: c, outFeatures: 3 * c)
-        let head = AttentionHead(queries: s.tokens, keys: s.tokens, headDim: s.headDim,
-                                 scale: 1 / Float(s.headDim).squareRoot(), scoreBudget: s.scoreBudget,
-                                 ldq: 3 * c, ldk: 3 * c, ldv: 3 * c, ldo: c)
+        let head = core(s)
         let reduced = p.qkvWeightBF16 != nil
         RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
@@ -42,15 +40,13 @@ extension EncoderAttention {
 }
 
 extension AttentionHead {
-    /// `forward`'s two products per query block (float32 BLAS), nothing else.
+    /// `forward`'s two float32 products per query block, nothing else.
     func productsOnly(o: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                       q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
         for first in stride(from: 0, to: queries, by: blockRows) {
             let rows = min(blockRows, queries - first)
-            Gemm.sgemm(transB: true, m: rows, n: keys, k: headDim, alpha: scale,
-                       a: q + first &* ldq, lda: ldq, b: k, ldb: ldk, c: scores, ldc: keys)
-            Gemm.sgemm(m: rows, n: headDim, k: keys, a: scores, lda: keys, b: v, ldb: ldv, c: o + first &* ldo,
-                       ldc: ldo)
+            self.scores(scores, q: q + first &* ldq, k: k, rows: rows)
+            weightedSum(o + first &* ldo, scores, v: v, rows: rows)
         }
     }
 

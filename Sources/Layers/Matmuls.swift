@@ -15,6 +15,10 @@ struct MatmulKey: Hashable {
     var gelu = false
     /// C stored as bfloat16 (round to nearest even) instead of float32.
     var bfloat16Output = false
+    /// A and B in float32 instead of bfloat16 (a float32 oneDNN matmul).
+    var float32Inputs = false
+    /// C <- scale * (A @ B) (an output scale fixed at creation; 1: none).
+    var outputScale: Float = 1
 
     /// x (rows, in) @ W^T with W (out, in) row-major, y (rows, out) dense.
     init(rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool) {
@@ -51,19 +55,26 @@ final class Matmuls: @unchecked Sendable {
 
     func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<Float>, a: UnsafePointer<UInt16>,
              b: UnsafePointer<UInt16>, bias: UnsafePointer<Float>? = nil) {
-        precondition(!key.bfloat16Output, "a bfloat16 output needs a UInt16 destination")
+        precondition(!key.bfloat16Output && !key.float32Inputs, "bfloat16 inputs and a float32 output")
         run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: bias)
+    }
+
+    /// `run` for a key with `float32Inputs`: A, B and C float32.
+    func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
+             b: UnsafePointer<Float>) {
+        precondition(key.float32Inputs && !key.bfloat16Output, "float32 inputs and output")
+        run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: nil)
     }
 
     /// `run` for a key with `bfloat16Output`: C is bfloat16 bits.
     func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<UInt16>, a: UnsafePointer<UInt16>,
              b: UnsafePointer<UInt16>, bias: UnsafePointer<Float>? = nil) {
-        precondition(key.bfloat16Output, "a float32 output needs a Float destination")
+        precondition(key.bfloat16Output && !key.float32Inputs, "a float32 output needs a Float destination")
         run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: bias)
     }
 
-    private func run(_ key: MatmulKey, threads: Int, destination c: UnsafeMutableRawPointer, a: UnsafePointer<UInt16>,
-                     b: UnsafePointer<UInt16>, bias: UnsafePointer<Float>?) {
+    private func run(_ key: MatmulKey, threads: Int, destination c: UnsafeMutableRawPointer, a: UnsafeRawPointer,
+                     b: UnsafeRawPointer, bias: UnsafePointer<Float>?) {
         // oneDNN plans a primitive's parallel split for the calling thread's OpenMP team size at
         // creation, so primitives are kept per team size: one made for 1 thread would run a later
         // 2-thread call on one core.
@@ -112,8 +123,9 @@ final class Matmuls: @unchecked Sendable {
             return d
         }
         let (m, k, n) = (Int64(key.m), Int64(key.k), Int64(key.n))
-        var result = Matmul(primitive: nil, source: desc([m, k], dnnl_bf16, key.aStrides),
-                            weights: desc([k, n], dnnl_bf16, key.bStrides), bias: desc([1, n], dnnl_f32, [n, 1]),
+        let inputType = key.float32Inputs ? dnnl_f32 : dnnl_bf16
+        var result = Matmul(primitive: nil, source: desc([m, k], inputType, key.aStrides),
+                            weights: desc([k, n], inputType, key.bStrides), bias: desc([1, n], dnnl_f32, [n, 1]),
                             destination: desc([m, n], key.bfloat16Output ? dnnl_bf16 : dnnl_f32, key.cStrides), scratchpad: dnnl_memory_desc_t(),
                             scratchpadBytes: 0)
         var op = dnnl_matmul_desc_t()
@@ -128,6 +140,10 @@ final class Matmuls: @unchecked Sendable {
         check(dnnl_primitive_attr_create(&attr), "attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
         check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if key.outputScale != 1 {
+            var scale = key.outputScale
+            check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "output scale")
+        }
         if key.gelu {
             var postOps: dnnl_post_ops_t?
             check(dnnl_post_ops_create(&postOps), "post-ops")
