@@ -33,9 +33,11 @@ for family in "${families[@]}"; do
   echo "test.sh: $family pass took $(( $(date +%s) - started )) s"
 done
 
-# The bfloat16 encoder: where this CPU runs it, check its refusal path too, with oneDNN limited to
-# AVX2 (what a CPU without bfloat16 instructions gets: a clear error, never a silent fallback).
-if .build/release/autosam info | grep -q '^bf16 encoder: *bfloat16 matmuls'; then
-  echo "test.sh: bfloat16 tests again with ONEDNN_MAX_CPU_ISA=AVX2 (the refusal path)"
-  ONEDNN_MAX_CPU_ISA=AVX2 run_tests --filter 'BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests'
+# With oneDNN limited to AVX2 (what an AVX2-only CPU gets): the bfloat16 encoder's refusal path (a
+# clear error, never a silent fallback) and the encoder attention's OpenBLAS products, which AVX-512
+# CPUs replace by oneDNN's.
+if .build/release/autosam info | grep -q '^encoder attention: .*oneDNN'; then
+  echo "test.sh: bfloat16 and encoder attention tests again with ONEDNN_MAX_CPU_ISA=AVX2"
+  ONEDNN_MAX_CPU_ISA=AVX2 run_tests \
+    --filter 'BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests|AttentionTests|WindowedAttentionTests|ImageEncoderTests'
 fi
