@@ -38,6 +38,6 @@ done
 # CPUs replace by oneDNN's.
 if .build/release/autosam info | grep -q '^encoder attention: .*oneDNN'; then
   echo "test.sh: bfloat16 and encoder attention tests again with ONEDNN_MAX_CPU_ISA=AVX2"
-  ONEDNN_MAX_CPU_ISA=AVX2 run_tests \
-    --filter 'BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests|AttentionTests|WindowedAttentionTests|ImageEncoderTests'
+  isa='BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests|AttentionTests|WindowedAttentionTests|ImageEncoderTests'
+  ONEDNN_MAX_CPU_ISA=AVX2 run_tests --filter "$isa"
 fi
