@@ -11,7 +11,7 @@ extension AttentionHead {
         bias: Bias?
     ) {
         let d = headDim, block = blockRows
-        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: 2 * keys * d + block * d + block * keys)
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: bfloat16Operands)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: block * (keys + 1))
         defer { halves.deallocate(); floats.deallocate() }
         let kb = halves, vb = kb + keys * d, qb = vb + keys * d, eb = qb + block * d
@@ -21,9 +21,7 @@ extension AttentionHead {
         for first in stride(from: 0, to: queries, by: block) {
             let rows = min(block, queries - first)
             Self.round(qb, q + first * ldq, rows: rows, columns: d, ld: ldq, scale: scale)
-            let s = MatmulKey(m: rows, k: d, n: keys, aStrides: [Int64(d), 1], bStrides: [1, Int64(d)],
-                              cStrides: [Int64(keys), 1])
-            Matmuls.shared.run(s, threads: 1, c: scores, a: qb, b: kb)
+            scoresBFloat16(scores, q: qb, k: kb, rows: rows)
             for i in 0..<rows {
                 let row = scores + i * keys
                 let m = Self.biasedMaximum(row, count: keys, bias: bias, query: first + i)
@@ -31,14 +29,31 @@ extension AttentionHead {
                 Self.round(eb + i * keys, row, rows: 1, columns: keys, ld: keys, scale: 1)
             }
             let out = o + first * ldo
-            let p = MatmulKey(m: rows, k: keys, n: d, aStrides: [Int64(keys), 1], bStrides: [Int64(d), 1],
-                              cStrides: [Int64(ldo), 1])
-            Matmuls.shared.run(p, threads: 1, c: out, a: eb, b: vb)
+            weightedSumBFloat16(out, eb, v: vb, rows: rows)
             for i in 0..<rows {
                 let row = out + i * ldo, inv = 1 / sums[i]
                 for c in 0..<d { row[c] *= inv }
             }
         }
+    }
+
+    /// bfloat16 elements of the operands: k, v, one query block and its numerators.
+    var bfloat16Operands: Int { 2 * keys * headDim + blockRows * (headDim + keys) }
+
+    /// scores (rows, Nk) <- qb (rows, D) @ kb^T, dense bfloat16 operands (q already scaled).
+    func scoresBFloat16(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<UInt16>, k: UnsafePointer<UInt16>,
+                        rows: Int) {
+        let key = MatmulKey(m: rows, k: headDim, n: keys, aStrides: [Int64(headDim), 1],
+                            bStrides: [1, Int64(headDim)], cStrides: [Int64(keys), 1])
+        Matmuls.shared.run(key, threads: 1, c: scores, a: q, b: k)
+    }
+
+    /// out (rows, D; ldo) <- e (rows, Nk) @ vb (Nk, D), dense bfloat16 operands.
+    func weightedSumBFloat16(_ out: UnsafeMutablePointer<Float>, _ e: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>,
+                             rows: Int) {
+        let key = MatmulKey(m: rows, k: keys, n: headDim, aStrides: [Int64(keys), 1], bStrides: [Int64(headDim), 1],
+                            cStrides: [Int64(ldo), 1])
+        Matmuls.shared.run(key, threads: 1, c: out, a: e, b: v)
     }
 
     /// y (rows, columns) dense bfloat16 <- scale * x (rows, columns; row stride ld).

@@ -20,9 +20,9 @@ extension EncoderAttention {
         let reduced = p.qkvWeightBF16 != nil
         RowParallel.itemsWithSingleThreadedBLAS(s.heads * s.batch) { items in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: head.forwardScratchCount)
-            let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: reduced ? head.productsOnlyHalves : 1)
+            let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: reduced ? head.bfloat16Operands : 1)
             defer { scratch.deallocate(); halves.deallocate() }
-            halves.initialize(repeating: 0, count: reduced ? head.productsOnlyHalves : 1)
+            halves.initialize(repeating: 0, count: reduced ? head.bfloat16Operands : 1)
             for item in items {
                 let h = item / s.batch, b = item % s.batch
                 let q = UnsafePointer(saved.qkv) + b * s.tokens * 3 * c + h * s.headDim
@@ -50,9 +50,6 @@ extension AttentionHead {
         }
     }
 
-    /// bfloat16 elements `productsOnlyBFloat16` reads: k, v, one query block and its numerators.
-    var productsOnlyHalves: Int { 2 * keys * headDim + blockRows * (headDim + keys) }
-
     /// `forwardBFloat16`'s two oneDNN products per query block, on zero bfloat16 operands.
     func productsOnlyBFloat16(o: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                               halves: UnsafePointer<UInt16>) {
@@ -60,12 +57,8 @@ extension AttentionHead {
         let kb = halves, vb = kb + keys * d, qb = vb + keys * d, eb = qb + blockRows * d
         for first in stride(from: 0, to: queries, by: blockRows) {
             let rows = min(blockRows, queries - first)
-            let s = MatmulKey(m: rows, k: d, n: keys, aStrides: [Int64(d), 1], bStrides: [1, Int64(d)],
-                              cStrides: [Int64(keys), 1])
-            Matmuls.shared.run(s, threads: 1, c: scores, a: qb, b: kb)
-            let p = MatmulKey(m: rows, k: keys, n: d, aStrides: [Int64(keys), 1], bStrides: [Int64(d), 1],
-                              cStrides: [Int64(ldo), 1])
-            Matmuls.shared.run(p, threads: 1, c: o + first &* ldo, a: eb, b: vb)
+            scoresBFloat16(scores, q: qb, k: kb, rows: rows)
+            weightedSumBFloat16(o + first &* ldo, eb, v: vb, rows: rows)
         }
     }
 }

@@ -10,7 +10,9 @@ extension EncoderAttention {
         }
 
         public var tokens: Int { images * height * width }
-        public var windows: Int { images * WindowPartition.windowsPerImage(height: height, width: width, window: window) }
+        public var windows: Int {
+            images * WindowPartition.windowsPerImage(height: height, width: width, window: window)
+        }
     }
 
     /// Scratch of `forwardWindowed` in token layout: qkv (B H W, 3C), context (B H W, C).

@@ -190,7 +190,6 @@ public enum EncoderAttention {
     /// with AVX2 only OpenBLAS's Haswell kernels are faster, so they stay.
     public static let oneDNNProducts = BFloat16Linear.support.hasAVX512
 
-
     /// Per-head relative position buffers of the backward pass: relH (rows, H), relW (rows, W) and
     /// their gradients dRelH, dRelW of the same shapes.
     private struct RelativeTerms {

@@ -2,9 +2,9 @@ import CDNNL
 import Foundation
 import Tensors
 
-/// One bfloat16 matmul shape: C (m, n) f32 = A (m, k) bf16 @ B (k, n) bf16 (+ bias (1, n) f32), each
-/// matrix with its own row and column strides (elements), so transposed and strided views need no copy;
-/// optionally followed by exact (erf) GELU and with C rounded to bfloat16.
+/// One oneDNN matmul shape: C (m, n) f32 = A (m, k) @ B (k, n) (+ bias (1, n) f32) with A and B in
+/// bfloat16 (or float32), each matrix with its own row and column strides (elements), so transposed and
+/// strided views need no copy; optionally scaled, followed by exact (erf) GELU, or stored as bfloat16.
 struct MatmulKey: Hashable {
     var m, k, n: Int
     var aStrides, bStrides, cStrides: [Int64]
@@ -69,7 +69,7 @@ final class Matmuls: @unchecked Sendable {
     /// `run` for a key with `bfloat16Output`: C is bfloat16 bits.
     func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<UInt16>, a: UnsafePointer<UInt16>,
              b: UnsafePointer<UInt16>, bias: UnsafePointer<Float>? = nil) {
-        precondition(key.bfloat16Output && !key.float32Inputs, "a float32 output needs a Float destination")
+        precondition(key.bfloat16Output && !key.float32Inputs, "bfloat16 inputs and a bfloat16 output")
         run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: bias)
     }
 
@@ -126,8 +126,8 @@ final class Matmuls: @unchecked Sendable {
         let inputType = key.float32Inputs ? dnnl_f32 : dnnl_bf16
         var result = Matmul(primitive: nil, source: desc([m, k], inputType, key.aStrides),
                             weights: desc([k, n], inputType, key.bStrides), bias: desc([1, n], dnnl_f32, [n, 1]),
-                            destination: desc([m, n], key.bfloat16Output ? dnnl_bf16 : dnnl_f32, key.cStrides), scratchpad: dnnl_memory_desc_t(),
-                            scratchpadBytes: 0)
+                            destination: desc([m, n], key.bfloat16Output ? dnnl_bf16 : dnnl_f32, key.cStrides),
+                            scratchpad: dnnl_memory_desc_t(), scratchpadBytes: 0)
         var op = dnnl_matmul_desc_t()
         if key.bias {
             check(dnnl_matmul_desc_init(&op, &result.source, &result.weights, &result.bias, &result.destination),

@@ -9,7 +9,7 @@ import Tensors
 /// ref: segment_anything/modeling/image_encoder.py @ dca509f, `Block.forward` (lines 156-172);
 /// common.py `MLPBlock.forward`.
 /// Shapes: N = B g g tokens, C embed dim, M MLP dim; tokens, normed (N, C); hidden (N, M) in the
-/// workspace's qkv buffer; windows (B * nW, S, S, C).
+/// workspace's qkv buffer; a windowed block's qkv and context in window layout (B * nW, S, S, .).
 extension ImageEncoder {
     func block(_ i: Int, _ ws: ImageEncoderWorkspace) {
         let c = config, w = weights, b = weights.blocks[i]
@@ -54,29 +54,34 @@ extension ImageEncoder {
 
     /// tokens += attn(normed), global or windowed.
     private func attention(_ i: Int, _ ws: ImageEncoderWorkspace) {
-        let c = config
-        let g = c.gridSize, e = c.embedDim, rows = ws.batch * g * g
-        let parameters = attentionParameters(i)
+        let c = config, rows = ws.batch * c.gridSize * c.gridSize
+        let parameters = attentionParameters(i), shape = attentionShape(i, ws)
         let saved = EncoderAttention.Saved(qkv: ws.qkv, context: ws.context)
         if c.isGlobal(i) {
-            let shape = EncoderAttention.Shape(batch: ws.batch, height: g, width: g, channels: e, heads: c.heads,
-                                               useRelativePosition: true)
             ws.timed(.attentionGlobal) {
                 EncoderAttention.forward(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape,
                                          saved: saved)
             }
-            ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
-            return
+        } else {
+            ws.timed(.attentionWindowed) {
+                EncoderAttention.forwardWindowed(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape,
+                                                 grid: windowGrid(ws), saved: saved, scratch: ws.windowedScratch)
+            }
         }
-        let s = c.windowSize
-        let grid = EncoderAttention.Grid(images: ws.batch, height: g, width: g, window: s)
-        let shape = EncoderAttention.Shape(batch: grid.windows, height: s, width: s, channels: e, heads: c.heads,
-                                           useRelativePosition: true)
-        ws.timed(.attentionWindowed) {
-            EncoderAttention.forwardWindowed(y: ws.attended, x: ws.normed, parameters: parameters, shape: shape,
-                                             grid: grid, saved: saved, scratch: ws.windowedScratch)
-        }
-        ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: e) }
+        ws.timed(.norms) { addRows(ws.tokens, ws.attended, rows: rows, width: c.embedDim) }
+    }
+
+    /// The token grids cut into the windows of windowed blocks.
+    func windowGrid(_ ws: ImageEncoderWorkspace) -> EncoderAttention.Grid {
+        EncoderAttention.Grid(images: ws.batch, height: config.gridSize, width: config.gridSize,
+                              window: config.windowSize)
+    }
+
+    /// Block i's attention grids: the images for a global block, their windows otherwise.
+    func attentionShape(_ i: Int, _ ws: ImageEncoderWorkspace) -> EncoderAttention.Shape {
+        let c = config, global = c.isGlobal(i), side = global ? c.gridSize : c.windowSize
+        return EncoderAttention.Shape(batch: global ? ws.batch : windowGrid(ws).windows, height: side, width: side,
+                                      channels: c.embedDim, heads: c.heads, useRelativePosition: true)
     }
 
     /// Block i's attention weights (with their bfloat16 copies when the precision is bf16).

@@ -5,8 +5,9 @@ extension ImageEncoder {
     /// Only the matrix products of `forward(output:images:workspace:)`, with its shapes, precision,
     /// blocking and threading: the patch and neck convolutions, and per block the qkv projection,
     /// the attention's per-head products (`EncoderAttention.forwardProductsOnly`), the output
-    /// projection and the two MLP linears (in bf16 with lin1's GELU epilogue). LayerNorms, GELU, softmax, relative positions, window
-    /// partitions and residual sums are skipped, so the time of this call is the encoder's GEMM
+    /// projection and the two MLP linears (in bf16 with lin1's GELU epilogue). LayerNorms, GELU,
+    /// softmax, relative positions, window partitions and residual sums are skipped, so the time of
+    /// this call is the encoder's GEMM
     /// roofline on its own shapes (`bench encoder`). It overwrites the workspace and `output` with
     /// meaningless values; run it on a workspace a real pass has filled (no uninitialised operands).
     public func forwardProductsOnly(output: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>,
@@ -20,12 +21,8 @@ extension ImageEncoder {
         for i in 0..<c.depth {
             let b = w.blocks[i], r = reduced?.blocks[i]
             let saved = EncoderAttention.Saved(qkv: ws.qkv, context: ws.context)
-            let global = c.isGlobal(i), s = global ? g : c.windowSize
-            let grids = global ? ws.batch : ws.batch * WindowPartition.windowsPerImage(height: g, width: g, window: s)
-            let shape = EncoderAttention.Shape(batch: grids, height: s, width: s, channels: e, heads: c.heads,
-                                               useRelativePosition: true)
             EncoderAttention.forwardProductsOnly(y: ws.attended, x: ws.normed, parameters: attentionParameters(i),
-                                                 shape: shape, saved: saved, projectionRows: rows)
+                                                 shape: attentionShape(i, ws), saved: saved, projectionRows: rows)
             if let r {
                 mlpBFloat16(i, r, ws)   // GELU is the first product's epilogue there
             } else {

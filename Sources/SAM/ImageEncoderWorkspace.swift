@@ -7,19 +7,19 @@ import Layers
 ///
 /// Shapes (B batch, g grid, C embed dim, M MLP dim, O out channels, N = B g g tokens,
 /// W = B * windows * S * S padded window tokens, R = max(N, W) attention rows):
-/// tokens (N, C) the residual stream (B, g, g, C); normed (N, C); windows (W, C);
+/// tokens (N, C) the residual stream (B, g, g, C); normed (N, C); scratch (W, C);
 /// attended (R, C); qkv (R, 3C), which the MLP reuses as its hidden (N, M), so it holds
 /// max(3 R C, N M); context (R, C); rowMean, rowRstd (N) the LayerNorm / LayerNorm2d statistics;
-/// neck (B, O, g, g). windows, attended and context are one allocation, in that order: a windowed
+/// neck (B, O, g, g). scratch, attended and context are one allocation, in that order: a windowed
 /// block's token-layout qkv (N, 3C) spans them until its partition into `qkv`, and its token-layout
-/// context (N, C) then lives in `windows` (`EncoderAttention.forwardWindowed`; W >= N there).
+/// context (N, C) then lives in `scratch` (`EncoderAttention.forwardWindowed`; W >= N there).
 public final class ImageEncoderWorkspace {
     public let config: EncoderConfig
     public let batch: Int
     /// Per-stage times accumulated by the forward calls since the last `resetTimings()`.
     public private(set) var timings = ImageEncoderTimings()
 
-    let tokens, normed, windows, attended, qkv, context, rowMean, rowRstd, neck: UnsafeMutablePointer<Float>
+    let tokens, normed, scratch, attended, qkv, context, rowMean, rowRstd, neck: UnsafeMutablePointer<Float>
     private let buffers: [UnsafeMutablePointer<Float>]
 
     /// Padded window tokens of one image: (ceil(g / S) S)^2, 0 without windowed blocks.
@@ -39,14 +39,14 @@ public final class ImageEncoderWorkspace {
         let counts = [n * e, n * e, (w + 2 * r) * e, max(3 * r * e, n * c.mlpDim), n, n, neckCount]
         byteCount = 4 * counts.reduce(0, +)
         buffers = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0, 1)) }
-        (tokens, normed, windows, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3])
-        (attended, context) = (windows + w * e, windows + (w + r) * e)
+        (tokens, normed, scratch, qkv) = (buffers[0], buffers[1], buffers[2], buffers[3])
+        (attended, context) = (scratch + w * e, scratch + (w + r) * e)
         (rowMean, rowRstd, neck) = (buffers[4], buffers[5], buffers[6])
     }
 
     /// A windowed block's token-layout scratch (see the type's comment).
     var windowedScratch: EncoderAttention.TokenScratch {
-        EncoderAttention.TokenScratch(qkv: windows, context: windows)
+        EncoderAttention.TokenScratch(qkv: scratch, context: scratch)
     }
 
     deinit { buffers.forEach { $0.deallocate() } }
@@ -70,7 +70,6 @@ public struct ImageEncoderTimings: Sendable {
     public enum Stage: String, CaseIterable, Sendable {
         case patchEmbed = "patch embed + pos"
         case norms = "LayerNorm + residual"
-        case windows = "window partition"
         case attentionWindowed = "attention, windowed"
         case attentionGlobal = "attention, global"
         case mlpLinear = "MLP linears"
