@@ -61,9 +61,9 @@ final class Matmuls: @unchecked Sendable {
 
     /// `run` for a key with `float32Inputs`: A, B and C float32.
     func run(_ key: MatmulKey, threads: Int, c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
-             b: UnsafePointer<Float>) {
+             b: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         precondition(key.float32Inputs && !key.bfloat16Output, "float32 inputs and output")
-        run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: nil)
+        run(key, threads: threads, destination: UnsafeMutableRawPointer(c), a: a, b: b, bias: bias)
     }
 
     /// `run` for a key with `bfloat16Output`: C is bfloat16 bits.

@@ -4,7 +4,7 @@ import Tensors
 /// One ViT block of the image encoder, in place on the workspace's token stream:
 /// `x = x + attn(norm1(x))` (window partition after norm1, zero padding to a multiple of the
 /// window, padded tokens act as keys/values without a mask, cropped afterwards; fixtures quirk 15),
-/// then `x = x + lin2(GELU(lin1(norm2(x))))`.
+/// then `x = x + lin2(GELU(lin1(norm2(x))))` (GELU fused into lin1 where `Linear.fusesGELU`).
 ///
 /// ref: segment_anything/modeling/image_encoder.py @ dca509f, `Block.forward` (lines 156-172);
 /// common.py `MLPBlock.forward`.
@@ -22,14 +22,8 @@ extension ImageEncoder {
         } else {
             let hidden = ws.qkv
             ws.timed(.mlpLinear) {
-                Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
-                               rows: rows, inFeatures: e, outFeatures: m)
-            }
-            ws.timed(.gelu) {
-                RowParallel.run(rows: rows, width: m) { r in
-                    let start = hidden + r.lowerBound * m
-                    GELU.forward(y: start, x: start, count: r.count * m)
-                }
+                Linear.forwardGELU(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                                   rows: rows, inFeatures: e, outFeatures: m)
             }
             ws.timed(.mlpLinear) {
                 Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],

@@ -5,7 +5,8 @@ extension ImageEncoder {
     /// Only the matrix products of `forward(output:images:workspace:)`, with its shapes, precision,
     /// blocking and threading: the patch and neck convolutions, and per block the qkv projection,
     /// the attention's per-head products (`EncoderAttention.forwardProductsOnly`), the output
-    /// projection and the two MLP linears (in bf16 with lin1's GELU epilogue). LayerNorms, GELU,
+    /// projection and the two MLP linears (lin1 with its GELU epilogue where the real pass fuses it:
+    /// bf16, and fp32 on AVX-512). LayerNorms, a separate GELU pass,
     /// softmax, relative positions, window partitions and residual sums are skipped, so the time of
     /// this call is the encoder's GEMM
     /// roofline on its own shapes (`bench encoder`). It overwrites the workspace and `output` with
@@ -24,10 +25,10 @@ extension ImageEncoder {
             EncoderAttention.forwardProductsOnly(y: ws.attended, x: ws.normed, parameters: attentionParameters(i),
                                                  shape: attentionShape(i, ws), saved: saved, projectionRows: rows)
             if let r {
-                mlpBFloat16(i, r, ws)   // GELU is the first product's epilogue there
+                mlpBFloat16(i, r, ws)
             } else {
-                Linear.forward(y: ws.qkv, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
-                               rows: rows, inFeatures: e, outFeatures: c.mlpDim)
+                Linear.forwardGELU(y: ws.qkv, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                                   rows: rows, inFeatures: e, outFeatures: c.mlpDim)
                 Linear.forward(y: ws.attended, x: ws.qkv, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
                                rows: rows, inFeatures: c.mlpDim, outFeatures: e)
             }
