@@ -34,9 +34,8 @@ for family in "${families[@]}"; do
 done
 
 # With oneDNN limited to AVX2 (what an AVX2-only CPU gets): the bfloat16 encoder's refusal path (a
-# clear error, never a silent fallback), the encoder attention's OpenBLAS products and the MLP's separate
-# GELU pass, which AVX-512
-# CPUs replace by oneDNN's products and epilogues.
+# clear error, never a silent fallback), the encoder attention's OpenBLAS products and the MLP's
+# separate GELU pass, which AVX-512 CPUs replace by oneDNN's products and epilogues.
 if .build/release/autosam info | grep -q '^encoder attention: .*oneDNN'; then
   echo "test.sh: bfloat16 and encoder attention tests again with ONEDNN_MAX_CPU_ISA=AVX2"
   isa='BFloat16Tests|EncoderPrecisionTests|CacheIdentityTests|AttentionTests|WindowedAttentionTests|ImageEncoderTests'
