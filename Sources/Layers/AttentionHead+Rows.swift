@@ -55,15 +55,16 @@ extension AttentionHead {
     }
 
     /// In place: row[j] <- exp(row[j] - m) for the row's maximum m (`maximum`); returns the sum of the
-    /// new row. One pass over a row that sits in L1: 16-lane exp (`FastMath.exp`) summed on the way in
-    /// 16 partial sums (the order `FastMath.sum` uses).
+    /// new row. One pass over a row that sits in L1: 16-lane exp (`FastMath.expNonPositive`: x - m <= 0
+    /// or NaN, since m is the maximum of the row's other values) summed on the way in 16 partial sums
+    /// (the order `FastMath.sum` uses).
     static func expShiftedRow(_ row: UnsafeMutablePointer<Float>, count n: Int, maximum m: Float) -> Float {
         let shift = SIMD16<Float>(repeating: m)
         var acc = SIMD16<Float>()
         var j = 0
         while j &+ 16 <= n {
             let raw = UnsafeMutableRawPointer(row + j)
-            let e = FastMath.exp(raw.loadUnaligned(as: SIMD16<Float>.self) - shift)
+            let e = FastMath.expNonPositive(raw.loadUnaligned(as: SIMD16<Float>.self) - shift)
             raw.storeBytes(of: e, as: SIMD16<Float>.self)
             acc += e
             j &+= 16

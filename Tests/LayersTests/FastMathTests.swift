@@ -67,4 +67,25 @@ final class FastMathTests: XCTestCase {
             }
         }
     }
+
+    /// `expNonPositive` is `exp` on its domain (x <= 0, -inf, NaN), bit for bit: around the underflow
+    /// cut at -87.3365, in the subnormal-result range above it, far below it (where its unclamped
+    /// arithmetic makes garbage that must not leak) and at ordinary softmax logits.
+    func testExpNonPositiveMatchesExpBitForBit() {
+        let cut: Float = -87.3365
+        var inputs: [Float] = [0, -0, cut, cut.nextUp, cut.nextDown, -87.34, -87, -86.5, -103,
+                               -200, -1e30, -.greatestFiniteMagnitude, -.infinity, .nan, -.leastNonzeroMagnitude]
+        inputs += (0..<2000).map { -Float($0) * 0.0451 }
+        inputs += randomTensor([4096], seed: 91, scale: 30).data.map { -abs($0) }
+        while inputs.count % 16 != 0 { inputs.append(-1) }
+        for start in stride(from: 0, to: inputs.count, by: 16) {
+            let v = SIMD16<Float>((0..<16).map { inputs[start + $0] })
+            let fast = FastMath.expNonPositive(v), reference = FastMath.exp(v)
+            for lane in 0..<16 {
+                XCTAssertTrue(fast[lane].bitPattern == reference[lane].bitPattern
+                              || (fast[lane].isNaN && reference[lane].isNaN),
+                              "exp(\(v[lane])): \(fast[lane]) vs \(reference[lane])")
+            }
+        }
+    }
 }
