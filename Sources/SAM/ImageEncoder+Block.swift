@@ -21,9 +21,17 @@ extension ImageEncoder {
             ws.timed(.mlpLinear) { mlpBFloat16(i, r, ws) }
         } else {
             let hidden = ws.qkv
-            ws.timed(.mlpLinear) {
-                Linear.forwardGELU(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+            if Linear.fusesGELU {
+                ws.timed(.mlpLinear) {
+                    Linear.forwardGELU(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
+                                       rows: rows, inFeatures: e, outFeatures: m)
+                }
+            } else {
+                ws.timed(.mlpLinear) {
+                    Linear.forward(y: hidden, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
                                    rows: rows, inFeatures: e, outFeatures: m)
+                }
+                ws.timed(.gelu) { GELU.forward(y: hidden, x: hidden, count: rows * m) }
             }
             ws.timed(.mlpLinear) {
                 Linear.forward(y: ws.attended, x: hidden, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],

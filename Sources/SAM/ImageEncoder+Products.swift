@@ -27,8 +27,8 @@ extension ImageEncoder {
             if let r {
                 mlpBFloat16(i, r, ws)
             } else {
-                Linear.forwardGELU(y: ws.qkv, x: ws.normed, weight: w[b.mlpLin1Weight], bias: w[b.mlpLin1Bias],
-                                   rows: rows, inFeatures: e, outFeatures: c.mlpDim)
+                let lin1 = Linear.fusesGELU ? Linear.forwardGELU : Linear.forward
+                lin1(ws.qkv, ws.normed, w[b.mlpLin1Weight], w[b.mlpLin1Bias], rows, e, c.mlpDim)
                 Linear.forward(y: ws.attended, x: ws.qkv, weight: w[b.mlpLin2Weight], bias: w[b.mlpLin2Bias],
                                rows: rows, inFeatures: c.mlpDim, outFeatures: e)
             }
