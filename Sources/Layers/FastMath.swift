@@ -89,16 +89,29 @@ public enum FastMath {
         return a < 0.75 ? erfSmall(z) : signedLarge   // 0.75: the switch point of the two fits
     }
 
-    /// Standard normal CDF `Phi(x) = (1 + erf(x / sqrt 2)) / 2`, relatively accurate in the lower
-    /// tail (down to Phi ~ 1e-38, about x = -13); `gaussian` must be `exp(-x^2 / 2)`
-    /// (`gaussianKernel(x)`), passed in because the GELU backward needs it too.
+    /// Standard normal CDF `Phi(x) = erfc(-x / sqrt 2) / 2`, relatively accurate in the lower tail
+    /// (down to Phi ~ 1e-38, about x = -13); `gaussian` must be `exp(-x^2 / 2)` (`gaussianKernel(x)`),
+    /// passed in because the GELU backward needs it too. One formula for every x: with a = |x| / sqrt 2,
+    /// `erfc(a) = t R(t) exp(-a^2)`, `t = 1/(1 + a/2)`, a degree-8 R fitted over a in [0, 9.55]
+    /// (relative error 4e-8 in double, 2e-7 evaluated in float32), and `Phi = erfc(a) / 2` for x < 0,
+    /// `1 - erfc(a) / 2` otherwise. No second fit near 0 and no select between two: about a third
+    /// fewer operations than `1 + erf` from `erf`'s two branches (one core, 12.6 M elements: GELU
+    /// forward 1.46 -> 1.13 ns per element, with its derivative 1.85 -> 1.43).
     @inlinable @inline(__always)
     static func normalCDF(_ x: Float, gaussian: Float) -> Float {
-        let z = x * 0.707_106_78
-        let a = abs(z)
-        let halfTail = 0.5 * erfcLarge(a, expOfNegativeSquare: gaussian)
-        let large = x < 0 ? halfTail : 1 - halfTail
-        return a < 0.75 ? 0.5 + 0.5 * erfSmall(z) : large
+        let a = abs(x) * 0.707_106_78
+        let t = 1 / fma(a, 0.5, 1)
+        var r: Float = -5.890_997_5e-2
+        r = fma(r, t, 0.283_796_1)
+        r = fma(r, t, -0.485_579_7)
+        r = fma(r, t, 0.276_203_84)
+        r = fma(r, t, -2.533_432_8e-2)
+        r = fma(r, t, 0.202_136_7)
+        r = fma(r, t, 0.243_243_93)
+        r = fma(r, t, 0.282_355_87)
+        r = fma(r, t, 0.282_087_53)
+        let half = (0.5 * t) * r * gaussian
+        return x < 0 ? half : 1 - half
     }
 
     /// `exp(-x^2 / 2)`, compensated for the rounding of `x^2`.
