@@ -109,7 +109,8 @@ def main():
     with open("/proc/cpuinfo") as f:
         model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "unknown CPU")
     info = run([args.autosam, "info"]).splitlines()
-    print(f"CPU: {model}; " + "; ".join(l.strip() for l in info if l.startswith(("OpenBLAS core", "encoder attention"))))
+    kernels = [" ".join(l.split()) for l in info if l.startswith(("OpenBLAS core", "encoder attention"))]
+    print(f"CPU: {model}; " + "; ".join(kernels))
     ours, theirs = {n: [] for n in only}, {n: [] for n in only}
     for r in range(args.rounds):
         for name, t in torch_times(args, only).items():
