@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS", "CMalloc"], swiftSettings: v5 + fastMath),
         .target(name: "Layers", dependencies: ["Tensors", "CDNNL"], swiftSettings: v5 + fastMath),
         .target(name: "TensorFiles", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
-        .target(name: "Collectives", dependencies: ["CMPI"], swiftSettings: v5),
+        .target(name: "Collectives", dependencies: ["CMPI", "Tensors"], swiftSettings: v5),
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: v5 + fastMath),
         .target(name: "Datasets", dependencies: ["Tensors", "CPNG", "CZlib"], swiftSettings: v5 + fastMath),
         .target(name: "SAM", dependencies: ["Tensors", "Layers", "TensorFiles"], swiftSettings: v5 + fastMath),

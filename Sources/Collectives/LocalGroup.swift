@@ -1,9 +1,15 @@
 import Foundation
+import Tensors
 
 /// Several ranks as threads of one process, for unit tests of distributed logic (the NIOEmbedded
 /// idea): `LocalGroup.run(size:) { comm in ... }` runs the body once per rank concurrently and
 /// returns the per-rank results in rank order. Collectives rendezvous through a shared hub; sums
-/// are taken in rank order, so results are deterministic.
+/// are taken in rank order, so results are deterministic. With more than one rank OpenBLAS runs
+/// single-threaded for the group's duration (one core per rank; restored afterwards): its thread
+/// count is process-wide, so otherwise one rank's single-threaded phases
+/// (`RowParallel.itemsWithSingleThreadedBLAS`) would change the thread count of a peer's GEMMs at
+/// moments that depend on timing, and with some kernels (Haswell, Prescott) a GEMM's rounding
+/// depends on its thread split: training results then differed from one test run to the next.
 ///
 /// A rank whose body throws fails the group (DESIGN §4.9): every collective that a peer is
 /// waiting in, or enters later, throws at once instead of blocking forever, and `run` rethrows
@@ -11,6 +17,9 @@ import Foundation
 public enum LocalGroup {
     public static func run<R>(size: Int, _ body: @escaping (Communicator) throws -> R) throws -> [R] {
         precondition(size >= 1)
+        let blasThreads = BLASRuntime.threads
+        if size > 1 { BLASRuntime.setThreads(1) }
+        defer { if size > 1 { BLASRuntime.setThreads(blasThreads) } }
         let group = GroupState()
         let hub = Hub(size: size, group: group)
         let results = ResultSlots<R>(size)
