@@ -6,11 +6,11 @@ extension ImageEncoder {
     /// blocking and threading: the patch and neck convolutions, and per block the qkv projection,
     /// the attention's per-head products (`EncoderAttention.forwardProductsOnly`), the output
     /// projection and the two MLP linears (lin1 with its GELU epilogue where the real pass fuses it:
-    /// bf16, and fp32 on AVX-512). LayerNorms, a separate GELU pass,
-    /// softmax, relative positions, window partitions and residual sums are skipped, so the time of
-    /// this call is the encoder's GEMM
-    /// roofline on its own shapes (`bench encoder`). It overwrites the workspace and `output` with
-    /// meaningless values; run it on a workspace a real pass has filled (no uninitialised operands).
+    /// bf16, and fp32 on AVX-512). LayerNorms, a separate GELU pass, softmax, relative positions,
+    /// window partitions and residual sums are skipped, so the time of this call is the encoder's
+    /// GEMM roofline on its own shapes (`bench encoder`). It overwrites the workspace and `output`
+    /// with meaningless values; run it on a workspace a real pass has filled (no uninitialised
+    /// operands).
     public func forwardProductsOnly(output: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>,
                                     workspace ws: ImageEncoderWorkspace) {
         precondition(ws.config == config, "workspace made for another configuration")
